@@ -1,0 +1,1 @@
+//! Placeholder: the protocol types land with the foundation issue.
