@@ -1,0 +1,225 @@
+//! `TransportError`: what went wrong while sending one request, classified for retry decisions.
+
+use std::{error::Error as StdError, time::Duration};
+
+/// A boxed error from the underlying client, kept as the `source` of a [`TransportError`].
+pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
+
+/// Which deadline a [`TransportError::Timeout`] ran into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TimeoutPhase {
+    /// Establishing the TCP (and TLS) connection took too long: the request was never written.
+    Connect,
+    /// The whole exchange (connect, send, response head and body) took too long.
+    Total,
+}
+
+/// Why sending a request through an [`HttpTransport`](crate::HttpTransport) failed.
+///
+/// A response with any status code (including 3xx, 4xx and 5xx) is not an error of the transport:
+/// it is returned as `Ok`. This type only describes failures to get a complete response at all.
+///
+/// The messages never contain request headers or bodies, so a bearer token cannot leak through
+/// them; URLs are shown as their origin only.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TransportError {
+    /// The TCP connection could not be established; no byte of the request was written.
+    #[error("sending request: connecting to {origin} failed")]
+    Connect {
+        /// The origin (`scheme://host:port`) the transport tried to reach.
+        origin: String,
+        /// Whether the peer actively refused the connection (`ECONNREFUSED`).
+        refused: bool,
+        /// The underlying error.
+        #[source]
+        source: BoxError,
+    },
+    /// A deadline passed before the response was complete.
+    #[error("sending request: timed out after {after:?} ({phase:?} deadline)")]
+    Timeout {
+        /// Which deadline passed.
+        phase: TimeoutPhase,
+        /// The configured length of that deadline.
+        after: Duration,
+    },
+    /// The response body was longer than the configured cap; reading stopped at the cap.
+    #[error("reading response: body exceeds the limit of {limit} bytes")]
+    BodyTooLarge {
+        /// The configured cap, in bytes.
+        limit: usize,
+    },
+    /// The TLS handshake failed (certificate, protocol or alert); the request was never written.
+    #[error("sending request: tls handshake with {origin} failed")]
+    Tls {
+        /// The origin the transport tried to reach.
+        origin: String,
+        /// The underlying error.
+        #[source]
+        source: BoxError,
+    },
+    /// The connection broke while the request or response was in flight (reset, truncated body).
+    #[error("sending request: connection to {origin} broke mid-exchange")]
+    Io {
+        /// The origin the transport talked to.
+        origin: String,
+        /// The underlying error.
+        #[source]
+        source: BoxError,
+    },
+    /// The URL is plain `http` to a host that is not loopback; refused before any connection.
+    #[error(
+        "sending request: refused insecure url {origin} (https is required except for loopback)"
+    )]
+    InsecureUrl {
+        /// The origin that was refused.
+        origin: String,
+    },
+    /// The transport could not be built (for example, the TLS configuration was rejected).
+    #[error("building transport failed")]
+    Setup {
+        /// The underlying error.
+        #[source]
+        source: BoxError,
+    },
+    /// The request itself is unusable (no scheme or host, unsupported scheme, bad header).
+    #[error("sending request: invalid request: {reason}")]
+    InvalidRequest {
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+impl TransportError {
+    /// Whether trying the same request again later may succeed: connect failures, timeouts and
+    /// broken connections are transient; a refused URL, an invalid request, a TLS failure and an
+    /// oversized body will fail the same way again.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Connect { .. } | Self::Timeout { .. } | Self::Io { .. } => true,
+            Self::BodyTooLarge { .. }
+            | Self::Tls { .. }
+            | Self::InsecureUrl { .. }
+            | Self::Setup { .. }
+            | Self::InvalidRequest { .. } => false,
+        }
+    }
+
+    /// Whether the request provably never reached the server, so that even a non-idempotent
+    /// request (POST, PATCH) may be sent again without risk of applying it twice.
+    ///
+    /// True for failures before the request was written: a refused or failed connection, a
+    /// connect timeout, a TLS handshake failure, a refused URL and an invalid request.
+    pub fn never_reached_server(&self) -> bool {
+        match self {
+            Self::Connect { .. }
+            | Self::Tls { .. }
+            | Self::InsecureUrl { .. }
+            | Self::Setup { .. }
+            | Self::InvalidRequest { .. } => true,
+            Self::Timeout { phase, .. } => *phase == TimeoutPhase::Connect,
+            Self::BodyTooLarge { .. } | Self::Io { .. } => false,
+        }
+    }
+
+    /// Whether the peer actively refused the TCP connection (nothing listens on that port).
+    pub fn is_connection_refused(&self) -> bool {
+        matches!(self, Self::Connect { refused: true, .. })
+    }
+}
+
+/// Every error in `error`'s source chain, looking inside `std::io::Error`s too (their
+/// `source()` skips the error they wrap, which is where rustls and refused connections live).
+#[cfg(any(feature = "reqwest", feature = "hyper"))]
+pub(crate) fn error_chain<'a>(
+    error: &'a (dyn StdError + 'static),
+) -> Vec<&'a (dyn StdError + 'static)> {
+    let mut chain = Vec::new();
+    let mut current = Some(error);
+    // Bounded: a source chain longer than this is not something a client library produces.
+    while let Some(error) = current.filter(|_| chain.len() < 32) {
+        chain.push(error);
+        current = match error
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            Some(inner) => Some(inner as &(dyn StdError + 'static)),
+            None => error.source(),
+        };
+    }
+    chain
+}
+
+/// Whether any error in `error`'s source chain is an I/O error of `kind`.
+#[cfg(any(feature = "reqwest", feature = "hyper"))]
+pub(crate) fn chain_has_io_kind(
+    error: &(dyn StdError + 'static),
+    kind: std::io::ErrorKind,
+) -> bool {
+    error_chain(error).into_iter().any(|error| {
+        error
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == kind)
+    })
+}
+
+/// Whether any error in `error`'s source chain comes from rustls (a TLS failure).
+#[cfg(any(feature = "reqwest", feature = "hyper"))]
+pub(crate) fn chain_has_tls_error(error: &(dyn StdError + 'static)) -> bool {
+    error_chain(error)
+        .into_iter()
+        .any(|error| error.downcast_ref::<rustls::Error>().is_some())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_failures_before_the_request_was_written_count_as_never_reached() {
+        let refused = TransportError::Connect {
+            origin: "http://127.0.0.1:1".into(),
+            refused: true,
+            source: "refused".into(),
+        };
+        let broken = TransportError::Io {
+            origin: "http://127.0.0.1:1".into(),
+            source: "reset".into(),
+        };
+        let total = TransportError::Timeout {
+            phase: TimeoutPhase::Total,
+            after: Duration::from_secs(1),
+        };
+        let connect = TransportError::Timeout {
+            phase: TimeoutPhase::Connect,
+            after: Duration::from_secs(1),
+        };
+        assert!(
+            refused.never_reached_server()
+                && refused.is_transient()
+                && refused.is_connection_refused()
+        );
+        assert!(!broken.never_reached_server() && broken.is_transient());
+        assert!(!total.never_reached_server() && total.is_transient());
+        assert!(connect.never_reached_server());
+        let too_large = TransportError::BodyTooLarge { limit: 10 };
+        assert!(!too_large.is_transient() && !too_large.never_reached_server());
+    }
+
+    #[test]
+    fn messages_are_lowercase_and_name_the_operation() {
+        let error = TransportError::InsecureUrl {
+            origin: "http://example.invalid".into(),
+        };
+        assert_eq!(
+            error.to_string(),
+            "sending request: refused insecure url http://example.invalid (https is required except for loopback)"
+        );
+        let error = TransportError::BodyTooLarge { limit: 64 };
+        assert_eq!(
+            error.to_string(),
+            "reading response: body exceeds the limit of 64 bytes"
+        );
+    }
+}

@@ -1,0 +1,98 @@
+//! HTTP transports for talking to a ServiceNow instance: the `HttpTransport` trait and hardened adapters.
+//!
+//! This crate does not know about tokens, OAuth or the Table API: it moves one
+//! `http::Request<Bytes>` to a server and brings back one `http::Response<Bytes>`.
+//! The layers above (the table client, the token manager) are written against the
+//! [`HttpTransport`] trait only, so an integrator can bring their own transport: a corporate
+//! proxy client, a recording transport, a test double.
+//!
+//! The built-in transports are hardened by default:
+//!
+//! - **redirects are never followed**: a 3xx comes back as a response, so a bearer token is
+//!   never replayed to wherever a `Location` header points;
+//! - the **response body is capped** ([`TransportConfig::max_response_body`]; a smaller preset,
+//!   [`TransportConfig::for_token_endpoint`], for token endpoints);
+//! - **connect and total timeouts**, so a server that never answers cannot hang a caller;
+//! - **`https` only**, except `http` to loopback (`127.0.0.0/8`, `::1`, `localhost`) for local
+//!   emulators; any other `http` URL is refused before a connection is opened.
+//!
+//! | Feature | Transport |
+//! |---|---|
+//! | `reqwest` (default) | [`ReqwestTransport`]: reqwest 0.12 with rustls and webpki roots |
+//! | `hyper` | [`HyperTransport`]: hyper 1, hyper-util's client, hyper-rustls (ring, webpki roots) |
+//!
+//! # Bringing your own transport
+//!
+//! Any `Send + Sync` type implementing [`HttpTransport`] works wherever a transport is taken,
+//! including as `Arc<dyn HttpTransport>`. This one records every request it forwards:
+//!
+//! ```
+//! use std::sync::{Arc, Mutex};
+//!
+//! use bytes::Bytes;
+//! use servicenow_http::{HttpTransport, TransportError, async_trait};
+//!
+//! /// Forwards to an inner transport and keeps the method and URL of every request.
+//! struct RecordingTransport {
+//!     inner: Arc<dyn HttpTransport>,
+//!     seen: Mutex<Vec<String>>,
+//! }
+//!
+//! #[async_trait]
+//! impl HttpTransport for RecordingTransport {
+//!     async fn send(&self, request: http::Request<Bytes>) -> Result<http::Response<Bytes>, TransportError> {
+//!         let line = format!("{} {}", request.method(), request.uri());
+//!         self.seen.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push(line);
+//!         self.inner.send(request).await
+//!     }
+//! }
+//!
+//! /// A stand-in server for the example: answers every request with `204 No Content`.
+//! struct NoContent;
+//!
+//! #[async_trait]
+//! impl HttpTransport for NoContent {
+//!     async fn send(&self, _request: http::Request<Bytes>) -> Result<http::Response<Bytes>, TransportError> {
+//!         Ok(http::Response::builder().status(204).body(Bytes::new()).expect("static response"))
+//!     }
+//! }
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let runtime = tokio::runtime::Builder::new_current_thread().build()?;
+//! # runtime.block_on(async {
+//! let recorder = Arc::new(RecordingTransport { inner: Arc::new(NoContent), seen: Mutex::default() });
+//! let transport: Arc<dyn HttpTransport> = recorder.clone();
+//! let request = http::Request::get("https://dev1.service-now.com/api/now/table/incident").body(Bytes::new())?;
+//! let response = transport.send(request).await?;
+//! assert_eq!(response.status(), 204);
+//! assert_eq!(recorder.seen.lock().unwrap_or_else(|p| p.into_inner()).as_slice(), ["GET https://dev1.service-now.com/api/now/table/incident"]);
+//! # Ok::<_, Box<dyn std::error::Error>>(())
+//! # })
+//! # }
+//! ```
+//!
+//! A custom transport should apply the same hardening; [`check_url`] and [`TransportConfig`] are
+//! public so it can.
+
+#![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod error;
+#[cfg(feature = "hyper")]
+mod hyper_transport;
+mod policy;
+#[cfg(feature = "reqwest")]
+mod reqwest_transport;
+mod transport;
+
+pub use async_trait::async_trait;
+
+#[cfg(feature = "hyper")]
+pub use crate::hyper_transport::{HyperClient, HyperTransport};
+#[cfg(feature = "reqwest")]
+pub use crate::reqwest_transport::ReqwestTransport;
+pub use crate::{
+    error::{BoxError, TimeoutPhase, TransportError},
+    policy::{TransportConfig, check_url, is_loopback_host},
+    transport::HttpTransport,
+};
