@@ -1,1 +1,108 @@
-//! Placeholder: the protocol types land with the foundation issue.
+//! OAuth 2.0 as ServiceNow speaks it: validated protocol types, request builders and response
+//! parsers, with no IO.
+//!
+//! This crate is the protocol as data. It gives you:
+//! - newtypes for every protocol string, validated at construction ([`InstanceUrl`],
+//!   [`ClientId`], [`RedirectUri`], [`Scope`] and [`ScopeSet`], …);
+//! - secrets as types ([`ClientSecret`], [`AuthorizationCode`], [`PkceVerifier`], [`State`],
+//!   [`AccessToken`], [`RefreshToken`]): `Debug` prints `TypeName([redacted])`, there is no
+//!   `Display` and no `Serialize`, the value is reached through `.secret()`, and it is zeroized
+//!   on drop; storage opts in explicitly through [`expose_secret`];
+//! - PKCE with S256 only (RFC 7636) and a `state` generator;
+//! - the authorization URL for `GET {instance}/oauth_auth.do` ([`AuthorizationRequest::url`]);
+//! - token requests for `POST {instance}/oauth_token.do` ([`token_request`]) as
+//!   `http::Request<Vec<u8>>`, with `client_secret_post` (the default) or `client_secret_basic`;
+//! - revocation requests ([`revocation_request`]);
+//! - parsers for the token response ([`parse_token_response`]) and for the redirect's query
+//!   string ([`parse_callback_query`]).
+//!
+//! What it deliberately does not do: it sends nothing, reads no clock, and draws no randomness
+//! of its own (randomness comes from a caller-supplied [`rand_core::CryptoRng`] or from bytes).
+//! It keeps no state: checking that a callback's `state` is the one issued, scheduling refreshes
+//! and storing tokens belong to the layers above (`servicenow-auth`, `servicenow-store`).
+//!
+//! ```
+//! use rand_core::SeedableRng as _;
+//! use servicenow_oauth::{
+//!     AuthorizationRequest, AuthorizationResponse, ClientId, InstanceUrl, OAuthClient,
+//!     PkceVerifier, RedirectUri, ScopeSet, State, TokenGrant, parse_callback_query,
+//!     token_request,
+//! };
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(7);
+//! // `rng` is any cryptographically secure RNG the application owns.
+//! let instance = InstanceUrl::new("https://example.service-now.com")?;
+//! let client_id = ClientId::new("3f2a9c")?;
+//! let redirect_uri = RedirectUri::new("http://127.0.0.1:8400/callback")?;
+//! let state = State::generate(&mut rng);
+//! let verifier = PkceVerifier::generate(&mut rng);
+//!
+//! let login_url = AuthorizationRequest {
+//!     client_id: &client_id,
+//!     redirect_uri: &redirect_uri,
+//!     scope: &ScopeSet::parse("useraccount")?,
+//!     state: &state,
+//!     pkce_challenge: &verifier.challenge(),
+//! }
+//! .url(&instance);
+//! assert!(login_url.as_str().starts_with("https://example.service-now.com/oauth_auth.do?"));
+//!
+//! // The browser comes back to the redirect URI with `?code=…&state=…`.
+//! let callback = format!("code=abc123&state={}", state.secret());
+//! let AuthorizationResponse::Success(success) = parse_callback_query(&callback)? else {
+//!     return Err("the user denied access".into());
+//! };
+//! assert!(success.state == state, "compare in constant time, then exchange the code");
+//!
+//! let request = token_request(
+//!     &instance,
+//!     &OAuthClient::public(client_id),
+//!     &TokenGrant::AuthorizationCode {
+//!         code: &success.code,
+//!         redirect_uri: &redirect_uri,
+//!         code_verifier: &verifier,
+//!     },
+//! )?;
+//! assert_eq!(request.uri(), "https://example.service-now.com/oauth_token.do");
+//! # Ok(())
+//! # }
+//! ```
+#![warn(missing_docs)]
+
+mod authorize;
+mod callback;
+mod error;
+mod error_response;
+pub mod expose_secret;
+mod instance_url;
+mod pkce;
+mod revocation;
+mod secret;
+mod state;
+mod token_request;
+mod token_response;
+mod types;
+
+pub use crate::authorize::AuthorizationRequest;
+pub use crate::callback::{
+    AuthorizationError, AuthorizationResponse, AuthorizationSuccess, parse_callback_query,
+};
+pub use crate::error::{CallbackProblem, Error, InstanceUrlProblem};
+pub use crate::error_response::{ErrorCode, ErrorResponse};
+pub use crate::instance_url::InstanceUrl;
+pub use crate::pkce::{PkceChallenge, PkceVerifier};
+pub use crate::revocation::{RevocableToken, RevocationStyle, revocation_request};
+pub use crate::secret::SecretValue;
+pub use crate::state::State;
+pub use crate::token_request::{ClientAuthMethod, OAuthClient, TokenGrant, token_request};
+pub use crate::token_response::{
+    FailureClass, TokenEndpointError, TokenErrorKind, TokenResponse, TokenResponseOptions,
+    TokenResponseProblem, parse_token_response, parse_token_response_body,
+};
+pub use crate::types::{
+    AccessToken, AuthorizationCode, ClientId, ClientSecret, RedirectUri, RefreshToken, Scope,
+    ScopeSet,
+};
+#[cfg(feature = "password-grant")]
+pub use crate::types::{ResourceOwnerPassword, ResourceOwnerUsername};

@@ -1,0 +1,129 @@
+//! `InstanceUrl`: https origins anywhere, http on loopback only, and a named problem for
+//! everything else.
+
+use servicenow_oauth::{Error, InstanceUrl, InstanceUrlProblem};
+
+#[test]
+fn accepted_instance_urls_and_their_origins() {
+    let table = [
+        (
+            "https://example.service-now.com",
+            "https://example.service-now.com",
+        ),
+        (
+            "https://example.service-now.com/",
+            "https://example.service-now.com",
+        ),
+        (
+            "https://EXAMPLE.Service-Now.com",
+            "https://example.service-now.com",
+        ),
+        (
+            "HTTPS://example.service-now.com",
+            "https://example.service-now.com",
+        ),
+        (
+            "https://example.service-now.com:8443",
+            "https://example.service-now.com:8443",
+        ),
+        (
+            "https://example.service-now.com:443/",
+            "https://example.service-now.com",
+        ),
+        ("https://10.0.0.7", "https://10.0.0.7"),
+        ("http://127.0.0.1:8080", "http://127.0.0.1:8080"),
+        ("http://127.1.2.3", "http://127.1.2.3"),
+        ("http://localhost:3000/", "http://localhost:3000"),
+        ("http://LOCALHOST", "http://localhost"),
+        ("http://[::1]:9000", "http://[::1]:9000"),
+    ];
+    for (input, origin) in table {
+        let instance = InstanceUrl::new(input).unwrap_or_else(|error| panic!("{input}: {error}"));
+        assert_eq!(instance.origin(), origin, "{input}");
+        assert_eq!(instance.to_string(), origin, "{input}");
+    }
+}
+
+#[test]
+fn refused_instance_urls_name_the_problem() {
+    use InstanceUrlProblem::*;
+    let table = [
+        ("", NotAUrl),
+        ("example.service-now.com", NotAUrl),
+        (" https://example.service-now.com", SurroundingWhitespace),
+        ("https://example.service-now.com\n", SurroundingWhitespace),
+        ("ftp://example.service-now.com", UnsupportedScheme),
+        ("file:///etc/passwd", UnsupportedScheme),
+        ("http://example.service-now.com", InsecureScheme),
+        ("http://10.0.0.7", InsecureScheme),
+        ("http://localhost.example.com", InsecureScheme),
+        ("http://[::2]", InsecureScheme),
+        ("https://user:pass@example.service-now.com", Userinfo),
+        ("https://user@example.service-now.com", Userinfo),
+        ("https://@example.service-now.com", Userinfo),
+        ("https://example.service-now.com/api", Path),
+        ("https://example.service-now.com//", Path),
+        ("https://example.service-now.com/.", Path),
+        ("https://example.service-now.com/oauth_token.do", Path),
+        ("https://example.service-now.com?", Query),
+        ("https://example.service-now.com/?a=b", Query),
+        ("https://example.service-now.com#", Fragment),
+        ("https://example.service-now.com/#top", Fragment),
+        ("https:/example.service-now.com", NotAUrl),
+        ("https:\\\\example.service-now.com", NotAUrl),
+        ("https:///example.service-now.com", MissingHost),
+        ("https://example.service-now.com\\", Path),
+    ];
+    for (input, expected) in table {
+        match InstanceUrl::new(input) {
+            Err(Error::InvalidInstanceUrl(problem)) => assert_eq!(problem, expected, "{input:?}"),
+            other => panic!("{input:?} gave {other:?}, expected {expected:?}"),
+        }
+    }
+}
+
+#[test]
+fn the_error_message_names_the_problem_but_not_the_password() {
+    let error = InstanceUrl::new("https://admin:hunter2@example.service-now.com").unwrap_err();
+    let message = error.to_string();
+    assert_eq!(
+        message,
+        "invalid instance url: a user name or password (user:password@) is not allowed"
+    );
+    assert!(!format!("{error:?}").contains("hunter2"));
+}
+
+#[test]
+fn endpoint_urls_hang_off_the_origin() {
+    let instance = InstanceUrl::new("https://example.service-now.com/").unwrap();
+    assert_eq!(
+        instance.authorization_endpoint().as_str(),
+        "https://example.service-now.com/oauth_auth.do"
+    );
+    assert_eq!(
+        instance.token_endpoint(),
+        "https://example.service-now.com/oauth_token.do"
+    );
+    assert_eq!(
+        instance.revocation_endpoint(),
+        "https://example.service-now.com/oauth_revoke_token.do"
+    );
+    assert!(!instance.is_loopback_http());
+    assert!(
+        InstanceUrl::new("http://127.0.0.1:1")
+            .unwrap()
+            .is_loopback_http()
+    );
+}
+
+#[test]
+fn instance_urls_serialize_as_their_origin_and_are_validated_when_read() {
+    let instance = InstanceUrl::new("https://example.service-now.com/").unwrap();
+    let json = serde_json::to_string(&instance).unwrap();
+    assert_eq!(json, r#""https://example.service-now.com""#);
+    assert_eq!(
+        serde_json::from_str::<InstanceUrl>(&json).unwrap(),
+        instance
+    );
+    assert!(serde_json::from_str::<InstanceUrl>(r#""http://example.com""#).is_err());
+}
