@@ -1,0 +1,10 @@
+//! The conformance suite against the in-memory backend.
+
+use std::sync::Arc;
+
+use servicenow_store::{MemoryBackend, conformance};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn memory_backend_passes_the_conformance_suite() {
+    conformance::run_all(Arc::new(MemoryBackend::new())).await;
+}
