@@ -67,6 +67,16 @@ impl AuthorizationResponse {
     }
 }
 
+/// Parses the callback from the request target the redirect URI received (such as
+/// `/callback?code=…&state=…`, as a loopback server sees it): its query, or nothing.
+///
+/// # Errors
+///
+/// As [`parse_callback_query`].
+pub fn parse_callback_uri(uri: &http::Uri) -> Result<AuthorizationResponse, Error> {
+    parse_callback_query(uri.query().unwrap_or_default())
+}
+
 /// Parses the query string of the redirect (with or without its leading `?`), decoding it as
 /// `application/x-www-form-urlencoded`.
 ///

@@ -68,6 +68,23 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! # Standards
+//!
+//! Item docs cite sections of:
+//! [RFC 6749](https://www.rfc-editor.org/rfc/rfc6749) (OAuth 2.0),
+//! [RFC 6750](https://www.rfc-editor.org/rfc/rfc6750) (bearer tokens),
+//! [RFC 7009](https://www.rfc-editor.org/rfc/rfc7009) (revocation),
+//! [RFC 7636](https://www.rfc-editor.org/rfc/rfc7636) (PKCE),
+//! [RFC 8252](https://www.rfc-editor.org/rfc/rfc8252) (native apps),
+//! [RFC 9207](https://www.rfc-editor.org/rfc/rfc9207) (issuer identification) and
+//! [RFC 9700](https://www.rfc-editor.org/rfc/rfc9700) (OAuth 2.0 security best current practice).
+//!
+//! # Cargo features
+//!
+//! - `password-grant` (off by default): `TokenGrant::Password` and its
+//!   `ResourceOwnerUsername` / `ResourceOwnerPassword` types. RFC 9700 §2.4 says the resource
+//!   owner password grant MUST NOT be used; it exists because ServiceNow's own examples use it.
 #![warn(missing_docs)]
 
 mod authorize;
@@ -87,6 +104,7 @@ mod types;
 pub use crate::authorize::AuthorizationRequest;
 pub use crate::callback::{
     AuthorizationError, AuthorizationResponse, AuthorizationSuccess, parse_callback_query,
+    parse_callback_uri,
 };
 pub use crate::error::{CallbackProblem, Error, InstanceUrlProblem};
 pub use crate::error_response::{ErrorCode, ErrorResponse};

@@ -113,3 +113,15 @@ fn refusals_never_echo_the_code_or_state() {
     let success = parse_callback_query("code=SECRETCODE&state=SECRETSTATE").unwrap();
     assert!(!format!("{success:?}").contains("SECRET"));
 }
+
+#[test]
+fn the_request_target_of_a_loopback_server_can_be_parsed_directly() {
+    let target: http::Uri = "/callback?code=c1&state=s1".parse().unwrap();
+    let response = servicenow_oauth::parse_callback_uri(&target).unwrap();
+    assert_eq!(response.state(), Some(&State::new("s1").unwrap()));
+    let bare: http::Uri = "/callback".parse().unwrap();
+    assert!(matches!(
+        servicenow_oauth::parse_callback_uri(&bare),
+        Err(Error::InvalidCallback(CallbackProblem::NeitherCodeNorError))
+    ));
+}

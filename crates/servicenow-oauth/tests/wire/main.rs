@@ -10,3 +10,4 @@ mod revocation;
 mod support;
 mod token_request;
 mod token_response;
+mod types;

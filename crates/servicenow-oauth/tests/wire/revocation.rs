@@ -50,3 +50,22 @@ fn revocation_as_servicenows_documented_get() {
         "the documented GET sends no client credentials"
     );
 }
+
+#[test]
+fn a_public_client_revokes_with_its_id_only() {
+    let client = servicenow_oauth::OAuthClient::public(
+        servicenow_oauth::ClientId::new("public-app").unwrap(),
+    );
+    let request = revocation_request(
+        &instance(),
+        &client,
+        RevocableToken::RefreshToken(&RefreshToken::new("rt-1").unwrap()),
+        RevocationStyle::PostForm,
+    )
+    .unwrap();
+    assert_eq!(
+        std::str::from_utf8(request.body()).unwrap(),
+        "token=rt-1&token_type_hint=refresh_token&client_id=public-app"
+    );
+    assert!(request.headers().get(http::header::AUTHORIZATION).is_none());
+}

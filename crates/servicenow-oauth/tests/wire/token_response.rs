@@ -362,3 +362,15 @@ fn a_successful_http_response_parses_through_the_response_api() {
     let parsed = parse_token_response(&response, &TokenResponseOptions::default()).unwrap();
     assert_eq!(parsed.access_token.secret(), "at");
 }
+
+#[test]
+fn debug_of_a_token_response_shows_no_token() {
+    let response = parse(
+        200,
+        r#"{"access_token":"AT-SECRET","refresh_token":"RT-SECRET","token_type":"Bearer"}"#,
+    )
+    .unwrap();
+    let printed = format!("{response:?}");
+    assert!(!printed.contains("SECRET"), "{printed}");
+    assert!(printed.contains("AccessToken([redacted])"), "{printed}");
+}
