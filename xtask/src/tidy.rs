@@ -80,7 +80,7 @@ const ALLOWED_DEPENDENCIES: &[(&str, &[&str])] = &[
         "servicenow-testkit",
         &[
             "servicenow-oauth", "servicenow-auth", "http", "serde", "serde_json", "rand",
-            "rand_core", "rand_chacha", "proptest",
+            "rand_core", "rand_chacha", "proptest", "base64", "form_urlencoded",
         ],
     ),
     (
