@@ -63,7 +63,7 @@ const ALLOWED_DEPENDENCIES: &[(&str, &[&str])] = &[
             "servicenow-oauth", "servicenow-auth", "servicenow-http", "servicenow-store",
             "servicenow-table", "arc-swap", "async-trait", "bytes", "futures", "futures-util",
             "http", "tokio", "tracing", "thiserror", "rand", "rand_core", "rand_chacha", "getrandom",
-            "serde", "serde_json", "url", "directories", "zeroize",
+            "serde", "serde_json", "url", "directories", "zeroize", "sha2",
         ],
     ),
     (

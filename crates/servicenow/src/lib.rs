@@ -1,0 +1,33 @@
+//! Secure, effortless ServiceNow integrations: the facade that stitches the layers together.
+//!
+//! This crate holds no protocol logic: it drives the sans-IO machine of `servicenow-auth` with a
+//! transport from `servicenow-http`, a store from `servicenow-store` and a [`Clock`], and hands
+//! the Table API client of `servicenow-table` an [`AuthorizedTransport`], so that the table
+//! client never sees a token.
+#![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod authorized;
+mod clock;
+mod codec;
+mod error;
+mod exchange;
+mod login;
+mod manager;
+
+pub use crate::authorized::AuthorizedTransport;
+pub use crate::clock::{Clock, ManualClock, SystemClock};
+pub use crate::error::{Error, LoginError, Result};
+pub use crate::login::Login;
+pub use crate::manager::{Bearer, ManagerOptions, ManagerStats, TokenManager};
+
+#[doc(inline)]
+pub use servicenow_auth as auth;
+#[doc(inline)]
+pub use servicenow_http as http;
+#[doc(inline)]
+pub use servicenow_oauth as oauth;
+#[doc(inline)]
+pub use servicenow_store as store;
+#[doc(inline)]
+pub use servicenow_table as table;
