@@ -14,7 +14,10 @@
 //!   `http::Request<Vec<u8>>`, with `client_secret_post` (the default) or `client_secret_basic`;
 //! - revocation requests ([`revocation_request`]);
 //! - parsers for the token response ([`parse_token_response`]) and for the redirect's query
-//!   string ([`parse_callback_query`]).
+//!   string ([`parse_callback_query`]);
+//! - redacting `Debug` views of requests and responses ([`RedactedRequest`],
+//!   [`RedactedResponse`]), because `http`'s own `Debug` prints bodies and URIs that hold
+//!   secrets.
 //!
 //! What it deliberately does not do: it sends nothing, reads no clock, and draws no randomness
 //! of its own (randomness comes from a caller-supplied [`rand_core::CryptoRng`] or from bytes).
@@ -94,6 +97,7 @@ mod error_response;
 pub mod expose_secret;
 mod instance_url;
 mod pkce;
+mod redact;
 mod revocation;
 mod secret;
 mod state;
@@ -110,6 +114,7 @@ pub use crate::error::{CallbackProblem, Error, InstanceUrlProblem};
 pub use crate::error_response::{ErrorCode, ErrorResponse};
 pub use crate::instance_url::InstanceUrl;
 pub use crate::pkce::{PkceChallenge, PkceVerifier};
+pub use crate::redact::{RedactedRequest, RedactedResponse};
 pub use crate::revocation::{RevocableToken, RevocationStyle, revocation_request};
 pub use crate::secret::SecretValue;
 pub use crate::state::State;

@@ -146,3 +146,54 @@ fn storage_opts_in_through_expose_secret_and_round_trips() {
         "stored values are validated again on the way back"
     );
 }
+
+#[test]
+fn redacted_views_of_requests_and_responses_show_no_secret() {
+    use servicenow_oauth::{
+        ClientAuthMethod, RedactedRequest, RedactedResponse, RevocableToken, RevocationStyle,
+        TokenGrant, revocation_request, token_request,
+    };
+
+    use crate::support::{confidential_client, instance};
+
+    let refresh_token = RefreshToken::new("RT-SECRET-VALUE").unwrap();
+    let token = token_request(
+        &instance(),
+        &confidential_client(ClientAuthMethod::ClientSecretBasic),
+        &TokenGrant::RefreshToken {
+            refresh_token: &refresh_token,
+            scope: None,
+        },
+    )
+    .unwrap();
+    let revocation = revocation_request(
+        &instance(),
+        &confidential_client(ClientAuthMethod::ClientSecretPost),
+        RevocableToken::RefreshToken(&refresh_token),
+        RevocationStyle::DocumentedGetWithTokenInQuery,
+    )
+    .unwrap();
+    let response = http::Response::builder()
+        .status(200)
+        .header("content-type", "application/json")
+        .body(br#"{"access_token":"AT-SECRET-VALUE"}"#.to_vec())
+        .unwrap();
+
+    let printed_token = format!("{:?}", RedactedRequest(&token));
+    assert_eq!(
+        printed_token,
+        "POST https://example.service-now.com/oauth_token.do headers=[content-type, accept, authorization] body=54 bytes"
+    );
+    let printed_revocation = format!("{:?}", RedactedRequest(&revocation));
+    assert_eq!(
+        printed_revocation,
+        "GET https://example.service-now.com/oauth_revoke_token.do?[redacted] headers=[accept] body=0 bytes"
+    );
+    let printed_response = format!("{:?}", RedactedResponse(&response));
+    assert_eq!(
+        printed_response,
+        "200 OK headers=[content-type] body=34 bytes"
+    );
+    // The `http` crate's own Debug is what these views replace: it shows the query.
+    assert!(format!("{revocation:?}").contains("RT-SECRET-VALUE"));
+}
