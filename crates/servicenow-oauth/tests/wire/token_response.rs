@@ -374,3 +374,50 @@ fn debug_of_a_token_response_shows_no_token() {
     assert!(!printed.contains("SECRET"), "{printed}");
     assert!(printed.contains("AccessToken([redacted])"), "{printed}");
 }
+
+#[test]
+fn the_servicenow_shape_counts_only_with_status_401() {
+    let body = r#"{"error_description":"access_denied","error":"server_error"}"#;
+    let with_500 = parse(500, body).unwrap_err();
+    assert!(!with_500.is_servicenow_access_denied());
+    assert!(
+        with_500
+            .error_response()
+            .unwrap()
+            .is_servicenow_access_denied(),
+        "the body alone has the shape"
+    );
+    assert_eq!(with_500.class(), FailureClass::Transient);
+    let other_description = parse(
+        401,
+        r#"{"error_description":"other","error":"server_error"}"#,
+    )
+    .unwrap_err();
+    assert!(!other_description.is_servicenow_access_denied());
+}
+
+#[test]
+fn error_codes_read_back_as_they_were_sent() {
+    let codes = [
+        "invalid_request",
+        "invalid_client",
+        "invalid_grant",
+        "unauthorized_client",
+        "unsupported_grant_type",
+        "invalid_scope",
+        "access_denied",
+        "unsupported_response_type",
+        "server_error",
+        "temporarily_unavailable",
+        "interaction_required",
+    ];
+    for code in codes {
+        let parsed = ErrorCode::parse(code);
+        assert_eq!(parsed.as_str(), code);
+        assert_eq!(
+            matches!(parsed, ErrorCode::Extension(_)),
+            code == "interaction_required",
+            "{code}"
+        );
+    }
+}
