@@ -18,11 +18,20 @@ use crate::{error::Error, manager::TokenManager};
 ///   **once** with a fresh token; a second 401 is returned to the caller as it is.
 ///
 /// The Table API client takes this as its transport, so it never sees a token.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct AuthorizedTransport<T = Arc<dyn HttpTransport>> {
     inner: T,
     manager: TokenManager,
     origin: String,
+}
+
+impl<T> std::fmt::Debug for AuthorizedTransport<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthorizedTransport")
+            .field("origin", &self.origin)
+            .field("manager", &self.manager)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<T: HttpTransport> AuthorizedTransport<T> {

@@ -8,14 +8,17 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod authorized;
+mod client;
 mod clock;
 mod codec;
 mod error;
 mod exchange;
 mod login;
 mod manager;
+pub mod stores;
 
 pub use crate::authorized::AuthorizedTransport;
+pub use crate::client::{Client, ClientBuilder, ClientTransport, Table, default_transport};
 pub use crate::clock::{Clock, ManualClock, SystemClock};
 pub use crate::error::{Error, LoginError, Result};
 pub use crate::login::Login;
