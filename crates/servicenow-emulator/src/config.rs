@@ -1,0 +1,287 @@
+//! Start-up configuration: the application registry, users, table sizes, and the command-line
+//! options of the `servicenow-emulator` binary (embeddable with `#[command(flatten)]`).
+
+use std::{collections::BTreeMap, net::SocketAddr, time::Duration};
+
+use crate::{EmulatorBuilder, Secret};
+
+/// Default client id of the confidential client registered at start.
+pub const DEFAULT_CLIENT_ID: &str = "emulator-client";
+/// Default client secret of the confidential client.
+pub const DEFAULT_CLIENT_SECRET: &str = "emulator-secret";
+/// Client id of the public (PKCE, no secret) client registered at start.
+pub const DEFAULT_PUBLIC_CLIENT_ID: &str = "emulator-public-client";
+/// Redirect URIs registered for both default clients (the first is the fallback).
+pub const DEFAULT_REDIRECT_URIS: &[&str] = &[
+    "http://127.0.0.1:8765/callback",
+    "http://localhost:8765/callback",
+];
+/// Users present at start, as `(user name, password)`.
+pub const DEFAULT_USERS: &[(&str, &str)] = &[("admin", "admin"), ("itil", "itil")];
+/// Default access token lifespan (ServiceNow's default).
+pub const DEFAULT_ACCESS_TOKEN_TTL: Duration = Duration::from_secs(1800);
+/// Default refresh token lifespan (ServiceNow's default, 100 days).
+pub const DEFAULT_REFRESH_TOKEN_TTL: Duration = Duration::from_secs(8_640_000);
+/// Rows generated per table when not configured.
+pub const DEFAULT_ROWS: &[(&str, u64)] = &[
+    ("incident", 1000),
+    ("problem", 100),
+    ("change_request", 100),
+    ("sys_user", 200),
+    ("cmdb_ci", 500),
+];
+/// The largest number of generated rows per table (sys_ids and numbers stay ordered below it).
+pub const MAX_GENERATED_ROWS: u64 = 10_000_000;
+
+/// An entry of the application registry (`oauth_entity`).
+#[derive(Clone, Debug)]
+pub struct ClientRegistration {
+    /// The client id.
+    pub client_id: String,
+    /// The secret of a confidential client; `None` for a public (PKCE) client.
+    pub client_secret: Option<Secret>,
+    /// Registered redirect URLs; the first is used when a request's URL matches none.
+    pub redirect_uris: Vec<String>,
+    /// Access token lifespan.
+    pub access_token_ttl: Duration,
+    /// Refresh token lifespan.
+    pub refresh_token_ttl: Duration,
+    /// The user client-credentials tokens act as ("OAuth Application User").
+    pub application_user: String,
+    /// Name shown on the consent page.
+    pub display_name: String,
+}
+
+impl ClientRegistration {
+    /// A confidential client (authenticates with its secret).
+    pub fn confidential(
+        client_id: impl Into<String>,
+        client_secret: impl Into<Secret>,
+        redirect_uris: Vec<String>,
+    ) -> Self {
+        let client_id = client_id.into();
+        Self {
+            display_name: client_id.clone(),
+            client_id,
+            client_secret: Some(client_secret.into()),
+            redirect_uris,
+            access_token_ttl: DEFAULT_ACCESS_TOKEN_TTL,
+            refresh_token_ttl: DEFAULT_REFRESH_TOKEN_TTL,
+            application_user: "admin".to_owned(),
+        }
+    }
+
+    /// A public client: no secret, PKCE S256 required.
+    pub fn public(client_id: impl Into<String>, redirect_uris: Vec<String>) -> Self {
+        Self {
+            client_secret: None,
+            ..Self::confidential(client_id, "", redirect_uris)
+        }
+    }
+
+    /// Sets both token lifespans.
+    pub fn with_token_ttls(mut self, access: Duration, refresh: Duration) -> Self {
+        self.access_token_ttl = access;
+        self.refresh_token_ttl = refresh;
+        self
+    }
+
+    /// Whether the client is public (no secret, PKCE required).
+    pub fn is_public(&self) -> bool {
+        self.client_secret.is_none()
+    }
+}
+
+/// A user who can log in on the login page, use the password grant and HTTP Basic.
+#[derive(Clone, Debug)]
+pub struct UserAccount {
+    /// The `user_name`.
+    pub user_name: String,
+    /// The password.
+    pub password: Secret,
+}
+
+impl UserAccount {
+    /// A user with a password.
+    pub fn new(user_name: impl Into<String>, password: impl Into<Secret>) -> Self {
+        Self {
+            user_name: user_name.into(),
+            password: password.into(),
+        }
+    }
+}
+
+/// The `servicenow-emulator` command-line options; `sn emulator` flattens the same struct.
+#[derive(Clone, Debug, clap::Args)]
+#[non_exhaustive]
+pub struct EmulatorArgs {
+    /// Address to listen on, ADDR:PORT (port 0 picks a free port). Default: 127.0.0.1:8080 for
+    /// the binary; an embedding program chooses its own.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub listen: Option<SocketAddr>,
+    /// Seed for generated data and injected faults.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Rows to generate for a table, TABLE=N (repeatable), e.g. --rows incident=1000000.
+    #[arg(long = "rows", value_name = "TABLE=N", value_parser = parse_rows)]
+    pub rows: Vec<(String, u64)>,
+    /// Client id of the confidential client.
+    #[arg(long, default_value = DEFAULT_CLIENT_ID)]
+    pub client_id: String,
+    /// Client secret of the confidential client.
+    #[arg(long, default_value = DEFAULT_CLIENT_SECRET)]
+    pub client_secret: String,
+    /// Client id of the public (PKCE) client.
+    #[arg(long, default_value = DEFAULT_PUBLIC_CLIENT_ID)]
+    pub public_client_id: String,
+    /// A registered redirect URI (repeatable; replaces the defaults; the first is the fallback).
+    #[arg(long = "redirect-uri", value_name = "URI")]
+    pub redirect_uris: Vec<String>,
+    /// A user, NAME:PASSWORD (repeatable; replaces the defaults admin:admin and itil:itil).
+    #[arg(long = "user", value_name = "NAME:PASSWORD", value_parser = parse_user)]
+    pub users: Vec<(String, String)>,
+    /// Access token lifespan in seconds.
+    #[arg(long, default_value_t = DEFAULT_ACCESS_TOKEN_TTL.as_secs(), value_name = "SECS")]
+    pub access_token_ttl: u64,
+    /// Refresh token lifespan in seconds.
+    #[arg(long, default_value_t = DEFAULT_REFRESH_TOKEN_TTL.as_secs(), value_name = "SECS")]
+    pub refresh_token_ttl: u64,
+    /// Rotate refresh tokens on every refresh (ServiceNow does not).
+    #[arg(long)]
+    pub rotate_refresh_tokens: bool,
+    /// Enable the client_credentials grant (off on a real instance unless enabled).
+    #[arg(long)]
+    pub enable_client_credentials: bool,
+    /// Show an error page for unregistered redirect URIs instead of falling back.
+    #[arg(long)]
+    pub strict_redirect_uri: bool,
+    /// Answer token endpoint failures with RFC 6749 error codes.
+    #[arg(long)]
+    pub rfc6749_errors: bool,
+    /// Public base URL to write into Link and Location headers (e.g. behind a proxy).
+    #[arg(long, value_name = "URL")]
+    pub public_url: Option<String>,
+}
+
+impl EmulatorArgs {
+    /// The options with every default, as if given an empty command line.
+    pub fn defaults() -> Self {
+        Self {
+            listen: None,
+            seed: 1,
+            rows: Vec::new(),
+            client_id: DEFAULT_CLIENT_ID.to_owned(),
+            client_secret: DEFAULT_CLIENT_SECRET.to_owned(),
+            public_client_id: DEFAULT_PUBLIC_CLIENT_ID.to_owned(),
+            redirect_uris: Vec::new(),
+            users: Vec::new(),
+            access_token_ttl: DEFAULT_ACCESS_TOKEN_TTL.as_secs(),
+            refresh_token_ttl: DEFAULT_REFRESH_TOKEN_TTL.as_secs(),
+            rotate_refresh_tokens: false,
+            enable_client_credentials: false,
+            strict_redirect_uri: false,
+            rfc6749_errors: false,
+            public_url: None,
+        }
+    }
+
+    /// A builder configured from these options (an ephemeral port when `listen` is unset).
+    pub fn into_builder(self) -> EmulatorBuilder {
+        let redirect_uris = if self.redirect_uris.is_empty() {
+            DEFAULT_REDIRECT_URIS
+                .iter()
+                .map(|uri| (*uri).to_owned())
+                .collect()
+        } else {
+            self.redirect_uris
+        };
+        let ttl = (
+            Duration::from_secs(self.access_token_ttl),
+            Duration::from_secs(self.refresh_token_ttl),
+        );
+        let confidential = ClientRegistration::confidential(
+            self.client_id,
+            self.client_secret,
+            redirect_uris.clone(),
+        )
+        .with_token_ttls(ttl.0, ttl.1);
+        let public = ClientRegistration::public(self.public_client_id, redirect_uris)
+            .with_token_ttls(ttl.0, ttl.1);
+        let mut builder = EmulatorBuilder::empty()
+            .seed(self.seed)
+            .client(confidential)
+            .client(public);
+        if let Some(listen) = self.listen {
+            builder = builder.listen(listen);
+        }
+        if self.users.is_empty() {
+            for (name, password) in DEFAULT_USERS {
+                builder = builder.user(UserAccount::new(*name, *password));
+            }
+        }
+        for (name, password) in self.users {
+            builder = builder.user(UserAccount::new(name, password));
+        }
+        for (table, rows) in self.rows {
+            builder = builder.rows(table, rows);
+        }
+        if let Some(public_url) = self.public_url {
+            builder = builder.public_url(public_url);
+        }
+        builder.configure(|settings| {
+            settings.rotate_refresh_tokens = self.rotate_refresh_tokens;
+            settings.client_credentials_enabled = self.enable_client_credentials;
+            settings.strict_redirect_uri = self.strict_redirect_uri;
+            settings.rfc6749_errors = self.rfc6749_errors;
+        })
+    }
+}
+
+impl Default for EmulatorArgs {
+    fn default() -> Self {
+        Self::defaults()
+    }
+}
+
+impl From<EmulatorArgs> for EmulatorBuilder {
+    fn from(args: EmulatorArgs) -> Self {
+        args.into_builder()
+    }
+}
+
+fn parse_rows(text: &str) -> Result<(String, u64), String> {
+    let (table, count) = text
+        .split_once('=')
+        .ok_or("expected TABLE=N, e.g. incident=100000")?;
+    let count: u64 = count
+        .trim()
+        .parse()
+        .map_err(|_| format!("{count:?} is not a row count"))?;
+    if count > MAX_GENERATED_ROWS {
+        return Err(format!(
+            "at most {MAX_GENERATED_ROWS} generated rows per table"
+        ));
+    }
+    if !crate::data::is_valid_table_name(table) {
+        return Err(format!("{table:?} is not a table name ([a-z0-9_]+)"));
+    }
+    Ok((table.to_owned(), count))
+}
+
+fn parse_user(text: &str) -> Result<(String, String), String> {
+    match text.split_once(':') {
+        Some((name, password)) if !name.is_empty() => Ok((name.to_owned(), password.to_owned())),
+        _ => Err("expected NAME:PASSWORD".to_owned()),
+    }
+}
+
+/// The full start-up configuration the builder collects.
+#[derive(Clone, Debug)]
+pub(crate) struct EmulatorConfig {
+    pub(crate) listen: SocketAddr,
+    pub(crate) seed: u64,
+    pub(crate) rows: BTreeMap<String, u64>,
+    pub(crate) clients: Vec<ClientRegistration>,
+    pub(crate) users: Vec<UserAccount>,
+    pub(crate) public_url: Option<String>,
+}

@@ -1,0 +1,239 @@
+//! The Table API (`servicenow-api.md` §2): routing of `/api/now/[v1/|v2/]table/{table}[/{sys_id}]`,
+//! authentication (bearer tokens issued here, or HTTP Basic for users), rate limits and faults,
+//! then the list, record and write handlers.
+
+mod list;
+mod render;
+mod write;
+
+use http::{HeaderValue, Method, Response, StatusCode, header};
+use http_body_util::BodyExt as _;
+
+pub(crate) use list::QueryCache;
+
+use crate::{
+    FaultKind,
+    rate_limit::RateDecision,
+    server::{Incoming, Shared},
+    wire::{self, Body, HandlerResult, error_envelope},
+};
+
+/// The documented body of a request timed out by the transaction quota.
+pub(crate) const TRANSACTION_CANCELLED: &str =
+    "Transaction cancelled: maximum execution time exceeded";
+const TRANSACTION_CANCELLED_DETAIL: &str = "Transaction cancelled: maximum execution time exceeded Check logs for error trace or enable glide.rest.debug property to verify REST request processing";
+
+/// The API version in the path; no version means the latest, which behaves as v2.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ApiVersion {
+    V1,
+    V2,
+    Latest,
+}
+
+/// A parsed Table API path.
+#[derive(Debug)]
+pub(crate) struct TableRoute {
+    pub(crate) version: ApiVersion,
+    pub(crate) table: String,
+    pub(crate) sys_id: Option<String>,
+}
+
+pub(crate) async fn handle(shared: &Shared, request: &Incoming) -> HandlerResult {
+    let Some(route) = parse_path(request.uri.path()) else {
+        let response = error_envelope(
+            StatusCode::BAD_REQUEST,
+            "Requested URI does not represent any resource",
+            None,
+        );
+        return Ok(response);
+    };
+    shared
+        .counters
+        .table_request(request.method.as_str(), &route.table);
+    let Some(user) = authenticate(shared, request) else {
+        shared
+            .counters
+            .bump(|counters| &mut counters.table_unauthorized);
+        let mut response = error_envelope(
+            StatusCode::UNAUTHORIZED,
+            "User Not Authenticated",
+            Some("Required to provide Auth information"),
+        );
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("BASIC realm=\"Service-now\""),
+        );
+        return Ok(response);
+    };
+    let settings = shared.settings.read().clone();
+    let decision = shared.rate_limits.lock().check(
+        settings.rate_limit.as_ref(),
+        &user,
+        shared.clock.unix_seconds(),
+    );
+    if let Some(decision) = decision.as_ref().filter(|decision| !decision.allowed) {
+        shared.counters.bump(|counters| &mut counters.rate_limited);
+        let detail = format!(
+            "Rate limit of {} requests per hour for Table API exceeded",
+            decision.limit
+        );
+        let mut response = error_envelope(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Rate limit exceeded",
+            Some(&detail),
+        );
+        insert_header(
+            &mut response,
+            "Retry-After",
+            &decision.retry_after.to_string(),
+        );
+        return Ok(with_common_headers(response, Some(decision)));
+    }
+    if let Some(latency) = settings.faults.added_latency {
+        tokio::time::sleep(latency).await;
+    }
+    let fault = shared.faults.lock().draw(&settings.faults);
+    if fault.is_some() {
+        shared
+            .counters
+            .bump(|counters| &mut counters.faults_injected);
+    }
+    let mut truncate = false;
+    match fault {
+        None => (),
+        Some(FaultKind::Latency(latency)) => tokio::time::sleep(latency).await,
+        Some(FaultKind::InternalServerError) => {
+            let response = error_envelope(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Internal Server Error",
+                Some("Injected fault"),
+            );
+            return Ok(with_common_headers(response, decision.as_ref()));
+        }
+        Some(FaultKind::ServiceUnavailable) => {
+            let response = error_envelope(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Service Unavailable",
+                Some("Injected fault"),
+            );
+            return Ok(with_common_headers(response, decision.as_ref()));
+        }
+        Some(FaultKind::TransactionCancelled) => {
+            return Ok(with_common_headers(
+                transaction_cancelled(),
+                decision.as_ref(),
+            ));
+        }
+        Some(FaultKind::DropConnection) => {
+            return Err(std::io::Error::other("fault injection: connection dropped"));
+        }
+        Some(FaultKind::TruncatedBody) => truncate = true,
+    }
+    let response = match (&request.method, route.sys_id.is_some()) {
+        (&Method::GET, false) => list::list(shared, request, &route, &settings),
+        (&Method::GET, true) => list::get_record(shared, request, &route),
+        (&Method::POST, false) => write::create(shared, request, &route, &user),
+        (&Method::PUT | &Method::PATCH, true) => write::update(shared, request, &route, &user),
+        (&Method::DELETE, true) => write::delete(shared, request, &route),
+        _ => error_envelope(StatusCode::METHOD_NOT_ALLOWED, "Method not Supported", None),
+    };
+    let response = with_common_headers(response, decision.as_ref());
+    if !truncate {
+        return Ok(response);
+    }
+    let (parts, body) = response.into_parts();
+    let bytes = body.collect().await?.to_bytes();
+    Ok(Response::from_parts(parts, wire::truncated_body(bytes)))
+}
+
+pub(crate) fn transaction_cancelled() -> Response<Body> {
+    error_envelope(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        TRANSACTION_CANCELLED,
+        Some(TRANSACTION_CANCELLED_DETAIL),
+    )
+}
+
+/// The user a request acts as: a bearer token issued here, or a user's HTTP Basic credentials.
+fn authenticate(shared: &Shared, request: &Incoming) -> Option<String> {
+    let now = shared.clock.now();
+    if let Some(token) = wire::bearer_token(&request.headers) {
+        return shared.oauth.lock().bearer_user(token, now);
+    }
+    let (user, password) = wire::basic_credentials(&request.headers)?;
+    shared
+        .oauth
+        .lock()
+        .check_password(&user, &password)
+        .then_some(user)
+}
+
+fn parse_path(path: &str) -> Option<TableRoute> {
+    let rest = path.strip_prefix("/api/now/")?;
+    let (version, rest) = if let Some(rest) = rest.strip_prefix("v1/") {
+        (ApiVersion::V1, rest)
+    } else if let Some(rest) = rest.strip_prefix("v2/") {
+        (ApiVersion::V2, rest)
+    } else {
+        (ApiVersion::Latest, rest)
+    };
+    let rest = rest.strip_prefix("table/")?.trim_end_matches('/');
+    let mut segments = rest.split('/');
+    let table = segments
+        .next()
+        .filter(|table| !table.is_empty())?
+        .to_owned();
+    let sys_id = segments.next().map(str::to_owned);
+    if segments.next().is_some() {
+        return None;
+    }
+    Some(TableRoute {
+        version,
+        table,
+        sys_id,
+    })
+}
+
+fn with_common_headers(
+    mut response: Response<Body>,
+    decision: Option<&RateDecision>,
+) -> Response<Body> {
+    if let Some(decision) = decision {
+        insert_header(
+            &mut response,
+            "X-RateLimit-Limit",
+            &decision.limit.to_string(),
+        );
+        insert_header(
+            &mut response,
+            "X-RateLimit-Reset",
+            &decision.reset.to_string(),
+        );
+        insert_header(&mut response, "X-RateLimit-Rule", &decision.rule_sys_id);
+    }
+    insert_header(&mut response, "X-Is-Logged-In", "true");
+    insert_header(&mut response, "X-Transaction-ID", &wire::random_token(9));
+    response
+}
+
+pub(crate) fn insert_header(response: &mut Response<Body>, name: &'static str, value: &str) {
+    if let Ok(value) = HeaderValue::from_str(value) {
+        response.headers_mut().insert(name, value);
+    }
+}
+
+/// Whether the `Accept` header allows JSON (`None` when absent).
+fn accepts_json(request: &Incoming) -> Option<bool> {
+    let accept = request
+        .headers
+        .get(header::ACCEPT)?
+        .to_str()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    Some(
+        accept.contains("application/json")
+            || accept.contains("*/*")
+            || accept.contains("application/*"),
+    )
+}
