@@ -41,6 +41,10 @@ mod store;
 #[cfg(feature = "testing")]
 pub mod conformance;
 
+#[cfg(feature = "postgres")]
+pub use backend::postgres::{PostgresBackend, PostgresOptions};
+#[cfg(feature = "redis")]
+pub use backend::redis::{RedisBackend, RedisOptions};
 #[cfg(feature = "sqlite")]
 pub use backend::sqlite::SqliteBackend;
 pub use backend::{Backend, DeleteOutcome, RawRecord, SaveOutcome, memory::MemoryBackend};

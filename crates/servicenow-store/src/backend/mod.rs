@@ -10,6 +10,10 @@ use async_trait::async_trait;
 use crate::{LeaseHolder, StorageId, StoreError, Version};
 
 pub(crate) mod memory;
+#[cfg(feature = "postgres")]
+pub(crate) mod postgres;
+#[cfg(feature = "redis")]
+pub(crate) mod redis;
 #[cfg(feature = "sqlite")]
 pub(crate) mod sqlite;
 
