@@ -1,0 +1,306 @@
+//! Pagination as an async `Stream`: offset paging with bounded prefetch, a stable order, and
+//! every row exactly once even while the table grows.
+//!
+//! How rows are neither lost nor repeated:
+//!
+//! - the query is ordered by `sys_id` (appended when the caller gave no `ORDERBYsys_id`), so
+//!   every row has one place in the order;
+//! - rows inserted before the current offset push rows already read onto the next page: since
+//!   the stream emits rows in `sys_id` order, it drops any row not greater than the last one
+//!   emitted (constant memory: one sys_id);
+//! - with prefetch, the instance may evaluate page `k + 1` before page `k`; an insert in between
+//!   can then push a row past both. When two neighbouring pages report different
+//!   `X-Total-Count`s (the table changed; or no count is sent), the stream reads the gap
+//!   between them with a `sys_id` range query before going on;
+//! - a short or empty page does not end the stream (ACLs are applied after the limit): the end
+//!   is the absence of `rel="next"` in `Link`, or else the page that reaches `X-Total-Count`, or
+//!   else (neither header sent) an empty page.
+//!
+//! Rows deleted during the stream can still be missed by offset paging; the caller's own
+//! `ORDERBY` (then followed by `sys_id`) disables the exactly-once filter.
+
+use std::collections::VecDeque;
+
+use futures::{FutureExt, Stream, StreamExt, future::BoxFuture, stream::FuturesOrdered};
+use serde::{Deserialize, de::DeserializeOwned};
+use serde_json::value::RawValue;
+use servicenow_http::HttpTransport;
+
+use crate::{
+    EncodedQuery, FieldName, ListParams, ReadOptions, TableClient, TableError, TableName,
+    response::malformed,
+};
+
+/// Page size and prefetch depth of [`TableClient::stream`]: memory stays bounded by about
+/// `page_size × (prefetch + 1)` rows, whatever the table size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamConfig {
+    /// `sysparm_limit` of each page (default 1,000; lower it if the instance cancels
+    /// transactions for taking too long).
+    pub page_size: u32,
+    /// Pages requested ahead of the one being read (default 2; at least 1).
+    pub prefetch: usize,
+}
+
+impl Default for StreamConfig {
+    fn default() -> Self {
+        Self {
+            page_size: 1_000,
+            prefetch: 2,
+        }
+    }
+}
+
+impl<T: HttpTransport> TableClient<T> {
+    /// Every record of `table` matching `query`, as a stream (see the module docs of
+    /// `stream.rs` for the exactly-once rules). The stream ends after the first error.
+    pub fn stream<'a, R>(
+        &'a self,
+        table: &TableName,
+        query: Option<EncodedQuery>,
+        options: ReadOptions,
+        config: StreamConfig,
+    ) -> impl Stream<Item = Result<R, TableError>> + Send + 'a
+    where
+        R: DeserializeOwned + Send + 'a,
+    {
+        let query = query
+            .unwrap_or_else(|| EncodedQuery::unchecked_raw_from_trusted_source(""))
+            .with_stable_order();
+        let exactly_once = query.is_ordered_by_sys_id_only();
+        let mut options = options;
+        if exactly_once
+            && !options.fields.is_empty()
+            && !options
+                .fields
+                .iter()
+                .any(|field| field.as_str() == "sys_id")
+        {
+            if let Ok(sys_id) = FieldName::new("sys_id") {
+                options.fields.push(sys_id);
+            }
+        }
+        let state = Pager {
+            client: self,
+            table: table.clone(),
+            query,
+            options,
+            page_size: config.page_size.max(1),
+            prefetch: config.prefetch.max(1),
+            exactly_once,
+            in_flight: FuturesOrdered::new(),
+            next_offset: 0,
+            ready: VecDeque::new(),
+            last_sys_id: None,
+            previous_total: None,
+            gap_pending: false,
+            finished: false,
+        };
+        futures::stream::unfold(state, |mut state| async move {
+            state.next_row().await.map(|row| (row, state))
+        })
+    }
+}
+
+/// One fetched page: rows with their sys_ids, and what the headers said about the rest.
+struct FetchedPage<R> {
+    offset: u64,
+    rows: Vec<(Option<String>, R)>,
+    total_count: Option<u64>,
+    has_next: Option<bool>,
+}
+
+impl<R> FetchedPage<R> {
+    /// Whether this page is the last one (see the module docs).
+    fn is_last(&self, page_size: u32) -> bool {
+        match (self.has_next, self.total_count) {
+            (Some(has_next), _) => !has_next,
+            (None, Some(total)) => self.offset + u64::from(page_size) >= total,
+            (None, None) => self.rows.is_empty(),
+        }
+    }
+}
+
+struct Pager<'a, T, R> {
+    client: &'a TableClient<T>,
+    table: TableName,
+    query: EncodedQuery,
+    options: ReadOptions,
+    page_size: u32,
+    prefetch: usize,
+    exactly_once: bool,
+    in_flight: FuturesOrdered<BoxFuture<'a, Result<FetchedPage<R>, TableError>>>,
+    next_offset: u64,
+    ready: VecDeque<R>,
+    last_sys_id: Option<String>,
+    previous_total: Option<u64>,
+    gap_pending: bool,
+    finished: bool,
+}
+
+impl<'a, T: HttpTransport, R: DeserializeOwned + Send + 'a> Pager<'a, T, R> {
+    async fn next_row(&mut self) -> Option<Result<R, TableError>> {
+        loop {
+            if let Some(row) = self.ready.pop_front() {
+                return Some(Ok(row));
+            }
+            if self.finished {
+                return None;
+            }
+            while self.in_flight.len() < self.prefetch {
+                let page = fetch_page(
+                    self.client,
+                    self.table.clone(),
+                    self.params(self.query.clone(), self.next_offset),
+                );
+                self.in_flight.push_back(page);
+                self.next_offset += u64::from(self.page_size);
+            }
+            let page = match self.in_flight.next().await {
+                Some(Ok(page)) => page,
+                Some(Err(error)) => return Some(Err(self.fail(error))),
+                None => {
+                    self.finished = true;
+                    continue;
+                }
+            };
+            if let Err(error) = self.accept(page).await {
+                return Some(Err(self.fail(error)));
+            }
+        }
+    }
+
+    async fn accept(&mut self, page: FetchedPage<R>) -> Result<(), TableError> {
+        let is_last = page.is_last(self.page_size);
+        // Sequential pages cannot skip a row (inserts only push rows forward), so gaps are
+        // checked only when pages may be evaluated out of order.
+        if self.exactly_once && self.prefetch > 1 && self.last_sys_id.is_some() {
+            let table_changed =
+                page.total_count.is_none() || page.total_count != self.previous_total;
+            self.gap_pending |= table_changed;
+            let first = page.rows.iter().find_map(|(sys_id, _)| sys_id.clone());
+            if self.gap_pending && (first.is_some() || is_last) {
+                self.fill_gap(first.as_deref()).await?;
+                self.gap_pending = false;
+            }
+        }
+        self.previous_total = page.total_count;
+        self.take_rows(page.rows);
+        if is_last {
+            self.finished = true;
+            self.in_flight = FuturesOrdered::new();
+        }
+        Ok(())
+    }
+
+    /// Reads the rows between the last one emitted and `before` (or the end), sequentially.
+    async fn fill_gap(&mut self, before: Option<&str>) -> Result<(), TableError> {
+        let Some(after) = self.last_sys_id.clone() else {
+            return Ok(());
+        };
+        let query = self.query.restricted_to_sys_id_range(&after, before);
+        let mut offset = 0;
+        loop {
+            let page = fetch_page(
+                self.client,
+                self.table.clone(),
+                self.params(query.clone(), offset),
+            )
+            .await?;
+            let is_last = page.is_last(self.page_size);
+            tracing::debug!(table = %self.table, rows = page.rows.len(), "table stream: filled a gap left by a concurrent insert");
+            self.take_rows(page.rows);
+            if is_last {
+                return Ok(());
+            }
+            offset += u64::from(self.page_size);
+        }
+    }
+
+    fn take_rows(&mut self, rows: Vec<(Option<String>, R)>) {
+        for (sys_id, row) in rows {
+            if self.exactly_once {
+                let Some(sys_id) = sys_id else { continue };
+                if self
+                    .last_sys_id
+                    .as_deref()
+                    .is_some_and(|last| sys_id.as_str() <= last)
+                {
+                    continue;
+                }
+                self.last_sys_id = Some(sys_id);
+            }
+            self.ready.push_back(row);
+        }
+    }
+
+    fn params(&self, query: EncodedQuery, offset: u64) -> ListParams {
+        ListParams {
+            query: Some(query),
+            options: self.options.clone(),
+            limit: Some(self.page_size),
+            offset: Some(offset),
+        }
+    }
+
+    fn fail(&mut self, error: TableError) -> TableError {
+        self.finished = true;
+        self.ready.clear();
+        self.in_flight = FuturesOrdered::new();
+        error
+    }
+}
+
+fn fetch_page<'a, T: HttpTransport, R: DeserializeOwned + Send + 'a>(
+    client: &'a TableClient<T>,
+    table: TableName,
+    params: ListParams,
+) -> BoxFuture<'a, Result<FetchedPage<R>, TableError>> {
+    async move {
+        let operation = format!("stream {table}");
+        let request = client.api().list_request(&table, &params)?;
+        let page = client
+            .execute(request, &operation, |response| {
+                client.api().parse_raw_list(response, &operation)
+            })
+            .await?;
+        let rows = page
+            .records
+            .iter()
+            .map(|raw| parse_row(raw, &operation))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(FetchedPage {
+            offset: params.offset.unwrap_or(0),
+            rows,
+            total_count: page.total_count,
+            has_next: page.has_next,
+        })
+    }
+    .boxed()
+}
+
+fn parse_row<R: DeserializeOwned>(
+    raw: &RawValue,
+    operation: &str,
+) -> Result<(Option<String>, R), TableError> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum SysIdField {
+        Plain(String),
+        WithDisplayValue { value: String },
+    }
+    #[derive(Deserialize)]
+    struct SysIdOnly {
+        #[serde(default)]
+        sys_id: Option<SysIdField>,
+    }
+    let status = http::StatusCode::OK;
+    let sys_id = serde_json::from_str::<SysIdOnly>(raw.get())
+        .map_err(|error| malformed(operation, status, &error))?;
+    let row = serde_json::from_str::<R>(raw.get())
+        .map_err(|error| malformed(operation, status, &error))?;
+    let sys_id = sys_id.sys_id.map(|field| match field {
+        SysIdField::Plain(value) | SysIdField::WithDisplayValue { value } => value,
+    });
+    Ok((sys_id, row))
+}
