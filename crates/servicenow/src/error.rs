@@ -34,6 +34,10 @@ pub enum Error {
         /// The configured instance origin.
         instance: String,
     },
+    /// A protocol value was refused at construction (an instance URL, a client id, a redirect
+    /// URI, a callback).
+    #[error("invalid oauth value: {0}")]
+    OAuth(#[from] servicenow_oauth::Error),
     /// The token store failed.
     #[error("token store: {0}")]
     Store(#[from] StoreError),

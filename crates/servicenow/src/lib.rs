@@ -4,6 +4,8 @@
 //! transport from `servicenow-http`, a store from `servicenow-store` and a [`Clock`], and hands
 //! the Table API client of `servicenow-table` an [`AuthorizedTransport`], so that the table
 //! client never sees a token.
+//!
+#![doc = include_str!("../README.md")]
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
