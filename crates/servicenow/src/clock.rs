@@ -22,10 +22,14 @@ pub trait Clock: Send + Sync + fmt::Debug {
     /// The current wall-clock time.
     fn now(&self) -> Timestamp;
 
-    /// Sleeps until `deadline` (as this clock counts) or returns at once if it has passed.
+    /// Sleeps until `deadline` (as this clock counts), returns at once if it has passed, and
+    /// never returns for [`Timestamp::NEVER`].
     async fn sleep_until(&self, deadline: Timestamp) {
+        if deadline.is_never() {
+            std::future::pending::<()>().await;
+        }
         let now = self.now();
-        if deadline > now && !deadline.is_never() {
+        if deadline > now {
             tokio::time::sleep(deadline.saturating_duration_since(now)).await;
         }
     }

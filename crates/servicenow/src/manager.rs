@@ -103,6 +103,8 @@ struct Snapshot {
     header: http::HeaderValue,
     id: TokenId,
     usable_until: servicenow_auth::Timestamp,
+    /// From here on a refresh is started in the background while this token is still handed out.
+    refresh_at: servicenow_auth::Timestamp,
 }
 
 /// Drives the authentication machine of one credential; cheap to clone (shared state).
@@ -116,6 +118,13 @@ pub struct TokenManager {
 type RefreshResult = std::result::Result<Arc<Snapshot>, Arc<Error>>;
 type SharedRefresh = Shared<BoxFuture<'static, RefreshResult>>;
 
+/// The refresh in progress: its generation (so that only its own task clears the slot) and the
+/// shared result every caller awaits.
+struct RefreshSlot {
+    generation: u64,
+    result: SharedRefresh,
+}
+
 struct Inner {
     this: Weak<Self>,
     key: CredentialKey,
@@ -125,7 +134,8 @@ struct Inner {
     options: ManagerOptions,
     snapshot: ArcSwapOption<Snapshot>,
     driver: tokio::sync::Mutex<Driver>,
-    refresh: Mutex<Option<SharedRefresh>>,
+    refresh: Mutex<Option<RefreshSlot>>,
+    refresh_generation: AtomicU64,
     refused: Mutex<Vec<TokenId>>,
     persist_retry_running: AtomicBool,
     token_requests: AtomicU64,
@@ -180,6 +190,7 @@ impl TokenManager {
                 deadline: servicenow_auth::Timestamp::NEVER,
             }),
             refresh: Mutex::new(None),
+            refresh_generation: AtomicU64::new(0),
             refused: Mutex::new(Vec::new()),
             persist_retry_running: AtomicBool::new(false),
             token_requests: AtomicU64::new(0),
@@ -201,6 +212,9 @@ impl TokenManager {
     /// [`Error::ReauthorizationRequired`].
     pub async fn bearer(&self) -> Result<Bearer> {
         if let Some(bearer) = self.current() {
+            if self.inner.clock.now() >= bearer.0.refresh_at {
+                self.start_background_refresh();
+            }
             return Ok(bearer);
         }
         self.refresh_shared().await
@@ -255,7 +269,9 @@ impl TokenManager {
                 let deadline = inner.driver.lock().await.deadline;
                 let clock = Arc::clone(&inner.clock);
                 drop(inner);
-                clock.sleep_until(deadline).await;
+                // Capped, so that a login or restore done meanwhile is noticed.
+                let cap = clock.now().saturating_add(Duration::from_secs(30));
+                clock.sleep_until(deadline.min(cap)).await;
                 let Some(inner) = weak.upgrade() else { return };
                 let manager = Self { inner };
                 if let Err(error) = manager.refresh_shared().await {
@@ -271,11 +287,12 @@ impl TokenManager {
         let shared = {
             let mut slot = lock(&self.inner.refresh);
             match slot.as_ref() {
-                Some(refresh) => refresh.clone(),
+                Some(refresh) => refresh.result.clone(),
                 None => {
                     let refresh = spawn_refresh(&self.inner);
-                    *slot = Some(refresh.clone());
-                    refresh
+                    let result = refresh.result.clone();
+                    *slot = Some(refresh);
+                    result
                 }
             }
         };
@@ -284,41 +301,68 @@ impl TokenManager {
             Err(error) => Err(unshare(&error)),
         }
     }
+
+    /// In the refresh window (the token is still valid but due): starts the one refresh if none
+    /// is running, without making this caller wait for it.
+    fn start_background_refresh(&self) {
+        if lock(&self.inner.refresh).is_some() {
+            return;
+        }
+        let manager = self.clone();
+        tokio::spawn(async move {
+            if let Err(error) = manager.refresh_shared().await {
+                tracing::warn!(error = %error, "refresh ahead of expiry failed; the current token is still valid");
+            }
+        });
+    }
 }
 
-/// Spawns the refresh task and wraps it so that every caller awaits the same result; the task
-/// runs to completion even if every caller is cancelled.
-fn spawn_refresh(inner: &Arc<Inner>) -> SharedRefresh {
+/// Spawns the refresh task and wraps it so that every caller awaits the same result.
+///
+/// Called with the slot's lock held, so the task cannot finish and clear the slot before the
+/// caller has filled it. The task runs to completion even if every caller is cancelled, and it
+/// clears its own slot (checked by generation) when done, so no later caller is ever handed a
+/// stale result.
+fn spawn_refresh(inner: &Arc<Inner>) -> RefreshSlot {
+    let generation = inner.refresh_generation.fetch_add(1, Ordering::Relaxed);
     let task_inner = Arc::clone(inner);
     let span = tracing::info_span!("token_refresh", subject = task_inner.key.subject());
     let task = tokio::spawn(
         async move {
-            let mut driver = task_inner.driver.lock().await;
-            task_inner.drive(&mut driver).await.map_err(Arc::new)
+            let result = {
+                let mut driver = task_inner.driver.lock().await;
+                task_inner.drive(&mut driver).await.map_err(Arc::new)
+            };
+            let mut slot = lock(&task_inner.refresh);
+            if slot
+                .as_ref()
+                .is_some_and(|refresh| refresh.generation == generation)
+            {
+                *slot = None;
+            }
+            result
         }
         .instrument(span),
     );
-    let weak: Weak<Inner> = Arc::downgrade(inner);
-    async move {
-        let result = match task.await {
+    let result = async move {
+        match task.await {
             Ok(result) => result,
             Err(_) => Err(Arc::new(Error::RefreshTaskStopped)),
-        };
-        if let Some(inner) = weak.upgrade() {
-            *lock(&inner.refresh) = None;
         }
-        result
     }
     .boxed()
-    .shared()
+    .shared();
+    RefreshSlot { generation, result }
 }
 
 impl Inner {
     async fn drive(&self, driver: &mut Driver) -> Result<Arc<Snapshot>> {
         let refused = std::mem::take(&mut *lock(&self.refused));
-        if refused.is_empty() {
-            if let Some(token) = driver.machine.access_token(self.clock.now()) {
-                return Ok(self.publish(&token));
+        let now = self.clock.now();
+        if refused.is_empty() && !driver.machine.status(now).refresh_due {
+            if let Some(token) = driver.machine.access_token(now) {
+                let refresh_at = driver.deadline;
+                return Ok(self.publish(&token, refresh_at));
             }
         }
         let lease_span = tracing::debug_span!("lease_wait");
@@ -344,6 +388,10 @@ impl Inner {
         for token_id in refused {
             self.command(driver, Command::Unauthorized { token_id })?;
         }
+        // Lets the machine act on a refresh that is due (ahead of expiry); harmless otherwise.
+        driver.machine.handle_input(Input::Timeout {
+            now: self.clock.now(),
+        })?;
         self.command(driver, Command::EnsureFresh)?;
         self.settle(driver).await
     }
@@ -416,7 +464,7 @@ impl Inner {
                     driver.deadline = deadline;
                     let now = self.clock.now();
                     if let Some(token) = driver.machine.access_token(now) {
-                        return Ok(self.publish(&token));
+                        return Ok(self.publish(&token, deadline));
                     }
                     let status = driver.machine.status(now);
                     if let Some(reason) = status.reauthorization_required {
@@ -525,7 +573,11 @@ impl Inner {
         }
     }
 
-    fn publish(&self, token: &CurrentToken<'_>) -> Arc<Snapshot> {
+    fn publish(
+        &self,
+        token: &CurrentToken<'_>,
+        refresh_at: servicenow_auth::Timestamp,
+    ) -> Arc<Snapshot> {
         let mut header = http::HeaderValue::from_str(&format!("Bearer {}", token.token.secret()))
             .unwrap_or_else(|_| http::HeaderValue::from_static("Bearer invalid"));
         header.set_sensitive(true);
@@ -534,6 +586,7 @@ impl Inner {
             header,
             id: token.id,
             usable_until: token.usable_until,
+            refresh_at: refresh_at.min(token.usable_until),
         });
         self.snapshot.store(Some(Arc::clone(&snapshot)));
         snapshot
