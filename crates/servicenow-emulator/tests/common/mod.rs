@@ -202,3 +202,20 @@ pub(crate) fn header<'a>(headers: &'a HeaderMap, name: &str) -> &'a str {
         .and_then(|value| value.to_str().ok())
         .unwrap_or_default()
 }
+
+/// Sends `request` (raw HTTP/1.1 text) on a new connection and reads until the server closes
+/// it; returns everything received. For what reqwest cannot send (no `Accept` header) or
+/// cannot show (a truncated body).
+pub(crate) async fn raw_exchange(emulator: &EmulatorHandle, request: &str) -> Vec<u8> {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut stream = tokio::net::TcpStream::connect(emulator.local_addr())
+        .await
+        .expect("connect");
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .expect("write the request");
+    let mut received = Vec::new();
+    let _ = stream.read_to_end(&mut received).await;
+    received
+}
