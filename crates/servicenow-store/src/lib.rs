@@ -41,6 +41,8 @@ mod store;
 #[cfg(feature = "testing")]
 pub mod conformance;
 
+#[cfg(feature = "file")]
+pub use backend::file::FileBackend;
 #[cfg(feature = "postgres")]
 pub use backend::postgres::{PostgresBackend, PostgresOptions};
 #[cfg(feature = "redis")]

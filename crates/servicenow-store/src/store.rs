@@ -343,7 +343,7 @@ pub(crate) fn millis(duration: Duration) -> i64 {
 
 /// Milliseconds since the Unix epoch on this machine's wall clock (for backends without a
 /// server clock); a clock before 1970 reads as 0.
-#[cfg(feature = "sqlite")]
+#[cfg(any(feature = "file", feature = "sqlite"))]
 pub(crate) fn wall_clock_millis() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

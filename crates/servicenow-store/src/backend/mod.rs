@@ -9,6 +9,8 @@ use async_trait::async_trait;
 
 use crate::{LeaseHolder, StorageId, StoreError, Version};
 
+#[cfg(feature = "file")]
+pub(crate) mod file;
 pub(crate) mod memory;
 #[cfg(feature = "postgres")]
 pub(crate) mod postgres;
