@@ -52,14 +52,14 @@ impl Logout {
 
 impl AuthMachine {
     /// Drops the token set (the driver deletes it on [`Event::TokenSetDropped`]) whatever the
-    /// server will say, cancels token work in flight, and queues the revocations.
+    /// server will say, cancels token work in flight, and queues the revocations. A
+    /// re-authorization requirement stays: only a login, a restore or `Acquire` lifts it.
     pub(crate) fn start_logout(&mut self) {
         if let Some(request) = &mut self.token_request {
             request.superseded = true;
         }
         self.queued_exchanges.clear();
         self.retry = Retry::default();
-        self.reauthorization = None;
         self.acquire_wanted = false;
         let Some(installed) = self.tokens.take() else {
             let outcome = RevocationOutcome {

@@ -80,6 +80,8 @@ pub struct FakeTokenServer {
     refresh_tokens: BTreeMap<String, Timestamp>,
     serial: u64,
     issued: Vec<String>,
+    access_token_issues: BTreeMap<String, (Timestamp, Timestamp)>,
+    refresh_token_first_issues: BTreeMap<String, Timestamp>,
     grants_seen: BTreeMap<String, usize>,
     revocations_seen: usize,
 }
@@ -106,6 +108,8 @@ impl FakeTokenServer {
             refresh_tokens: BTreeMap::new(),
             serial: 0,
             issued: Vec::new(),
+            access_token_issues: BTreeMap::new(),
+            refresh_token_first_issues: BTreeMap::new(),
             grants_seen: BTreeMap::new(),
             revocations_seen: 0,
         }
@@ -259,11 +263,7 @@ impl FakeTokenServer {
         if !self.accepts_refresh_token(presented, now) {
             return Err(());
         }
-        let access_token = self.next_value("at");
-        self.access_tokens.insert(
-            access_token.clone(),
-            now.saturating_add(self.access_token_lifetime),
-        );
+        let access_token = self.new_access_token(now);
         let refresh_token = match self.refresh_token_policy {
             RefreshTokenPolicy::ReturnSame => Some(presented.clone()),
             RefreshTokenPolicy::Omit => None,
@@ -274,6 +274,7 @@ impl FakeTokenServer {
                     rotated.clone(),
                     now.saturating_add(self.refresh_token_lifetime),
                 );
+                self.refresh_token_first_issues.insert(rotated.clone(), now);
                 Some(rotated)
             }
         };
@@ -281,18 +282,25 @@ impl FakeTokenServer {
     }
 
     fn issue(&mut self, now: Timestamp, refresh_token: Option<String>) -> http::Response<Vec<u8>> {
-        let access_token = self.next_value("at");
-        self.access_tokens.insert(
-            access_token.clone(),
-            now.saturating_add(self.access_token_lifetime),
-        );
+        let access_token = self.new_access_token(now);
         if let Some(refresh_token) = &refresh_token {
             self.refresh_tokens.insert(
                 refresh_token.clone(),
                 now.saturating_add(self.refresh_token_lifetime),
             );
+            self.refresh_token_first_issues
+                .insert(refresh_token.clone(), now);
         }
         self.token_response(&access_token, refresh_token.as_deref())
+    }
+
+    fn new_access_token(&mut self, now: Timestamp) -> String {
+        let access_token = self.next_value("at");
+        let expires_at = now.saturating_add(self.access_token_lifetime);
+        self.access_tokens.insert(access_token.clone(), expires_at);
+        self.access_token_issues
+            .insert(access_token.clone(), (now, expires_at));
+        access_token
     }
 
     fn token_response(
@@ -358,6 +366,16 @@ impl FakeTokenServer {
             ),
         };
         client_id == self.client.client_id && client_secret == self.client.client_secret
+    }
+
+    /// When it issued this access token and when it expires (kept after revocation too).
+    pub fn access_token_issue(&self, token: &str) -> Option<(Timestamp, Timestamp)> {
+        self.access_token_issues.get(token).copied()
+    }
+
+    /// When it first issued this refresh token string (kept after revocation too).
+    pub fn refresh_token_first_issue(&self, token: &str) -> Option<Timestamp> {
+        self.refresh_token_first_issues.get(token).copied()
     }
 
     /// Every code, access token and refresh token it ever issued, for leak checks.

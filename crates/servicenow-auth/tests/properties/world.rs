@@ -1,0 +1,622 @@
+//! The harness: runs a scenario against the machine and a fake server, and checks every
+//! invariant with an independent observer (the reference model) after every input and poll.
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use servicenow_auth::{
+    AuthMachine, Command, Event, Input, LoginFailure, Output, RequestId, Timestamp, TokenId,
+    TokenSet, TransportFailure,
+};
+use servicenow_testkit::{
+    EPOCH, FakeTokenServer, Fault, ServerAnswer, copy_request, fixtures, form,
+};
+
+use crate::checks::{copy_response, refresh_token_in, refresh_token_of, status_only};
+
+use crate::actions::{Action, AnswerKind, CallbackKind, CommandKind, Scenario};
+
+/// The rules, each checked by its own property.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Invariant {
+    SingleTokenRequestInFlight,
+    NeverExpiredTokenHandedOut,
+    BadStateRejected,
+    RefreshTokenNeverLost,
+    RefreshTokenExpiryFromFirstIssue,
+    PersistBeforeHandOut,
+    NoTokenRequestAfterReauthorization,
+    UnauthorizedRefreshesOnce,
+    NoSecretInDebug,
+    /// The harness itself misused the machine (a bug in the test, reported under every property).
+    HarnessMisuse,
+}
+
+pub(crate) struct Outstanding {
+    pub(crate) id: RequestId,
+    pub(crate) request: http::Request<Vec<u8>>,
+    pub(crate) sent_at: Timestamp,
+    pub(crate) is_token_request: bool,
+    pub(crate) answered: bool,
+    pub(crate) lost: bool,
+}
+
+pub(crate) struct IssuedLogin {
+    callback: String,
+    authorization_url: String,
+    deadline: Timestamp,
+    delivered: bool,
+}
+
+/// What the input being fed may legitimately do to the refresh token.
+pub(crate) enum RefreshTokenLicence {
+    Unchanged,
+    Restored(Option<String>),
+    Dropped,
+    FromResponse(Option<String>),
+}
+
+pub(crate) struct World {
+    pub(crate) machine: AuthMachine,
+    pub(crate) foreign: AuthMachine,
+    pub(crate) server: FakeTokenServer,
+    pub(crate) refresh_token_lifetime: Option<Duration>,
+    pub(crate) client_credentials: bool,
+    pub(crate) now: Timestamp,
+    pub(crate) deadline: Timestamp,
+    pub(crate) outstanding: Vec<Outstanding>,
+    pub(crate) delivered: Vec<(RequestId, http::Response<Vec<u8>>)>,
+    pub(crate) logins: Vec<IssuedLogin>,
+    pub(crate) delivered_callbacks: Vec<String>,
+    pub(crate) persisted: Vec<TokenSet>,
+    pub(crate) store: Option<TokenSet>,
+    pub(crate) persisted_access_tokens: BTreeSet<String>,
+    pub(crate) handed_out_ids: Vec<TokenId>,
+    pub(crate) rejected_codes: BTreeSet<String>,
+    pub(crate) exchanged_codes: BTreeSet<String>,
+    pub(crate) secrets: BTreeSet<String>,
+    pub(crate) blocked: bool,
+    pub(crate) token_requests_this_drain: usize,
+    pub(crate) login_failures_seen: usize,
+    pub(crate) step: usize,
+    pub(crate) violations: Vec<(Invariant, String)>,
+}
+
+impl World {
+    pub(crate) fn new(scenario: &Scenario) -> Self {
+        let mut config = if scenario.client_credentials {
+            fixtures::client_credentials_config()
+        } else {
+            fixtures::authorization_code_config()
+        };
+        let refresh_token_lifetime = scenario
+            .refresh_token_lifetime_secs
+            .map(Duration::from_secs);
+        config.timing.refresh_token_lifetime = refresh_token_lifetime;
+        let foreign = AuthMachine::new(fixtures::authorization_code_config(), EPOCH, [255; 32]);
+        let mut server = fixtures::servicenow_server();
+        server.access_token_lifetime = Duration::from_secs(scenario.access_token_lifetime_secs);
+        server.refresh_token_lifetime =
+            refresh_token_lifetime.unwrap_or(Duration::from_secs(400 * 86_400));
+        server.refresh_token_policy = scenario.policy;
+        Self {
+            machine: AuthMachine::new(config, EPOCH, [scenario.seed; 32]),
+            foreign,
+            server,
+            refresh_token_lifetime,
+            client_credentials: scenario.client_credentials,
+            now: EPOCH,
+            deadline: Timestamp::NEVER,
+            outstanding: Vec::new(),
+            delivered: Vec::new(),
+            logins: Vec::new(),
+            delivered_callbacks: Vec::new(),
+            persisted: Vec::new(),
+            store: None,
+            persisted_access_tokens: BTreeSet::new(),
+            handed_out_ids: Vec::new(),
+            rejected_codes: BTreeSet::new(),
+            exchanged_codes: BTreeSet::new(),
+            secrets: BTreeSet::new(),
+            blocked: false,
+            token_requests_this_drain: 0,
+            login_failures_seen: 0,
+            step: 0,
+            violations: Vec::new(),
+        }
+    }
+
+    /// Runs the scenario: first a successful start (a login or an acquisition), then its actions.
+    pub(crate) fn run(&mut self, scenario: &Scenario) {
+        if scenario.client_credentials {
+            self.apply(&Action::Command(CommandKind::EnsureFresh));
+        } else {
+            self.apply(&Action::Command(CommandKind::BeginLogin));
+            self.apply(&Action::Callback {
+                kind: CallbackKind::Genuine,
+                pick: 0,
+            });
+        }
+        self.apply(&Action::Deliver {
+            pick: 0,
+            answer: AnswerKind::Rules,
+        });
+        for action in &scenario.actions {
+            self.step += 1;
+            self.apply(action);
+        }
+    }
+
+    /// A readable account of the violations of `invariant` (and of harness misuse).
+    pub(crate) fn report(&self, invariant: Invariant) -> Option<String> {
+        let mut text = String::new();
+        for (broken, message) in &self.violations {
+            if *broken == invariant || *broken == Invariant::HarnessMisuse {
+                let _ = writeln!(text, "{broken:?}: {message}");
+            }
+        }
+        if text.is_empty() { None } else { Some(text) }
+    }
+
+    pub(crate) fn violation(&mut self, invariant: Invariant, message: String) {
+        let step = self.step;
+        self.violations
+            .push((invariant, format!("step {step}: {message}")));
+    }
+
+    fn apply(&mut self, action: &Action) {
+        match action {
+            Action::Advance { millis } => self.advance(Duration::from_millis(*millis)),
+            Action::AdvanceToDeadline => {
+                if self.deadline.saturating_duration_since(self.now)
+                    < Duration::from_secs(200 * 86_400)
+                {
+                    self.now = self.now.max(self.deadline);
+                    self.feed(
+                        Input::Timeout { now: self.now },
+                        RefreshTokenLicence::Unchanged,
+                    );
+                }
+            }
+            Action::Deliver { pick, answer } => self.deliver(*pick, *answer),
+            Action::DuplicateAnswer { pick } => {
+                if self.delivered.is_empty() {
+                    return;
+                }
+                let (id, response) = &self.delivered[pick % self.delivered.len()];
+                let (id, response) = (*id, copy_response(response));
+                let licence = RefreshTokenLicence::FromResponse(refresh_token_in(&response));
+                self.feed(
+                    Input::Response {
+                        now: self.now,
+                        id,
+                        response,
+                    },
+                    licence,
+                );
+            }
+            Action::Command(command) => self.command(*command),
+            Action::Callback { kind, pick } => self.callback(*kind, *pick),
+            Action::ServerPolicy(policy) => self.server.refresh_token_policy = *policy,
+        }
+    }
+
+    fn advance(&mut self, duration: Duration) {
+        let target = self.now.saturating_add(duration);
+        for _ in 0..1_000 {
+            if self.deadline > target {
+                break;
+            }
+            self.now = self.now.max(self.deadline);
+            self.feed(
+                Input::Timeout { now: self.now },
+                RefreshTokenLicence::Unchanged,
+            );
+        }
+        self.now = target;
+        self.feed(
+            Input::Timeout { now: self.now },
+            RefreshTokenLicence::Unchanged,
+        );
+    }
+
+    fn deliver(&mut self, pick: usize, answer: AnswerKind) {
+        let open: Vec<usize> = (0..self.outstanding.len())
+            .filter(|&index| !self.outstanding[index].answered && !self.outstanding[index].lost)
+            .collect();
+        if open.is_empty() {
+            return;
+        }
+        let index = open[pick % open.len()];
+        let entry = &mut self.outstanding[index];
+        let id = entry.id;
+        if matches!(answer, AnswerKind::Lost) {
+            entry.lost = true;
+            return;
+        }
+        entry.answered = true;
+        let request = copy_request(&entry.request);
+        let is_token_request = entry.is_token_request;
+        let fault = match answer {
+            AnswerKind::Rules | AnswerKind::Lost => None,
+            AnswerKind::ServerError => Some(Fault::ServerError(503)),
+            AnswerKind::Garbage => Some(Fault::Garbage),
+            AnswerKind::AccessDenied => Some(Fault::AccessDenied),
+            AnswerKind::InvalidGrant => Some(Fault::InvalidGrant),
+            AnswerKind::TransportFailure => Some(Fault::Transport(TransportFailure::Interrupted)),
+        };
+        let answer = match (fault, is_token_request) {
+            (Some(Fault::Transport(failure)), _) => ServerAnswer::Transport(failure),
+            (Some(fault), true) => {
+                self.server.faults.push_front(fault);
+                self.server.handle(self.now, &request)
+            }
+            (Some(_), false) => ServerAnswer::Response(status_only(503)),
+            (None, _) => self.server.handle(self.now, &request),
+        };
+        match answer {
+            ServerAnswer::Response(response) => {
+                self.delivered.push((id, copy_response(&response)));
+                let licence = RefreshTokenLicence::FromResponse(refresh_token_in(&response));
+                self.feed(
+                    Input::Response {
+                        now: self.now,
+                        id,
+                        response,
+                    },
+                    licence,
+                );
+            }
+            ServerAnswer::Transport(failure) => {
+                self.feed(
+                    Input::TransportFailed {
+                        now: self.now,
+                        id,
+                        failure,
+                    },
+                    RefreshTokenLicence::Unchanged,
+                );
+            }
+            ServerAnswer::Silence => (),
+        }
+    }
+
+    fn command(&mut self, command: CommandKind) {
+        match command {
+            CommandKind::EnsureFresh => {
+                self.give(Command::EnsureFresh, RefreshTokenLicence::Unchanged)
+            }
+            CommandKind::BeginLogin if !self.client_credentials => {
+                self.give(Command::BeginLogin, RefreshTokenLicence::Unchanged);
+            }
+            CommandKind::Acquire if self.client_credentials => {
+                self.blocked = false;
+                self.give(Command::Acquire, RefreshTokenLicence::Unchanged);
+            }
+            CommandKind::BeginLogin | CommandKind::Acquire => (),
+            CommandKind::UnauthorizedCurrent => self.unauthorized_current(),
+            CommandKind::UnauthorizedOlder => {
+                let Some(newest) = self.handed_out_ids.iter().max().copied() else {
+                    return;
+                };
+                let Some(older) = self.handed_out_ids.iter().copied().find(|id| *id < newest)
+                else {
+                    return;
+                };
+                self.give(
+                    Command::Unauthorized { token_id: older },
+                    RefreshTokenLicence::Unchanged,
+                );
+                if self.token_requests_this_drain != 0 {
+                    self.violation(
+                        Invariant::UnauthorizedRefreshesOnce,
+                        "a 401 for an older token sent a token request".into(),
+                    );
+                }
+            }
+            CommandKind::RestoreLatest | CommandKind::RestoreOlder => {
+                let set = if matches!(command, CommandKind::RestoreLatest) {
+                    self.store.clone()
+                } else {
+                    self.persisted
+                        .get(self.step % self.persisted.len().max(1))
+                        .cloned()
+                };
+                let Some(set) = set else {
+                    return;
+                };
+                self.persisted_access_tokens
+                    .insert(set.access_token().secret().to_owned());
+                self.blocked = false;
+                let licence = RefreshTokenLicence::Restored(
+                    set.refresh_token()
+                        .map(|record| record.token().secret().to_owned()),
+                );
+                self.give(Command::Restore(set), licence);
+            }
+            CommandKind::Revoke => self.give(Command::Revoke, RefreshTokenLicence::Dropped),
+        }
+    }
+
+    /// A 401 for the token handed out now: exactly one token request when the rules allow one,
+    /// and none for a second 401 of the same token.
+    fn unauthorized_current(&mut self) {
+        let Some(current) = self.machine.access_token(self.now).map(|token| token.id) else {
+            return;
+        };
+        let status = self.machine.status(self.now);
+        let refresh_token_usable = self
+            .machine
+            .token_set()
+            .and_then(|set| set.refresh_token())
+            .is_some_and(|record| !record.is_expired_at(self.now));
+        let may_request = !status.token_request_in_flight
+            && status.retry_at.is_none_or(|retry_at| retry_at <= self.now)
+            && status.reauthorization_required.is_none()
+            && (self.client_credentials || refresh_token_usable);
+        self.give(
+            Command::Unauthorized { token_id: current },
+            RefreshTokenLicence::Unchanged,
+        );
+        let expected = usize::from(may_request);
+        if self.token_requests_this_drain != expected {
+            let sent = self.token_requests_this_drain;
+            self.violation(
+                Invariant::UnauthorizedRefreshesOnce,
+                format!(
+                    "a 401 for the current token sent {sent} token requests, expected {expected}"
+                ),
+            );
+        }
+        if self
+            .machine
+            .access_token(self.now)
+            .is_some_and(|token| token.id == current)
+        {
+            self.violation(
+                Invariant::UnauthorizedRefreshesOnce,
+                "the refused token is still handed out".into(),
+            );
+        }
+        self.give(
+            Command::Unauthorized { token_id: current },
+            RefreshTokenLicence::Unchanged,
+        );
+        if self.token_requests_this_drain != 0 {
+            self.violation(
+                Invariant::UnauthorizedRefreshesOnce,
+                "a second 401 for the same token sent a token request".into(),
+            );
+        }
+    }
+
+    fn callback(&mut self, kind: CallbackKind, pick: usize) {
+        let (query, code, expected_accept, code_never_valid) = match kind {
+            CallbackKind::Genuine | CallbackKind::Denied => {
+                if self.logins.is_empty() {
+                    return;
+                }
+                let index = pick % self.logins.len();
+                let newer = self.logins.len() - 1 - index;
+                let login = &mut self.logins[index];
+                let first_delivery = !login.delivered;
+                let accept = first_delivery && self.now < login.deadline && newer < 32;
+                login.delivered = true;
+                if matches!(kind, CallbackKind::Denied) {
+                    let url = login.authorization_url.clone();
+                    (self.server.deny(&url), None, false, false)
+                } else {
+                    let query = login.callback.clone();
+                    let code = form(query.as_bytes()).get("code").cloned();
+                    (query, code, accept, first_delivery && !accept)
+                }
+            }
+            CallbackKind::Replayed => {
+                if self.delivered_callbacks.is_empty() {
+                    return;
+                }
+                let query = self.delivered_callbacks[pick % self.delivered_callbacks.len()].clone();
+                let code = form(query.as_bytes()).get("code").cloned();
+                (query, code, false, false)
+            }
+            CallbackKind::Forged => {
+                let genuine_url = self
+                    .logins
+                    .first()
+                    .map_or_else(String::new, |login| login.authorization_url.clone());
+                let real = self.server.authorize(&genuine_url);
+                let code = form(real.as_bytes())
+                    .get("code")
+                    .cloned()
+                    .unwrap_or_default();
+                let query = format!("code={code}&state=forged{pick:026}");
+                (query, Some(code), false, true)
+            }
+            CallbackKind::Foreign => {
+                let started = self.foreign_login();
+                let query = self.server.authorize(&started);
+                let code = form(query.as_bytes()).get("code").cloned();
+                (query, code, false, true)
+            }
+        };
+        self.delivered_callbacks.push(query.clone());
+        let failures_before = self.login_failures_seen;
+        self.give(
+            Command::CompleteLogin {
+                callback_query: query,
+            },
+            RefreshTokenLicence::Unchanged,
+        );
+        let refused = self.login_failures_seen > failures_before;
+        if expected_accept && refused {
+            self.violation(
+                Invariant::BadStateRejected,
+                format!("a genuine, fresh, first callback was refused ({kind:?})"),
+            );
+        }
+        if !expected_accept && !refused {
+            self.violation(
+                Invariant::BadStateRejected,
+                format!("a {kind:?} callback was not refused"),
+            );
+        }
+        // A code whose only callback was refused must never reach the token endpoint; a replayed
+        // code is caught by the "exchanged twice" check.
+        if let (true, Some(code)) = (code_never_valid, code) {
+            self.rejected_codes.insert(code);
+        }
+    }
+
+    fn foreign_login(&mut self) -> String {
+        let input = Input::Command {
+            now: self.now,
+            command: Command::BeginLogin,
+        };
+        if self.foreign.handle_input(input).is_err() {
+            return String::new();
+        }
+        let mut url = String::new();
+        loop {
+            match self.foreign.poll_output() {
+                Output::Event(Event::LoginStarted(started)) => {
+                    self.secrets.insert(started.state.secret().to_owned());
+                    url = started.authorization_url.as_str().to_owned();
+                }
+                Output::Timeout(_) => return url,
+                _ => (),
+            }
+        }
+    }
+
+    fn give(&mut self, command: Command, licence: RefreshTokenLicence) {
+        self.feed(
+            Input::Command {
+                now: self.now,
+                command,
+            },
+            licence,
+        );
+    }
+
+    /// Feeds one input, drains the outputs, and checks every invariant on the way.
+    fn feed(&mut self, input: Input, licence: RefreshTokenLicence) {
+        self.check_debug("input", &format!("{input:?}"));
+        let before = refresh_token_of(&self.machine);
+        let answered = match &input {
+            Input::Response { id, .. } | Input::TransportFailed { id, .. } => Some(*id),
+            _ => None,
+        };
+        if let Err(error) = self.machine.handle_input(input) {
+            self.check_debug("error", &format!("{error:?}"));
+            self.violation(
+                Invariant::HarnessMisuse,
+                format!("handle_input refused: {error}"),
+            );
+            return;
+        }
+        if let Some(id) = answered {
+            for entry in &mut self.outstanding {
+                if entry.id == id {
+                    entry.answered = true;
+                }
+            }
+        }
+        self.token_requests_this_drain = 0;
+        self.check_hand_out();
+        for _ in 0..10_000 {
+            let output = self.machine.poll_output();
+            self.check_debug("output", &format!("{output:?}"));
+            match output {
+                Output::HttpRequest { id, request } => self.record_request(id, request),
+                Output::Event(event) => self.record_event(event),
+                Output::Timeout(deadline) => {
+                    self.deadline = deadline;
+                    break;
+                }
+                _ => (),
+            }
+            self.check_hand_out();
+        }
+        self.check_debug("machine", &format!("{:?}", self.machine));
+        self.check_in_flight();
+        self.check_refresh_token(&before, licence);
+    }
+
+    fn record_request(&mut self, id: RequestId, request: http::Request<Vec<u8>>) {
+        let is_token_request = request.uri().path() == "/oauth_token.do";
+        if is_token_request {
+            self.token_requests_this_drain += 1;
+            let body = form(request.body());
+            let grant_type = body.get("grant_type").cloned().unwrap_or_default();
+            if self.blocked && grant_type != "authorization_code" {
+                self.violation(
+                    Invariant::NoTokenRequestAfterReauthorization,
+                    format!("a {grant_type} request after ReauthorizationRequired"),
+                );
+            }
+            if let Some(verifier) = body.get("code_verifier") {
+                self.secrets.insert(verifier.clone());
+            }
+            if let Some(code) = body.get("code") {
+                if self.rejected_codes.contains(code) {
+                    self.violation(
+                        Invariant::BadStateRejected,
+                        "the code of a refused callback was exchanged".into(),
+                    );
+                }
+                if !self.exchanged_codes.insert(code.clone()) {
+                    self.violation(
+                        Invariant::BadStateRejected,
+                        "a code was exchanged twice".into(),
+                    );
+                }
+            }
+        }
+        self.outstanding.push(Outstanding {
+            id,
+            request,
+            sent_at: self.now,
+            is_token_request,
+            answered: false,
+            lost: false,
+        });
+    }
+
+    fn record_event(&mut self, event: Event) {
+        match event {
+            Event::Persist(set) => {
+                self.persisted_access_tokens
+                    .insert(set.access_token().secret().to_owned());
+                self.store = Some(set.clone());
+                self.persisted.push(set);
+            }
+            Event::TokenSetDropped => self.store = None,
+            Event::ReauthorizationRequired { .. } => self.blocked = true,
+            Event::LoginCompleted { .. } => self.blocked = false,
+            Event::LoginStarted(started) => {
+                self.secrets.insert(started.state.secret().to_owned());
+                let url = started.authorization_url.as_str().to_owned();
+                let callback = self.server.authorize(&url);
+                let deadline = self.now.saturating_add(Duration::from_secs(600));
+                self.logins.push(IssuedLogin {
+                    callback,
+                    authorization_url: url,
+                    deadline,
+                    delivered: false,
+                });
+            }
+            Event::LoginFailed(failure) => {
+                self.login_failures_seen += 1;
+                if matches!(
+                    failure,
+                    LoginFailure::ExchangeRejected(_) | LoginFailure::ExchangeFailed(_)
+                ) {
+                    // The exchange itself failed: that login was accepted, the server said no.
+                    self.login_failures_seen -= 1;
+                }
+            }
+            _ => (),
+        }
+    }
+}
