@@ -9,6 +9,9 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use servicenow_emulator::EmulatorHandle;
 
+/// A filter written in plain Rust, the expectation for one encoded query.
+type Keep = Box<dyn Fn(&Value) -> bool>;
+
 const FIELDS: &str = "number,priority,state,active,short_description,assigned_to,sys_id";
 
 async fn query(emulator: &EmulatorHandle, token: &str, encoded: &str) -> Vec<Value> {
@@ -44,7 +47,7 @@ async fn connectors_and_operators_select_what_a_plain_filter_selects() {
     let (token, _) = password_tokens(&emulator).await;
     let all = query(&emulator, &token, "").await;
     assert_eq!(all.len(), 1000);
-    let cases: Vec<(&str, Box<dyn Fn(&Value) -> bool>)> = vec![
+    let cases: Vec<(&str, Keep)> = vec![
         (
             "priority=1^ORpriority=2^active=true",
             Box::new(|r| matches!(text(r, "priority"), "1" | "2") && text(r, "active") == "true"),
