@@ -3,6 +3,8 @@
 
 use std::net::{Ipv4Addr, SocketAddr};
 
+use std::io::Write as _;
+
 use clap::Parser;
 use servicenow_emulator::EmulatorArgs;
 
@@ -31,24 +33,31 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-#[allow(clippy::print_stdout)] // The binary's job is to tell the user where the instance is.
+/// Tells the user where the instance is. Write errors are ignored: a closed stdout (a parent
+/// process that read only the first line) must not stop the server.
 fn print_summary(emulator: &servicenow_emulator::EmulatorHandle) {
-    println!("ServiceNow emulator listening on {}", emulator.base_url());
+    let mut stdout = std::io::stdout().lock();
+    macro_rules! say {
+        ($($argument:tt)*) => {
+            let _ = writeln!(stdout, $($argument)*);
+        };
+    }
+    say!("ServiceNow emulator listening on {}", emulator.base_url());
     for client in emulator.clients() {
         let kind = match &client.client_secret {
             Some(secret) => format!("confidential, client_secret {}", secret.expose()),
             None => "public, PKCE S256 required".to_owned(),
         };
-        println!("  client {} ({kind})", client.client_id);
-        println!("    redirect URIs: {}", client.redirect_uris.join(", "));
-        println!(
+        say!("  client {} ({kind})", client.client_id);
+        say!("    redirect URIs: {}", client.redirect_uris.join(", "));
+        say!(
             "    token lifespans: access {} s, refresh {} s",
             client.access_token_ttl.as_secs(),
             client.refresh_token_ttl.as_secs()
         );
     }
     for user in emulator.users() {
-        println!(
+        say!(
             "  user {} (password {})",
             user.user_name,
             user.password.expose()
@@ -59,13 +68,13 @@ fn print_summary(emulator: &servicenow_emulator::EmulatorHandle) {
         .iter()
         .map(|(table, rows)| format!("{table}={rows}"))
         .collect();
-    println!("  tables: {} (seed {})", rows.join(", "), emulator.seed());
-    println!(
+    say!("  tables: {} (seed {})", rows.join(", "), emulator.seed());
+    say!(
         "  authorize: {}/oauth_auth.do   token: {}/oauth_token.do",
         emulator.base_url(),
         emulator.base_url()
     );
-    println!(
+    say!(
         "  Table API: {}/api/now/table/incident   (Ctrl-C stops)",
         emulator.base_url()
     );

@@ -1,6 +1,7 @@
 //! HTTP plumbing shared by the handlers: response bodies, headers, forms, cookies, Basic auth.
 
 use std::{
+    future::Future as _,
     pin::Pin,
     task::{Context, Poll},
 };
@@ -30,12 +31,14 @@ pub(crate) fn empty_body() -> Body {
     full_body(Bytes::new())
 }
 
-/// A body that declares the length of `bytes`, sends the first half and then fails, so the
-/// connection is closed before the declared `Content-Length` is reached.
+/// A body that declares the length of `bytes`, sends the first half, waits a moment (so the
+/// half is flushed to the socket) and then fails, so the connection is closed before the
+/// declared `Content-Length` is reached.
 pub(crate) fn truncated_body(bytes: Bytes) -> Body {
     TruncatedBody {
         declared: bytes.len() as u64,
         remaining: Some(bytes.slice(..bytes.len() / 2)),
+        pause: Box::pin(tokio::time::sleep(std::time::Duration::from_millis(20))),
     }
     .boxed()
 }
@@ -43,6 +46,7 @@ pub(crate) fn truncated_body(bytes: Bytes) -> Body {
 struct TruncatedBody {
     declared: u64,
     remaining: Option<Bytes>,
+    pause: Pin<Box<tokio::time::Sleep>>,
 }
 
 impl hyper::body::Body for TruncatedBody {
@@ -51,12 +55,17 @@ impl hyper::body::Body for TruncatedBody {
 
     fn poll_frame(
         mut self: Pin<&mut Self>,
-        _context: &mut Context<'_>,
+        context: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
-        Poll::Ready(Some(match self.remaining.take() {
-            Some(data) => Ok(Frame::data(data)),
-            None => Err(std::io::Error::other("fault injection: body truncated")),
-        }))
+        if let Some(data) = self.remaining.take() {
+            return Poll::Ready(Some(Ok(Frame::data(data))));
+        }
+        match self.pause.as_mut().poll(context) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(()) => Poll::Ready(Some(Err(std::io::Error::other(
+                "fault injection: body truncated",
+            )))),
+        }
     }
 
     fn size_hint(&self) -> SizeHint {

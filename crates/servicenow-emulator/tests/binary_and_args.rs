@@ -1,0 +1,166 @@
+//! The command-line options (`EmulatorArgs`, flattened as `sn emulator` will) and the
+//! `servicenow-emulator` binary itself (issue point 1).
+
+mod common;
+
+use std::{
+    io::{BufRead as _, BufReader},
+    process::{Command, Stdio},
+};
+
+use clap::Parser;
+use common::{REDIRECT_URI, get, header, http, json, start_with, token_request};
+use reqwest::StatusCode;
+use servicenow_emulator::{
+    EmulatorArgs,
+    user_agent::{ConsentDecision, ScriptedUserAgent},
+};
+
+#[derive(Debug, Parser)]
+struct Cli {
+    #[command(flatten)]
+    emulator: EmulatorArgs,
+}
+
+#[tokio::test]
+async fn every_option_reaches_the_running_emulator() {
+    let cli = Cli::try_parse_from([
+        "sn-emulator",
+        "--listen",
+        "127.0.0.1:0",
+        "--seed",
+        "3",
+        "--rows",
+        "incident=5",
+        "--rows",
+        "sys_user=2",
+        "--client-id",
+        "my-app",
+        "--client-secret",
+        "my-secret",
+        "--redirect-uri",
+        "http://127.0.0.1:9999/cb",
+        "--user",
+        "bob:hunter2",
+        "--access-token-ttl",
+        "60",
+        "--refresh-token-ttl",
+        "120",
+    ])
+    .unwrap();
+    let emulator = start_with(cli.emulator.into_builder()).await;
+    let (status, body) = token_request(
+        &emulator,
+        &[
+            ("grant_type", "password"),
+            ("username", "bob"),
+            ("password", "hunter2"),
+            ("client_id", "my-app"),
+            ("client_secret", "my-secret"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(json(&body)["expires_in"], 60);
+    let token = json(&body)["access_token"].as_str().unwrap().to_owned();
+    let (_, headers, _) = get(&emulator, "/api/now/table/incident", &token).await;
+    assert_eq!(header(&headers, "X-Total-Count"), "5");
+    let url = format!(
+        "{}/oauth_auth.do?response_type=code&client_id=my-app&redirect_uri={}&state=s",
+        emulator.base_url(),
+        "http%3A%2F%2Flocalhost%3A1%2Fother"
+    );
+    let redirect = ScriptedUserAgent::new()
+        .authorize(&url, "bob", "hunter2", ConsentDecision::Allow)
+        .await
+        .unwrap();
+    assert!(
+        redirect
+            .location()
+            .starts_with("http://127.0.0.1:9999/cb?code="),
+        "the first registered URI"
+    );
+    let admin = http()
+        .get(emulator.url("/api/now/table/incident"))
+        .basic_auth("admin", Some("admin"))
+        .send()
+        .await;
+    assert_eq!(
+        admin.unwrap().status(),
+        StatusCode::UNAUTHORIZED,
+        "--user replaces the default users"
+    );
+}
+
+#[tokio::test]
+async fn the_defaults_register_both_clients_and_both_users() {
+    let emulator = start_with(
+        Cli::try_parse_from(["sn-emulator"])
+            .unwrap()
+            .emulator
+            .into_builder(),
+    )
+    .await;
+    let clients = emulator.clients();
+    assert_eq!(clients.len(), 2);
+    assert!(
+        clients
+            .iter()
+            .all(|client| client.redirect_uris.first().map(String::as_str) == Some(REDIRECT_URI))
+    );
+    assert_eq!(
+        emulator
+            .users()
+            .iter()
+            .map(|user| user.user_name.as_str())
+            .collect::<Vec<_>>(),
+        vec!["admin", "itil"]
+    );
+    assert!(format!("{:?}", emulator.users()).contains("Secret([redacted])"));
+}
+
+#[test]
+fn bad_rows_and_users_are_refused_by_the_parser() {
+    assert!(Cli::try_parse_from(["x", "--rows", "incident"]).is_err());
+    assert!(Cli::try_parse_from(["x", "--rows", "Incident=5"]).is_err());
+    assert!(Cli::try_parse_from(["x", "--rows", "incident=99999999999"]).is_err());
+    assert!(Cli::try_parse_from(["x", "--user", "no-password"]).is_err());
+}
+
+#[test]
+fn the_binary_prints_its_base_url_client_and_users() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_servicenow-emulator"))
+        .args(["--listen", "127.0.0.1:0", "--rows", "incident=10"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut printed = Vec::new();
+    for _ in 0..12 {
+        match lines.next() {
+            Some(Ok(line)) => printed.push(line),
+            _ => break,
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let printed = printed.join("\n");
+    assert!(
+        printed.starts_with("ServiceNow emulator listening on http://127.0.0.1:"),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("client emulator-client (confidential, client_secret emulator-secret)"),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("client emulator-public-client (public, PKCE S256 required)"),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("user admin (password admin)")
+            && printed.contains("user itil (password itil)")
+    );
+    assert!(printed.contains("incident=10"), "{printed}");
+}
