@@ -91,10 +91,26 @@ const ALLOWED_DEPENDENCIES: &[(&str, &[&str])] = &[
             "tokio", "serde", "serde_json", "csv", "indicatif", "directories", "rpassword",
             "webbrowser", "toml", "tracing", "tracing-subscriber", "futures", "futures-util",
             "http", "bytes", "url", "form_urlencoded", "reqwest", "hyper", "hyper-util",
-            "http-body-util", "tempfile", "time", "is-terminal",
+            "http-body-util", "tempfile", "time", "is-terminal", "thiserror",
         ],
     ),
     ("xtask", &["anyhow", "serde_json"]),
+    (
+        "servicenow-reliability",
+        &[
+            "servicenow", "servicenow-auth", "servicenow-emulator", "servicenow-http",
+            "servicenow-oauth", "servicenow-store", "servicenow-table", "anyhow", "async-trait",
+            "bytes", "futures", "http", "rand", "rand_chacha", "serde_json", "tokio",
+        ],
+    ),
+    (
+        "servicenow-bench",
+        &[
+            "servicenow", "servicenow-auth", "servicenow-emulator", "servicenow-http",
+            "servicenow-oauth", "servicenow-store", "servicenow-table", "anyhow", "async-trait",
+            "bytes", "futures", "http", "reqwest", "serde", "serde_json", "tokio",
+        ],
+    ),
     (
         "web-login",
         &[

@@ -1,0 +1,326 @@
+//! The command line of `sn`, as clap derive structs: global options, subcommands and their flags.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// The exit codes, in `sn --help` and in `docs/servicenow-setup.md`.
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success
+  1  an unexpected failure (a bug: please report it)
+  2  usage: a flag, value or query is wrong
+  3  authentication: not logged in, login denied, failed or timed out, or the refresh token was refused (run `sn login`)
+  4  ServiceNow refused the request (not found or hidden by an ACL, forbidden, bad request, rate limited, server error)
+  5  the instance could not be reached (network, TLS, timeout)
+  6  a local problem: the config file, the token store or an output file
+
+Start with `sn demo`: it runs the whole flow against a built-in emulator and needs nothing installed.";
+
+/// `sn`: ServiceNow from a terminal, with tokens kept encrypted and refreshed for you.
+#[derive(Debug, Parser)]
+#[command(name = "sn", version, about, after_long_help = EXIT_CODES)]
+pub(crate) struct Cli {
+    #[command(flatten)]
+    pub(crate) global: GlobalArgs,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+/// Options every command understands.
+#[derive(Debug, Args)]
+pub(crate) struct GlobalArgs {
+    /// The profile to use: an instance, client id and redirect URI saved by `sn login`.
+    #[arg(long, global = true, env = "SN_PROFILE", default_value = "default")]
+    pub(crate) profile: String,
+    /// The config file holding the profiles (default: config.toml in the user's config
+    /// directory, e.g. ~/.config/servicenow-rs/config.toml).
+    #[arg(long, global = true, env = "SN_CONFIG", value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
+    /// The directory of the encrypted token store (default: the user's data directory, e.g.
+    /// ~/.local/share/servicenow-rs).
+    #[arg(long, global = true, env = "SN_STORE_DIR", value_name = "DIR")]
+    pub(crate) store_dir: Option<PathBuf>,
+    /// Log what happens (repeat for more detail); secrets are never logged.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub(crate) verbose: u8,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Log in with your browser (authorization code + PKCE, loopback redirect) and keep the tokens.
+    Login(LoginArgs),
+    /// Revoke the profile's tokens at the instance and delete them here.
+    Logout,
+    /// Show the profile's instance, login, token expiry and scope.
+    Status(StatusArgs),
+    /// Read and write records with the Table API.
+    #[command(subcommand)]
+    Table(TableCommand),
+    /// Write every record of a table (matching the filters) as JSON Lines or CSV.
+    Export(Box<ExportArgs>),
+    /// Run a ServiceNow emulator on localhost (OAuth login pages and the Table API).
+    Emulator(Box<EmulatorCommandArgs>),
+    /// Run the whole flow against an in-process emulator and explain each step.
+    Demo(DemoArgs),
+}
+
+/// `sn login`.
+#[derive(Debug, Args)]
+pub(crate) struct LoginArgs {
+    /// The instance, e.g. https://dev12345.service-now.com (saved in the profile).
+    #[arg(long, value_name = "URL")]
+    pub(crate) instance: Option<String>,
+    /// The client id of the instance's OAuth application registry entry (saved in the profile).
+    #[arg(long, value_name = "ID")]
+    pub(crate) client_id: Option<String>,
+    /// The redirect URI registered for that client; it must be http on 127.0.0.1, [::1] or
+    /// localhost with an explicit port (saved in the profile).
+    #[arg(long, value_name = "URI")]
+    pub(crate) redirect_uri: Option<String>,
+    /// The client is public (PKCE, no secret). Otherwise the secret is read from
+    /// SN_CLIENT_SECRET or asked for; it is never a flag.
+    #[arg(long)]
+    pub(crate) public_client: bool,
+    /// Print the authorization URL (alone on one line) instead of opening a browser.
+    #[arg(long)]
+    pub(crate) no_browser: bool,
+    /// How long to wait for the browser to come back, in seconds.
+    #[arg(long, default_value_t = 300, value_name = "SECS")]
+    pub(crate) timeout: u64,
+}
+
+/// `sn status`.
+#[derive(Debug, Args)]
+pub(crate) struct StatusArgs {
+    /// Also print the access token (it grants your access: keep it out of logs and screens).
+    #[arg(long)]
+    pub(crate) show_token: bool,
+}
+
+/// `sn table …`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum TableCommand {
+    /// List records (one page of at most --limit).
+    List(Box<ListArgs>),
+    /// Read one record by sys_id.
+    Get(GetArgs),
+    /// Create a record from --set FIELD=VALUE pairs or --data JSON.
+    Create(CreateArgs),
+    /// Change fields of a record (PATCH).
+    Update(UpdateArgs),
+    /// Delete a record.
+    Delete(DeleteArgs),
+}
+
+/// Conditions from flags, AND-ed in the order: equals, not equals, … (see each flag).
+#[derive(Debug, Args, Default, Clone)]
+pub(crate) struct FilterArgs {
+    /// FIELD=VALUE: the field equals the value (repeatable; all conditions are AND-ed).
+    #[arg(long = "eq", value_name = "FIELD=VALUE")]
+    pub(crate) equals: Vec<String>,
+    /// FIELD=VALUE: the field does not equal the value.
+    #[arg(long = "ne", value_name = "FIELD=VALUE")]
+    pub(crate) not_equals: Vec<String>,
+    /// FIELD=VALUE: the field is less than the value.
+    #[arg(long = "lt", value_name = "FIELD=VALUE")]
+    pub(crate) less_than: Vec<String>,
+    /// FIELD=VALUE: the field is at most the value.
+    #[arg(long = "le", value_name = "FIELD=VALUE")]
+    pub(crate) at_most: Vec<String>,
+    /// FIELD=VALUE: the field is greater than the value.
+    #[arg(long = "gt", value_name = "FIELD=VALUE")]
+    pub(crate) greater_than: Vec<String>,
+    /// FIELD=VALUE: the field is at least the value.
+    #[arg(long = "ge", value_name = "FIELD=VALUE")]
+    pub(crate) at_least: Vec<String>,
+    /// FIELD=TEXT: the field contains the text.
+    #[arg(long = "like", value_name = "FIELD=TEXT")]
+    pub(crate) contains: Vec<String>,
+    /// FIELD=TEXT: the field does not contain the text.
+    #[arg(long = "not-like", value_name = "FIELD=TEXT")]
+    pub(crate) not_contains: Vec<String>,
+    /// FIELD=TEXT: the field starts with the text.
+    #[arg(long = "starts-with", value_name = "FIELD=TEXT")]
+    pub(crate) starts_with: Vec<String>,
+    /// FIELD=TEXT: the field ends with the text.
+    #[arg(long = "ends-with", value_name = "FIELD=TEXT")]
+    pub(crate) ends_with: Vec<String>,
+    /// FIELD=A,B,C: the field is one of the values.
+    #[arg(long = "in", value_name = "FIELD=A,B,C")]
+    pub(crate) one_of: Vec<String>,
+    /// FIELD: the field is empty.
+    #[arg(long = "empty", value_name = "FIELD")]
+    pub(crate) empty: Vec<String>,
+    /// FIELD: the field is not empty.
+    #[arg(long = "not-empty", value_name = "FIELD")]
+    pub(crate) not_empty: Vec<String>,
+    /// Sort by this field, ascending (repeatable).
+    #[arg(long = "order-by", value_name = "FIELD")]
+    pub(crate) order_by: Vec<String>,
+    /// Sort by this field, descending (repeatable).
+    #[arg(long = "order-by-desc", value_name = "FIELD")]
+    pub(crate) order_by_desc: Vec<String>,
+    /// A raw encoded query (sysparm_query), sent as written, instead of the flags above.
+    #[arg(long, value_name = "ENCODED_QUERY")]
+    pub(crate) query: Option<String>,
+}
+
+/// Output formats of records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Format {
+    /// One JSON array, pretty-printed.
+    Json,
+    /// One JSON object per line.
+    Jsonl,
+    /// Comma-separated values with a header line.
+    Csv,
+    /// Aligned columns for reading.
+    Table,
+}
+
+/// `sn table list`.
+#[derive(Debug, Args)]
+pub(crate) struct ListArgs {
+    /// The table, e.g. incident.
+    pub(crate) table: String,
+    #[command(flatten)]
+    pub(crate) filters: FilterArgs,
+    /// Only these fields, comma-separated (sysparm_fields).
+    #[arg(long, value_delimiter = ',', value_name = "FIELD,…")]
+    pub(crate) fields: Vec<String>,
+    /// At most this many records.
+    #[arg(long, default_value_t = 20)]
+    pub(crate) limit: u32,
+    /// Skip this many records first.
+    #[arg(long, default_value_t = 0)]
+    pub(crate) offset: u64,
+    /// Display values instead of stored values (sysparm_display_value=true).
+    #[arg(long)]
+    pub(crate) display_values: bool,
+    /// The output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub(crate) format: Format,
+}
+
+/// `sn table get`.
+#[derive(Debug, Args)]
+pub(crate) struct GetArgs {
+    /// The table.
+    pub(crate) table: String,
+    /// The record's sys_id.
+    pub(crate) sys_id: String,
+    /// Only these fields, comma-separated.
+    #[arg(long, value_delimiter = ',', value_name = "FIELD,…")]
+    pub(crate) fields: Vec<String>,
+    /// Display values instead of stored values.
+    #[arg(long)]
+    pub(crate) display_values: bool,
+    /// The output format.
+    #[arg(long, value_enum, default_value_t = Format::Json)]
+    pub(crate) format: Format,
+}
+
+/// Field values of a write.
+#[derive(Debug, Args)]
+pub(crate) struct ValuesArgs {
+    /// FIELD=VALUE (repeatable).
+    #[arg(long = "set", value_name = "FIELD=VALUE")]
+    pub(crate) set: Vec<String>,
+    /// A JSON object of fields (merged under the --set values).
+    #[arg(long, value_name = "JSON")]
+    pub(crate) data: Option<String>,
+    /// The output format of the record the instance returns.
+    #[arg(long, value_enum, default_value_t = Format::Json)]
+    pub(crate) format: Format,
+}
+
+/// `sn table create`.
+#[derive(Debug, Args)]
+pub(crate) struct CreateArgs {
+    /// The table.
+    pub(crate) table: String,
+    #[command(flatten)]
+    pub(crate) values: ValuesArgs,
+}
+
+/// `sn table update`.
+#[derive(Debug, Args)]
+pub(crate) struct UpdateArgs {
+    /// The table.
+    pub(crate) table: String,
+    /// The record's sys_id.
+    pub(crate) sys_id: String,
+    #[command(flatten)]
+    pub(crate) values: ValuesArgs,
+}
+
+/// `sn table delete`.
+#[derive(Debug, Args)]
+pub(crate) struct DeleteArgs {
+    /// The table.
+    pub(crate) table: String,
+    /// The record's sys_id.
+    pub(crate) sys_id: String,
+}
+
+/// Formats `sn export` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ExportFormat {
+    /// One JSON object per line.
+    Jsonl,
+    /// Comma-separated values with a header line.
+    Csv,
+}
+
+/// When to show export progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Progress {
+    /// A progress bar when stderr is a terminal, nothing otherwise.
+    Auto,
+    /// A bar on a terminal, otherwise a progress line every few thousand rows (for logs).
+    Always,
+    /// Never.
+    Never,
+}
+
+/// `sn export`.
+#[derive(Debug, Args)]
+pub(crate) struct ExportArgs {
+    /// The table, e.g. incident.
+    pub(crate) table: String,
+    #[command(flatten)]
+    pub(crate) filters: FilterArgs,
+    /// Only these fields, comma-separated (CSV columns in this order).
+    #[arg(long, value_delimiter = ',', value_name = "FIELD,…")]
+    pub(crate) fields: Vec<String>,
+    /// The output format.
+    #[arg(long, value_enum, default_value_t = ExportFormat::Jsonl)]
+    pub(crate) format: ExportFormat,
+    /// Write to this file instead of standard output.
+    #[arg(long, short, value_name = "FILE")]
+    pub(crate) output: Option<PathBuf>,
+    /// Records per request (lower it if the instance cancels long transactions).
+    #[arg(long, default_value_t = 1000)]
+    pub(crate) page_size: u32,
+    /// When to show progress on stderr.
+    #[arg(long, value_enum, default_value_t = Progress::Auto)]
+    pub(crate) progress: Progress,
+}
+
+/// `sn emulator`: the emulator binary's options.
+#[derive(Debug, Args)]
+pub(crate) struct EmulatorCommandArgs {
+    #[command(flatten)]
+    pub(crate) emulator: servicenow_emulator::EmulatorArgs,
+}
+
+/// `sn demo` (with `--store-dir`, the token store is kept there instead of in a temporary
+/// directory).
+#[derive(Debug, Args)]
+pub(crate) struct DemoArgs {
+    /// Log in with your own browser instead of the scripted user agent.
+    #[arg(long)]
+    pub(crate) browser: bool,
+}

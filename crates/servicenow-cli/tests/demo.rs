@@ -1,0 +1,49 @@
+//! `sn demo` as a user runs it: the built binary, nothing installed, exit code 0 and every step told.
+
+use std::process::Command;
+
+#[test]
+fn the_demo_runs_the_whole_flow_and_exits_zero() {
+    let store = tempfile::tempdir().unwrap();
+    let store_dir = store.path().join("tokens");
+    let output = Command::new(env!("CARGO_BIN_EXE_sn"))
+        .arg("demo")
+        .arg("--store-dir")
+        .arg(&store_dir)
+        .env_remove("SN_PROFILE")
+        .env_remove("SN_CONFIG")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "sn demo failed ({}):\n{stdout}\n{stderr}",
+        output.status
+    );
+    for told in [
+        "1. Started a ServiceNow emulator",
+        "4. A scripted browser opened that URL, logged in as admin",
+        "grant_type=authorization_code",
+        "The store holds only ciphertext",
+        "6. Listed open incidents",
+        "INC0000001",
+        "with exactly one token request (grant_type=refresh_token",
+        "9. Logged out: refresh token revoked, access token revoked",
+        "10. The instance now refuses the old access token (HTTP 401)",
+        "Done:",
+    ] {
+        assert!(
+            stdout.contains(told),
+            "the demo did not say {told:?}:\n{stdout}"
+        );
+    }
+    assert!(
+        store_dir.join("tokens.sqlite3").exists(),
+        "--store-dir keeps the encrypted store there"
+    );
+    assert!(
+        !stderr.contains("WARN"),
+        "the demo ran without warnings:\n{stderr}"
+    );
+}
