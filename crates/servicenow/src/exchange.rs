@@ -1,5 +1,7 @@
 //! What the facade's drivers share: sending one machine request and turning the answer into the machine's next input.
 
+use std::time::Duration;
+
 use bytes::Bytes;
 use servicenow_auth::{Input, RequestId, TransportFailure};
 use servicenow_http::{HttpTransport, TransportError};
@@ -14,11 +16,15 @@ use crate::{
 /// Sends a token-endpoint or revocation request the machine emitted and returns the input that
 /// answers it. The body (a form carrying secrets) and the response body are never logged: the
 /// span records the method, the endpoint path and the status only.
+///
+/// A transport that has not answered after `timeout` (the machine's request timeout) counts as
+/// timed out, so that a custom transport without deadlines of its own cannot hang every caller.
 pub(crate) async fn exchange(
     transport: &dyn HttpTransport,
     clock: &dyn Clock,
     id: RequestId,
     request: http::Request<Vec<u8>>,
+    timeout: Duration,
 ) -> Input {
     let span = tracing::info_span!(
         "token_request",
@@ -27,8 +33,16 @@ pub(crate) async fn exchange(
         status = tracing::field::Empty,
     );
     async move {
-        let result = transport.send(request.map(Bytes::from)).await;
+        let result = tokio::time::timeout(timeout, transport.send(request.map(Bytes::from))).await;
         let now = clock.now();
+        let Ok(result) = result else {
+            tracing::warn!(?timeout, "token request got no answer in time");
+            return Input::TransportFailed {
+                now,
+                id,
+                failure: TransportFailure::TimedOut,
+            };
+        };
         match result {
             Ok(response) => {
                 tracing::Span::current().record("status", response.status().as_u16());

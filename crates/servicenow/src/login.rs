@@ -203,7 +203,14 @@ impl Login {
         id: servicenow_auth::RequestId,
         request: http::Request<Vec<u8>>,
     ) -> Input {
-        exchange::exchange(self.transport.as_ref(), self.clock.as_ref(), id, request).await
+        exchange::exchange(
+            self.transport.as_ref(),
+            self.clock.as_ref(),
+            id,
+            request,
+            self.config.timing.request_timeout,
+        )
+        .await
     }
 
     /// Saves a freshly obtained token set over whatever the store holds for the key.

@@ -437,6 +437,7 @@ impl Inner {
                         self.clock.as_ref(),
                         id,
                         request,
+                        driver.machine.config().timing.request_timeout,
                     )
                     .await;
                     driver.machine.handle_input(input)?;

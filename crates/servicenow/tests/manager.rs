@@ -360,3 +360,48 @@ async fn a_refresh_nobody_awaited_is_not_handed_out_once_it_has_expired() {
     assert_eq!(bearer.token().secret(), "newer-access");
     assert_eq!(endpoint.requests.load(Ordering::SeqCst), 2);
 }
+
+/// A token endpoint that accepts the request and never answers (a custom transport without
+/// timeouts of its own).
+#[derive(Debug, Default)]
+struct SilentTokenEndpoint {
+    requests: AtomicUsize,
+}
+
+#[async_trait]
+impl HttpTransport for SilentTokenEndpoint {
+    async fn send(&self, _: http::Request<Bytes>) -> Result<http::Response<Bytes>, TransportError> {
+        self.requests.fetch_add(1, Ordering::SeqCst);
+        futures::future::pending().await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_endpoint_that_never_answers_fails_the_callers_instead_of_hanging_them() {
+    let clock = ManualClock::new();
+    let record = StoredRecord::holding(&token_set(&clock, "old-access", "refresh-1"));
+    let endpoint = Arc::new(SilentTokenEndpoint::default());
+    let mut config = common::config();
+    config.timing.request_timeout = Duration::from_millis(200);
+    let manager = common::manager_with(
+        config,
+        Arc::new(recording_store(&record)),
+        endpoint.clone(),
+        &clock,
+    );
+    clock.advance(PAST_EXPIRY);
+
+    // The bound only keeps a broken build from hanging the suite; the machine's own request
+    // timeout is what ends the wait.
+    let results = tokio::time::timeout(Duration::from_secs(120), concurrent_bearers(&manager, 20))
+        .await
+        .expect("the callers are answered: the request timeout applies to any transport");
+
+    for result in results {
+        assert!(
+            matches!(result, Err(Error::TokenUnavailable { .. })),
+            "{result:?}"
+        );
+    }
+    assert!(endpoint.requests.load(Ordering::SeqCst) >= 1);
+}
