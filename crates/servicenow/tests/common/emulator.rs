@@ -10,7 +10,7 @@ use servicenow_emulator::{
 };
 use servicenow_http::HttpTransport;
 use servicenow_oauth::{ClientId, ClientSecret, InstanceUrl, OAuthClient, RedirectUri};
-use servicenow_store::TokenStore;
+use servicenow_store::{CredentialKey, TokenStore};
 
 /// The emulator's confidential client as an authorization-code credential.
 pub(crate) fn config(base_url: &str) -> AuthConfig {
@@ -58,12 +58,7 @@ pub(crate) fn manager(
     transport: &Arc<dyn HttpTransport>,
     clock: &ManualClock,
 ) -> TokenManager {
-    let key = servicenow_store::CredentialKey::new(
-        config.instance.origin(),
-        config.client.client_id.as_str(),
-        subject,
-    )
-    .expect("valid key");
+    let key = credential_key(config, subject);
     let mut seed = [0_u8; 32];
     getrandom::fill(&mut seed).expect("os randomness");
     TokenManager::new(
@@ -74,4 +69,14 @@ pub(crate) fn manager(
         Arc::new(clock.clone()),
         super::quick_options(),
     )
+}
+
+/// The store key of `subject`'s tokens under `config`'s instance and client.
+pub(crate) fn credential_key(config: &AuthConfig, subject: &str) -> CredentialKey {
+    CredentialKey::new(
+        config.instance.origin(),
+        config.client.client_id.as_str(),
+        subject,
+    )
+    .expect("valid key")
 }
