@@ -11,10 +11,11 @@ use crate::{
     failure::{CliError, CliResult},
 };
 
-/// Prints a message for the user on standard output.
-#[allow(clippy::print_stdout)] // The binary talks to its user.
+/// Prints a message for the user on standard output. A closed stdout (`sn … | head`) is not an
+/// error worth a panic: the message is dropped.
 pub(crate) fn say(text: &str) {
-    println!("{text}");
+    let mut stdout = io::stdout().lock();
+    let _ = writeln!(stdout, "{text}").and_then(|()| stdout.flush());
 }
 
 /// `2026-11-28 19:44:05 UTC (in 29 min)`.
