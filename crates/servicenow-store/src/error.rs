@@ -111,6 +111,16 @@ pub enum StoreError {
     },
 }
 
+// Only the optional backends (and the testing suite) build these errors.
+#[cfg_attr(
+    not(any(
+        feature = "file",
+        feature = "sqlite",
+        feature = "postgres",
+        feature = "redis"
+    )),
+    allow(dead_code)
+)]
 impl StoreError {
     /// Wraps a driver error of `backend` during `operation`.
     pub(crate) fn backend(

@@ -337,6 +337,16 @@ impl TokenStore for SealedStore {
 }
 
 /// Milliseconds of a duration for backends that store integers, saturating.
+// Only the optional backends (and the testing suite) use this.
+#[cfg_attr(
+    not(any(
+        feature = "file",
+        feature = "sqlite",
+        feature = "postgres",
+        feature = "redis"
+    )),
+    allow(dead_code)
+)]
 pub(crate) fn millis(duration: Duration) -> i64 {
     i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
 }
