@@ -30,7 +30,7 @@ pub enum Event {
     TokenReady {
         /// Names the token, for [`Command::Unauthorized`](crate::Command::Unauthorized).
         token_id: TokenId,
-        /// The last instant at which the machine hands this token out.
+        /// The instant from which the machine no longer hands this token out.
         usable_until: Timestamp,
     },
     /// A token request failed in a way that may pass; the machine retries at `retry_at` and

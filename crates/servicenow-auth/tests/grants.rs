@@ -249,3 +249,28 @@ fn the_password_grant_acquires_and_then_refreshes() {
     );
     assert_eq!(sim.server.grants_seen("password"), 1);
 }
+
+#[test]
+fn a_rejected_grant_stays_rejected_across_a_logout_until_acquire() {
+    let mut sim = Sim::new(
+        fixtures::client_credentials_config(),
+        fixtures::servicenow_server(),
+    );
+    sim.server.client_credentials_enabled = false;
+    sim.command(Command::EnsureFresh);
+    sim.drive();
+    sim.command(Command::Revoke);
+    sim.command(Command::EnsureFresh);
+    sim.drive();
+    assert_eq!(
+        sim.server.grants_seen("client_credentials"),
+        1,
+        "a logout is not a way around the rejection"
+    );
+    assert!(
+        sim.machine
+            .status(sim.now)
+            .reauthorization_required
+            .is_some()
+    );
+}

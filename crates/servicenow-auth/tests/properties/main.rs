@@ -7,9 +7,11 @@
 
 mod actions;
 mod checks;
+mod commands;
 mod world;
 
 use proptest::prelude::*;
+use proptest::strategy::ValueTree as _;
 use proptest::test_runner::Config;
 
 use crate::actions::{Scenario, scenario};
@@ -34,6 +36,49 @@ fn holds(invariant: Invariant, scenario: &Scenario) -> Result<(), TestCaseError>
         None => Ok(()),
         Some(report) => Err(TestCaseError::fail(report)),
     }
+}
+
+/// The generator must keep reaching the situations the properties are about: 64 scenarios from
+/// a fixed seed must between them refresh, acquire, log in, refuse callbacks, require
+/// re-authorization, retry, see a new refresh token, answer a 401 and log out.
+#[test]
+fn the_schedules_reach_every_situation() {
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let mut total = world::Coverage::default();
+    for _ in 0..64 {
+        let scenario = scenario()
+            .new_tree(&mut runner)
+            .expect("a scenario")
+            .current();
+        let mut world = World::new(&scenario);
+        world.run(&scenario);
+        let seen = world.coverage;
+        total.refreshes += seen.refreshes;
+        total.acquisitions += seen.acquisitions;
+        total.logins_completed += seen.logins_completed;
+        total.callbacks_refused += seen.callbacks_refused;
+        total.reauthorizations += seen.reauthorizations;
+        total.transient_failures += seen.transient_failures;
+        total.rotations_seen += seen.rotations_seen;
+        total.unauthorized_refreshes += seen.unauthorized_refreshes;
+        total.logouts += seen.logouts;
+    }
+    let counts = [
+        total.refreshes,
+        total.acquisitions,
+        total.logins_completed,
+        total.callbacks_refused,
+        total.reauthorizations,
+        total.transient_failures,
+        total.rotations_seen,
+        total.unauthorized_refreshes,
+        total.logouts,
+    ];
+    eprintln!("coverage of 64 scenarios: {total:?}");
+    assert!(
+        counts.iter().all(|count| *count > 0),
+        "a situation was never reached: {total:?}"
+    );
 }
 
 proptest! {
