@@ -133,9 +133,11 @@ validated_name!(
 
 validated_name!(
     /// A field name such as `short_description` or, dot-walked, `assigned_to.email`:
-    /// 1 to 200 of `[A-Za-z0-9_.]`.
+    /// 1 to 200 of `[a-z0-9_.]`, not starting or ending with `.`, without `..`.
     ///
-    /// Anything else could end a condition and start another inside an encoded query.
+    /// Anything else could end a condition and start another inside an encoded query. Upper
+    /// case is refused too (ServiceNow column names are lower case): the operators are upper
+    /// case, so a name like `activeIN` would read as the field `active` with the `IN` operator.
     FieldName,
     "field name",
     check_field_name
@@ -165,11 +167,14 @@ fn check_field_name(value: &str) -> Result<(), &'static str> {
     if value.is_empty() || value.len() > 200 {
         return Err("must be 1 to 200 characters");
     }
-    if !value
-        .bytes()
-        .all(|byte| byte.is_ascii_alphanumeric() || byte == b'_' || byte == b'.')
-    {
-        return Err("may contain only A-Z, a-z, 0-9, _ and .");
+    let allowed = |byte: u8| {
+        byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'_' || byte == b'.'
+    };
+    if !value.bytes().all(allowed) {
+        return Err("may contain only a-z, 0-9, _ and . (operators are upper case)");
+    }
+    if value.starts_with('.') || value.ends_with('.') || value.contains("..") {
+        return Err("a dot-walk needs a field name on both sides of each .");
     }
     Ok(())
 }

@@ -7,7 +7,10 @@
 //! - `,` inside an `IN` / `NOT IN` value (it would split one value into two);
 //! - `@` inside a `BETWEEN` bound (it separates the bounds);
 //! - a value starting with `javascript:` (the instance would run it as a script);
-//! - a field name outside `[A-Za-z0-9_.]`.
+//! - a `<` or `>` value starting with `=` (it would read as `<=` or `>=`; found by the
+//!   injection property test);
+//! - a field name outside `[a-z0-9_.]` (upper case included: the operators are upper case, so
+//!   `activeIN` would read as the field `active` with the operator `IN`).
 //!
 //! ```
 //! use servicenow_table::{Condition, Query};
@@ -254,6 +257,18 @@ impl Condition {
         for value in &self.values {
             check_value(value)?;
         }
+        let glued = matches!(self.operator, Operator::LessThan | Operator::GreaterThan);
+        if let Some(value) = self
+            .values
+            .iter()
+            .find(|value| glued && value.starts_with('='))
+        {
+            return Err(refuse(
+                "value",
+                value.clone(),
+                "`=` right after `<` or `>` would read as `<=` or `>=`",
+            ));
+        }
         let joined = match self.operator {
             Operator::IsEmpty | Operator::IsNotEmpty => String::new(),
             Operator::In | Operator::NotIn => {
@@ -399,7 +414,7 @@ fn checked_field(field: &str) -> Result<FieldName, TableError> {
         refuse(
             "field name",
             field.to_owned(),
-            "field names may contain only A-Z, a-z, 0-9, _ and .",
+            "field names may contain only a-z, 0-9, _ and . (operators are upper case)",
         )
     })
 }
