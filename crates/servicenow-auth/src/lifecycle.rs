@@ -188,7 +188,14 @@ impl AuthMachine {
             }
             (Purpose::Refresh | Purpose::Acquire, TokenOutcome::Transient(failure)) => {
                 let failures = self.retry.failures.saturating_add(1);
-                let delay = self.config.timing.backoff.delay(failures, &mut self.rng);
+                let mut delay = self.config.timing.backoff.delay(failures, &mut self.rng);
+                if let TokenFailure::Server(error) = &failure {
+                    // A server that says when to come back (429/503 `Retry-After`) is believed,
+                    // up to the backoff cap.
+                    if let Some(retry_after) = error.retry_after {
+                        delay = delay.max(retry_after.min(self.config.timing.backoff.max));
+                    }
+                }
                 let retry_at = self.now.saturating_add(delay);
                 self.retry = Retry {
                     failures,

@@ -280,3 +280,32 @@ fn a_restore_after_reauthorization_resumes_refreshes() {
         "the restored (expired) set is refreshed"
     );
 }
+
+#[test]
+fn a_rate_limited_refresh_waits_as_long_as_the_server_says() {
+    let mut sim = logged_in();
+    sim.server.fail_next(Fault::RateLimited {
+        retry_after_secs: 45,
+    });
+    sim.advance(sim.timeout.saturating_duration_since(sim.now));
+    let failed_at = sim.now;
+    match retries(&sim)[..] {
+        [(retry_at, TokenFailure::Server(error))] => {
+            assert_eq!(error.status, 429);
+            assert_eq!(
+                retry_at,
+                failed_at.saturating_add(secs(45)),
+                "Retry-After outweighs the 1 s first step"
+            );
+        }
+        ref other => panic!("expected one rate-limited failure, got {other:?}"),
+    }
+    sim.advance(secs(44));
+    assert_eq!(
+        sim.server.grants_seen("refresh_token"),
+        1,
+        "not before the server's time"
+    );
+    sim.advance(secs(1));
+    assert_eq!(sim.server.grants_seen("refresh_token"), 2);
+}

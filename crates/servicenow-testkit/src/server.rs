@@ -27,6 +27,11 @@ pub enum RefreshTokenPolicy {
 pub enum Fault {
     /// An HTTP 5xx with an HTML body.
     ServerError(u16),
+    /// HTTP 429 with `Retry-After` in seconds.
+    RateLimited {
+        /// The `Retry-After` value.
+        retry_after_secs: u64,
+    },
     /// HTTP 200 with a body that is not JSON.
     Garbage,
     /// ServiceNow's 401 `access_denied` body, whatever the request.
@@ -398,6 +403,16 @@ fn fault_answer(fault: Fault) -> ServerAnswer {
             "text/html",
             b"<html><body>Service Unavailable</body></html>".to_vec(),
         )),
+        Fault::RateLimited { retry_after_secs } => {
+            let mut response =
+                respond(429, "text/html", b"<html>Too Many Requests</html>".to_vec());
+            if let Ok(value) = http::HeaderValue::from_str(&retry_after_secs.to_string()) {
+                response
+                    .headers_mut()
+                    .insert(http::header::RETRY_AFTER, value);
+            }
+            ServerAnswer::Response(response)
+        }
         Fault::Garbage => {
             ServerAnswer::Response(respond(200, "application/json", b"{\"access_tok".to_vec()))
         }
