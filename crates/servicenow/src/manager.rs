@@ -329,18 +329,14 @@ fn spawn_refresh(inner: &Arc<Inner>) -> RefreshSlot {
     let span = tracing::info_span!("token_refresh", subject = task_inner.key.subject());
     let task = tokio::spawn(
         async move {
-            let result = {
-                let mut driver = task_inner.driver.lock().await;
-                task_inner.drive(&mut driver).await.map_err(Arc::new)
+            // Cleared on drop, so that a task that panics or is dropped with its runtime does
+            // not leave its failure in the slot for every later caller.
+            let _clear = ClearSlot {
+                inner: Arc::clone(&task_inner),
+                generation,
             };
-            let mut slot = lock(&task_inner.refresh);
-            if slot
-                .as_ref()
-                .is_some_and(|refresh| refresh.generation == generation)
-            {
-                *slot = None;
-            }
-            result
+            let mut driver = task_inner.driver.lock().await;
+            task_inner.drive(&mut driver).await.map_err(Arc::new)
         }
         .instrument(span),
     );
@@ -353,6 +349,24 @@ fn spawn_refresh(inner: &Arc<Inner>) -> RefreshSlot {
     .boxed()
     .shared();
     RefreshSlot { generation, result }
+}
+
+/// Empties the refresh slot when the refresh task of `generation` ends, however it ends.
+struct ClearSlot {
+    inner: Arc<Inner>,
+    generation: u64,
+}
+
+impl Drop for ClearSlot {
+    fn drop(&mut self) {
+        let mut slot = lock(&self.inner.refresh);
+        if slot
+            .as_ref()
+            .is_some_and(|refresh| refresh.generation == self.generation)
+        {
+            *slot = None;
+        }
+    }
 }
 
 impl Inner {

@@ -405,3 +405,53 @@ async fn a_token_endpoint_that_never_answers_fails_the_callers_instead_of_hangin
     }
     assert!(endpoint.requests.load(Ordering::SeqCst) >= 1);
 }
+
+/// A token endpoint whose first request panics inside the transport (a bug in a custom
+/// transport), and which answers normally afterwards.
+#[derive(Debug, Default)]
+struct PanickingOnceTokenEndpoint {
+    requests: AtomicUsize,
+}
+
+#[async_trait]
+impl HttpTransport for PanickingOnceTokenEndpoint {
+    async fn send(
+        &self,
+        request: http::Request<Bytes>,
+    ) -> Result<http::Response<Bytes>, TransportError> {
+        assert!(is_refresh(&request), "only refreshes are expected");
+        let earlier = self.requests.fetch_add(1, Ordering::SeqCst);
+        assert!(earlier > 0, "the custom transport's first request panics");
+        Ok(token_response("new-access", "refresh-1"))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refresh_that_panicked_does_not_wedge_the_callers_after_it() {
+    let clock = ManualClock::new();
+    let record = StoredRecord::holding(&token_set(&clock, "old-access", "refresh-1"));
+    let endpoint = Arc::new(PanickingOnceTokenEndpoint::default());
+    let mut config = common::config();
+    config.timing.request_timeout = Duration::from_millis(200);
+    let manager = common::manager_with(
+        config,
+        Arc::new(recording_store(&record)),
+        endpoint.clone(),
+        &clock,
+    );
+    clock.advance(PAST_EXPIRY);
+
+    let failed = manager.bearer().await;
+    let stopped = match &failed {
+        Err(Error::Shared(error)) => matches!(error.as_ref(), Error::RefreshTaskStopped),
+        other => matches!(other, Err(Error::RefreshTaskStopped)),
+    };
+    assert!(stopped, "{failed:?}");
+
+    let recovered = tokio::time::timeout(Duration::from_secs(120), manager.bearer())
+        .await
+        .expect("the next caller is answered")
+        .expect("the next caller refreshes again");
+    assert_eq!(recovered.token().secret(), "new-access");
+    assert_eq!(endpoint.requests.load(Ordering::SeqCst), 2);
+}

@@ -246,9 +246,11 @@ pub(crate) fn memory_store() -> SealedStore {
     )
 }
 
-/// Manager options for tests: short pauses, same limits.
+/// Manager options for tests: short pauses, same limits. The lease lives 2 s, so that a lease
+/// left behind by a refresh task that panicked expires soon.
 pub(crate) fn quick_options() -> ManagerOptions {
     let mut options = ManagerOptions::default();
+    options.lease_ttl = Duration::from_secs(2);
     options.lease_wait = Duration::from_secs(30);
     options.persist_retry = Duration::from_millis(20);
     options
