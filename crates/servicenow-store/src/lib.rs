@@ -18,17 +18,44 @@
 //! ```
 //!
 //! ```
-//! # async fn demo() -> Result<(), servicenow_store::StoreError> {
+//! # fn main() -> Result<(), servicenow_store::StoreError> {
+//! # tokio::runtime::Builder::new_current_thread().enable_time().build().expect("runtime").block_on(async {
+//! use std::time::Duration;
 //! use servicenow_store::{CredentialKey, Keyring, MemoryBackend, SealedStore, SealingKey, SecretBytes, TokenStore};
 //!
 //! let keyring = Keyring::new(SealingKey::generate(1)?);
 //! let store = SealedStore::new(keyring, MemoryBackend::new());
 //! let key = CredentialKey::new("https://dev1.service-now.com", "client-id", "alice")?;
-//! let version = store.save(&key, SecretBytes::new(b"{\"tokens\":1}".to_vec()), None).await?;
-//! let stored = store.load(&key).await?.expect("just saved");
-//! assert_eq!(stored.version, version);
-//! # Ok(()) }
+//!
+//! // Refresh under the lease: reload inside it, another process may have refreshed already.
+//! let lease = store.acquire_lease(&key, Duration::from_secs(30), Duration::from_secs(10)).await?;
+//! let current = store.load(&key).await?;
+//! let refreshed = SecretBytes::new(b"{\"refresh_token\":\"...\"}".to_vec());
+//! let version = store.save(&key, refreshed, current.map(|stored| stored.version)).await?;
+//! store.release_lease(lease).await?;
+//! assert_eq!(store.load(&key).await?.map(|stored| stored.version), Some(version));
+//! # Ok(()) })
+//! # }
 //! ```
+//!
+//! # Backends
+//!
+//! | feature | backend | for |
+//! |---|---|---|
+//! | (always) | [`MemoryBackend`] | tests, one process |
+//! | `file` | `FileBackend` | one machine, no database; one sealed file per credential |
+//! | `sqlite` (default) | `SqliteBackend` | servers and CLIs: one database file, any number of processes |
+//! | `postgres` | `PostgresBackend` | many replicas |
+//! | `redis` | `RedisBackend` | many replicas |
+//!
+//! # Keys
+//!
+//! A [`SealingKey`] is 32 bytes with an id: from the caller ([`SealingKey::from_bytes`], e.g. out
+//! of a secret manager) or from a key file created with mode 0600 on first use
+//! ([`SealingKey::load_or_create`]; a key file others can read is refused). To rotate, make the
+//! new key current and keep the old one as previous
+//! (`Keyring::new(new).with_previous(old)?`): old values still open, every write seals with the
+//! new key, and [`SealedStore::reseal`] rewrites a credential ahead of its next refresh.
 #![warn(missing_docs)]
 
 mod backend;

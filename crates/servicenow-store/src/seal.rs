@@ -231,6 +231,14 @@ impl Keyring {
     }
 }
 
+/// The key id of a format-1 envelope, `None` for anything else.
+pub(crate) fn envelope_key_id(envelope: &[u8]) -> Option<u32> {
+    match envelope {
+        [FORMAT_V1, a, b, c, d, ..] => Some(u32::from_be_bytes([*a, *b, *c, *d])),
+        _ => None,
+    }
+}
+
 /// What a sealed value belongs to; bound into the associated data.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum SealContext<'a> {

@@ -10,7 +10,8 @@ use async_trait::async_trait;
 
 use crate::{
     Backend, CredentialKey, DeleteOutcome, Keyring, PendingId, RawRecord, SaveOutcome, SecretBytes,
-    StoreError, Version, Versioned, seal::SealContext,
+    StoreError, Version, Versioned,
+    seal::{self, SealContext},
 };
 
 /// Where credentials live: versioned values with compare-and-swap saves, a refresh lease per
@@ -190,6 +191,23 @@ impl SealedStore {
     /// The backend, which sees envelopes only.
     pub fn backend(&self) -> &Arc<dyn Backend> {
         &self.backend
+    }
+
+    /// Re-seals the value of `key` with the current key when an older key sealed it, so that a
+    /// retired key can leave the keyring once every credential is re-sealed. Returns whether it
+    /// rewrote the value (a compare-and-swap save: a concurrent writer wins with a
+    /// [`StoreError::Conflict`], and its value is sealed with its own current key anyway).
+    pub async fn reseal(&self, key: &CredentialKey) -> Result<bool, StoreError> {
+        let Some(record) = self.backend.load(&key.storage_id()).await? else {
+            return Ok(false);
+        };
+        if seal::envelope_key_id(&record.envelope) == Some(self.keyring.current_key_id()) {
+            return Ok(false);
+        }
+        let version = record.version;
+        let current = self.open_record(key, record)?;
+        self.save(key, current.value, Some(version)).await?;
+        Ok(true)
     }
 
     fn open_record(&self, key: &CredentialKey, record: RawRecord) -> Result<Versioned, StoreError> {

@@ -133,3 +133,26 @@ async fn corrupted_and_truncated_files_are_typed_errors_and_stay_on_disk() {
         b"tokens"
     );
 }
+
+#[tokio::test]
+async fn opening_removes_temporary_files_abandoned_by_killed_writers_but_not_young_ones() {
+    let directory = tempfile::tempdir().expect("tempdir");
+    let root = directory.path().join("tokens");
+    FileBackend::open(&root).await.expect("create");
+    let abandoned = root.join(".tmp-abandoned");
+    let young = root.join(".tmp-young");
+    std::fs::write(&abandoned, b"ciphertext").expect("write");
+    std::fs::write(&young, b"ciphertext").expect("write");
+    let an_hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    std::fs::File::options()
+        .write(true)
+        .open(&abandoned)
+        .and_then(|file| file.set_modified(an_hour_ago))
+        .expect("age the file");
+    FileBackend::open(&root).await.expect("reopen");
+    assert!(!abandoned.exists(), "an hour-old temporary file is removed");
+    assert!(
+        young.exists(),
+        "a temporary file another process may be writing stays"
+    );
+}

@@ -58,6 +58,7 @@ impl FileBackend {
                     expected: DIRECTORY_MODE,
                 });
             }
+            remove_abandoned_files(&checked);
             Ok(())
         })
         .await?;
@@ -342,6 +343,33 @@ impl Backend for FileBackend {
             Ok((expires_at > wall_clock_millis()).then(|| envelope.to_vec()))
         })
         .await
+    }
+}
+
+/// How old a temporary or claimed file must be before `open` treats it as abandoned.
+const ABANDONED_AFTER: Duration = Duration::from_secs(15 * 60);
+
+/// Removes temporary files of writes and claims of takes that a killed process left behind
+/// (they hold only ciphertext, but they should not pile up). Best effort: a file another process
+/// is still using is young and stays.
+fn remove_abandoned_files(directory: &Path) {
+    let Ok(entries) = fs::read_dir(directory) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if !(name.starts_with(".tmp-") || name.starts_with(".taken-")) {
+            continue;
+        }
+        let age = entry
+            .metadata()
+            .and_then(|metadata| metadata.modified())
+            .ok()
+            .and_then(|at| at.elapsed().ok());
+        if age.is_some_and(|age| age > ABANDONED_AFTER) {
+            let _ = fs::remove_file(entry.path());
+        }
     }
 }
 

@@ -322,7 +322,32 @@ pub async fn key_rotation(harness: &Harness) {
         before.load(&key).await,
         Err(StoreError::UnknownKeyId { key_id: 101 })
     ));
+    let resealed_key = harness.key("rotation-reseal");
+    before
+        .save(&resealed_key, secret("resealed"), None)
+        .await
+        .expect("save");
+    assert!(
+        rotated.reseal(&resealed_key).await.expect("reseal"),
+        "an old-key value is re-sealed"
+    );
+    assert!(
+        !rotated.reseal(&resealed_key).await.expect("reseal"),
+        "a current-key value is left alone"
+    );
+    assert!(
+        !rotated
+            .reseal(&harness.key("rotation-absent"))
+            .await
+            .expect("reseal")
+    );
     let only_new = harness.store_with(Keyring::new(new));
+    let resealed = only_new
+        .load(&resealed_key)
+        .await
+        .expect("the new key opens it")
+        .expect("stored");
+    assert_eq!(resealed.value.expose_secret(), b"resealed");
     let loaded = only_new
         .load(&key)
         .await
