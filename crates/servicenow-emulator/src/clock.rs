@@ -109,21 +109,29 @@ pub(crate) fn glide_date_time(unix_seconds: i64) -> String {
     text
 }
 
-/// Appends a glide date-time to `out` (days-from-civil inverse, proleptic Gregorian calendar).
+/// Appends a glide date-time to `out` (days-from-civil inverse, proleptic Gregorian calendar),
+/// digit by digit: this runs for every date of every generated row.
 pub(crate) fn write_glide_date_time(out: &mut String, unix_seconds: i64) {
     let days = unix_seconds.div_euclid(86_400);
     let second_of_day = unix_seconds.rem_euclid(86_400);
     let (year, month, day) = civil_from_days(days);
-    let (hour, minute, second) = (
-        second_of_day / 3600,
-        second_of_day / 60 % 60,
-        second_of_day % 60,
-    );
-    use std::fmt::Write;
-    let _ = write!(
-        out,
-        "{year:04}-{month:02}-{day:02} {hour:02}:{minute:02}:{second:02}"
-    );
+    let year = year.clamp(0, 9999) as u32;
+    let push_digits = |out: &mut String, value: u32, width: u32| {
+        for position in (0..width).rev() {
+            out.push(char::from(b'0' + (value / 10_u32.pow(position) % 10) as u8));
+        }
+    };
+    push_digits(out, year, 4);
+    out.push('-');
+    push_digits(out, month, 2);
+    out.push('-');
+    push_digits(out, day, 2);
+    out.push(' ');
+    push_digits(out, (second_of_day / 3600) as u32, 2);
+    out.push(':');
+    push_digits(out, (second_of_day / 60 % 60) as u32, 2);
+    out.push(':');
+    push_digits(out, (second_of_day % 60) as u32, 2);
 }
 
 /// Howard Hinnant's `civil_from_days`: days since 1970-01-01 to (year, month, day).

@@ -229,3 +229,54 @@ async fn x_no_response_body_suppresses_the_body() {
     assert!(response.headers().get("Location").is_some());
     assert_eq!(response.text().await.unwrap(), "");
 }
+
+#[tokio::test]
+async fn ordering_stays_right_after_writes_that_break_natural_order() {
+    let emulator = start().await;
+    let (token, _) = password_tokens(&emulator).await;
+    let chosen = "00000000000000000000000000000001";
+    let body =
+        format!(r#"{{"sys_id":"{chosen}","number":"INC0000000","short_description":"chosen id"}}"#);
+    let (status, headers, _) = send(
+        &emulator,
+        Method::POST,
+        "/api/now/table/incident",
+        &token,
+        &body,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert!(header(&headers, "Location").ends_with(chosen));
+    let first = |query: &'static str| {
+        let emulator = &emulator;
+        let token = &token;
+        async move {
+            let path = format!(
+                "/api/now/table/incident?sysparm_limit=2&sysparm_fields=sys_id,number&sysparm_query={query}"
+            );
+            let (_, _, text) = get(emulator, &path, token).await;
+            json(&text)["result"][0].clone()
+        }
+    };
+    assert_eq!(
+        first("ORDERBYsys_id").await["sys_id"],
+        chosen,
+        "the client-chosen sys_id sorts first"
+    );
+    assert_eq!(first("ORDERBYnumber").await["number"], "INC0000000");
+    assert_eq!(
+        first("ORDERBYDESCsys_id").await["number"],
+        "INC0001000",
+        "the last generated row"
+    );
+    let (status, _, text) = get(
+        &emulator,
+        &format!("/api/now/table/incident/{chosen}"),
+        &token,
+    )
+    .await;
+    assert_eq!(
+        (status, json(&text)["result"]["short_description"].as_str()),
+        (StatusCode::OK, Some("chosen id"))
+    );
+}

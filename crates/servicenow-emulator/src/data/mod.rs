@@ -68,6 +68,37 @@ pub(crate) enum WriteProblem {
     InvalidTableName,
 }
 
+/// One row's values, written into one reusable buffer (so rendering a page does not allocate
+/// per value).
+#[derive(Debug, Default)]
+pub(crate) struct RowBuffer {
+    text: String,
+    ends: Vec<usize>,
+}
+
+/// A row's values by column: generated into a [`RowBuffer`], or stored.
+#[derive(Debug)]
+pub(crate) enum RowView<'a> {
+    Generated(&'a RowBuffer),
+    Stored(&'a [String]),
+}
+
+impl RowView<'_> {
+    pub(crate) fn get(&self, column: usize) -> &str {
+        match self {
+            Self::Generated(buffer) => {
+                let start = match column {
+                    0 => 0,
+                    _ => buffer.ends.get(column - 1).copied().unwrap_or(0),
+                };
+                let end = buffer.ends.get(column).copied().unwrap_or(start);
+                buffer.text.get(start..end).unwrap_or_default()
+            }
+            Self::Stored(values) => values.get(column).map(String::as_str).unwrap_or_default(),
+        }
+    }
+}
+
 /// All tables.
 #[derive(Debug)]
 pub(crate) struct Database {
@@ -102,6 +133,41 @@ impl Database {
             Some(row) => Cow::Borrowed(row.get(column).map(String::as_str).unwrap_or_default()),
             None if id < table.generated => generate::value(self, table, id, &definition.name),
             None => Cow::Borrowed(""),
+        }
+    }
+
+    /// Every value of a live row, generated into `buffer` when the row is not stored.
+    pub(crate) fn load_row<'a>(
+        &'a self,
+        table: &'a Table,
+        id: u64,
+        buffer: &'a mut RowBuffer,
+    ) -> RowView<'a> {
+        if let Some(row) = table.stored_row(id) {
+            return RowView::Stored(row);
+        }
+        buffer.text.clear();
+        buffer.ends.clear();
+        if id < table.generated {
+            for column in &table.columns {
+                generate::write_value(&mut buffer.text, self, table, id, &column.name);
+                buffer.ends.push(buffer.text.len());
+            }
+        }
+        RowView::Generated(buffer)
+    }
+
+    /// The display value of `value` in a column of this kind: a choice's label, a reference's
+    /// display field, otherwise the value itself.
+    pub(crate) fn display_of<'a>(&'a self, kind: FieldKind, value: &'a str) -> Cow<'a, str> {
+        match kind {
+            FieldKind::Choice(choices) => match choices.iter().find(|(choice, _)| *choice == value)
+            {
+                Some((_, label)) => Cow::Borrowed(label),
+                None => Cow::Borrowed(value),
+            },
+            FieldKind::Reference(target) => self.reference_display(target, value),
+            _ => Cow::Borrowed(value),
         }
     }
 
@@ -155,25 +221,6 @@ impl Database {
                 .get(target)
                 .is_some_and(|target| self.field_exists(target, rest)),
             (Some(_), _) => false,
-        }
-    }
-
-    /// The display value of a column: choice labels, reference display fields.
-    pub(crate) fn display_value<'a>(
-        &'a self,
-        table: &'a Table,
-        id: u64,
-        column: usize,
-    ) -> Cow<'a, str> {
-        let value = self.value(table, id, column);
-        match table.columns[column].kind {
-            FieldKind::Choice(choices) => match choices.iter().find(|(choice, _)| *choice == value)
-            {
-                Some((_, label)) => Cow::Borrowed(label),
-                None => value,
-            },
-            FieldKind::Reference(target) => self.reference_display(target, &value),
-            _ => value,
         }
     }
 
@@ -419,17 +466,28 @@ impl Table {
             foreign_sys_ids: HashMap::new(),
             ordered_fields,
             next_number: generated + 1,
-            last_created_on: String::new(),
+            last_created_on: match generated {
+                0 => String::new(),
+                _ => crate::clock::glide_date_time(generate::created_at(generated - 1)),
+            },
         }
     }
 
     /// The sys_id of row `id` (issued increasing with the id).
     pub(crate) fn sys_id_of(&self, id: u64) -> String {
-        format!(
-            "{}{:016x}",
-            self.sys_id_prefix,
-            self.sys_id_offset + id * self.sys_id_stride
-        )
+        let mut sys_id = String::with_capacity(32);
+        self.write_sys_id(&mut sys_id, id);
+        sys_id
+    }
+
+    /// Appends the sys_id of row `id`: the table's 16-hex-digit prefix, then the id scaled.
+    pub(crate) fn write_sys_id(&self, out: &mut String, id: u64) {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        out.push_str(&self.sys_id_prefix);
+        let encoded = self.sys_id_offset + id * self.sys_id_stride;
+        for shift in (0..16).rev() {
+            out.push(char::from(HEX[((encoded >> (shift * 4)) & 0xf) as usize]));
+        }
     }
 
     /// The live row with this sys_id.
@@ -604,6 +662,25 @@ mod tests {
             None,
             "another table's sys_id"
         );
+    }
+
+    #[test]
+    fn a_row_loaded_at_once_has_the_values_asked_one_by_one() {
+        let database = database(100);
+        let mut buffer = RowBuffer::default();
+        for table in database.tables.values() {
+            for id in [0, 1, table.generated / 2, table.generated.saturating_sub(1)] {
+                let row = database.load_row(table, id, &mut buffer);
+                for column in 0..table.columns.len() {
+                    assert_eq!(
+                        row.get(column),
+                        database.value(table, id, column),
+                        "{} {id} {column}",
+                        table.name
+                    );
+                }
+            }
+        }
     }
 
     #[test]

@@ -16,7 +16,7 @@ use super::{
 };
 use crate::{
     FirstPagePrevLink, Settings,
-    data::{Database, Table},
+    data::{Database, RowBuffer, Table},
     query::{EncodedQuery, compare_values},
     server::{Incoming, Shared},
     wire::{Body, error_envelope, first, form_pairs, json_response},
@@ -129,11 +129,20 @@ pub(super) fn list(
     let selected = select_columns(&database, table, &options);
     let mut body = Vec::with_capacity(64 + page.len() * 900);
     body.extend_from_slice(b"{\"result\":[");
+    let mut buffer = RowBuffer::default();
     for (position, id) in page.iter().enumerate() {
         if position > 0 {
             body.push(b',');
         }
-        write_record(&mut body, &database, table, *id, &selected, &options);
+        write_record(
+            &mut body,
+            &database,
+            table,
+            *id,
+            &selected,
+            &options,
+            &mut buffer,
+        );
     }
     body.extend_from_slice(b"]}");
     drop(database);
@@ -195,7 +204,15 @@ pub(super) fn single_record_body(
     let selected = select_columns(database, table, options);
     let mut body = Vec::with_capacity(1024);
     body.extend_from_slice(b"{\"result\":");
-    write_record(&mut body, database, table, id, &selected, options);
+    write_record(
+        &mut body,
+        database,
+        table,
+        id,
+        &selected,
+        options,
+        &mut RowBuffer::default(),
+    );
     body.push(b'}');
     body
 }
@@ -260,38 +277,14 @@ fn select(
             query.matches(|field| database.path_value(table, *id, field).unwrap_or_default())
         })
         .collect();
-    if !query.order_by.is_empty() {
-        let mut keyed: Vec<(Vec<String>, u64)> = ids
-            .iter()
-            .map(|id| {
-                let keys = query
-                    .order_by
-                    .iter()
-                    .map(|order| {
-                        database
-                            .path_value(table, *id, &order.field)
-                            .unwrap_or_default()
-                            .into_owned()
-                    })
-                    .collect();
-                (keys, *id)
-            })
-            .collect();
-        keyed.sort_by(|(left_keys, left_id), (right_keys, right_id)| {
-            for ((left, right), order) in left_keys.iter().zip(right_keys).zip(&query.order_by) {
-                let ordering = compare_values(left, right);
-                let ordering = if order.descending {
-                    ordering.reverse()
-                } else {
-                    ordering
-                };
-                if ordering.is_ne() {
-                    return ordering;
-                }
+    match query.order_by.as_slice() {
+        [] => (),
+        [only] if table.is_ordered_by(&only.field) => {
+            if only.descending {
+                ids.reverse();
             }
-            left_id.cmp(right_id)
-        });
-        ids = keyed.into_iter().map(|(_, id)| id).collect();
+        }
+        _ => ids = sorted(database, table, query, ids),
     }
     let ids = Arc::new(ids);
     shared
@@ -299,6 +292,41 @@ fn select(
         .lock()
         .put(&table.name, table.version, query_text, Arc::clone(&ids));
     Selection::Ids(ids)
+}
+
+/// `ids` sorted by the query's ORDERBY keys, ties in natural order.
+fn sorted(database: &Database, table: &Table, query: &EncodedQuery, ids: Vec<u64>) -> Vec<u64> {
+    let mut keyed: Vec<(Vec<String>, u64)> = ids
+        .iter()
+        .map(|id| {
+            let keys = query
+                .order_by
+                .iter()
+                .map(|order| {
+                    database
+                        .path_value(table, *id, &order.field)
+                        .unwrap_or_default()
+                        .into_owned()
+                })
+                .collect();
+            (keys, *id)
+        })
+        .collect();
+    keyed.sort_by(|(left_keys, left_id), (right_keys, right_id)| {
+        for ((left, right), order) in left_keys.iter().zip(right_keys).zip(&query.order_by) {
+            let ordering = compare_values(left, right);
+            let ordering = if order.descending {
+                ordering.reverse()
+            } else {
+                ordering
+            };
+            if ordering.is_ne() {
+                return ordering;
+            }
+        }
+        left_id.cmp(right_id)
+    });
+    keyed.into_iter().map(|(_, id)| id).collect()
 }
 
 /// The `Link` header in the real format: one header, entries comma-separated without spaces,

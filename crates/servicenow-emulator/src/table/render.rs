@@ -2,7 +2,7 @@
 //! string, references as `{link, value}` or `""`, display values (`servicenow-api.md` §2.4).
 
 use crate::{
-    data::{Database, Table, schema::FieldKind},
+    data::{Database, RowBuffer, Table, schema::FieldKind},
     wire::{first, form_pairs},
 };
 
@@ -83,7 +83,7 @@ pub(super) fn select_columns(
     }
 }
 
-/// Appends one record as a JSON object.
+/// Appends one record as a JSON object; `buffer` is reused from row to row.
 pub(super) fn write_record(
     out: &mut Vec<u8>,
     database: &Database,
@@ -91,7 +91,9 @@ pub(super) fn write_record(
     id: u64,
     selected: &[Selected],
     options: &RenderOptions,
+    buffer: &mut RowBuffer,
 ) {
+    let row = database.load_row(table, id, buffer);
     out.push(b'{');
     for (position, selection) in selected.iter().enumerate() {
         if position > 0 {
@@ -102,7 +104,7 @@ pub(super) fn write_record(
                 let definition = &table.columns[*column];
                 write_string(out, &definition.name);
                 out.push(b':');
-                write_field(out, database, table, id, *column, definition.kind, options);
+                write_field(out, database, row.get(*column), definition.kind, options);
             }
             Selected::Path(path) => {
                 write_string(out, path);
@@ -121,13 +123,10 @@ pub(super) fn write_record(
 fn write_field(
     out: &mut Vec<u8>,
     database: &Database,
-    table: &Table,
-    id: u64,
-    column: usize,
+    value: &str,
     kind: FieldKind,
     options: &RenderOptions,
 ) {
-    let value = database.value(table, id, column);
     if let FieldKind::Reference(target) = kind {
         let link = (!options.exclude_reference_link && !value.is_empty())
             .then(|| format!("{}/api/now/table/{target}/{value}", options.origin));
@@ -137,13 +136,13 @@ fn write_field(
                     out.extend_from_slice(b"{\"link\":");
                     write_string(out, link);
                     out.extend_from_slice(b",\"value\":");
-                    write_string(out, &value);
+                    write_string(out, value);
                     out.push(b'}');
                 }
-                None => write_string(out, &value),
+                None => write_string(out, value),
             },
             DisplayMode::Display => {
-                let display = database.reference_display(target, &value);
+                let display = database.reference_display(target, value);
                 match &link {
                     Some(link) => {
                         out.extend_from_slice(b"{\"display_value\":");
@@ -156,7 +155,7 @@ fn write_field(
                 }
             }
             DisplayMode::All => {
-                let display = database.reference_display(target, &value);
+                let display = database.reference_display(target, value);
                 out.extend_from_slice(b"{\"display_value\":");
                 write_string(out, &display);
                 if let Some(link) = &link {
@@ -164,16 +163,16 @@ fn write_field(
                     write_string(out, link);
                 }
                 out.extend_from_slice(b",\"value\":");
-                write_string(out, &value);
+                write_string(out, value);
                 out.push(b'}');
             }
         }
         return;
     }
     match options.display {
-        DisplayMode::Value => write_string(out, &value),
-        DisplayMode::Display => write_string(out, &database.display_value(table, id, column)),
-        DisplayMode::All => write_pair(out, &database.display_value(table, id, column), &value),
+        DisplayMode::Value => write_string(out, value),
+        DisplayMode::Display => write_string(out, &database.display_of(kind, value)),
+        DisplayMode::All => write_pair(out, &database.display_of(kind, value), value),
     }
 }
 
