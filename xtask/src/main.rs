@@ -1,5 +1,7 @@
 //! Maintainer tasks, run as `cargo xtask <task>` (see <https://github.com/matklad/cargo-xtask/>).
 
+mod bench;
+mod fuzz;
 mod tidy;
 
 use std::{
@@ -15,6 +17,9 @@ usage: cargo xtask <task>
 tasks:
   ci      run exactly what CI runs (`.ci/run`: fmt check, clippy -D warnings, the test command)
   tidy    check the house rules (also run by `cargo test`)
+  bench   measure throughput, memory, auth overhead and the token storm against peers, side by
+          side on one emulator; writes docs/benchmarks.md, fails when a target ratio is missed
+  fuzz    [TARGET] [--seconds N]: run the libFuzzer targets of fuzz/ (cargo-fuzz)
 ";
 
 fn main() -> anyhow::Result<()> {
@@ -23,7 +28,9 @@ fn main() -> anyhow::Result<()> {
     let rest: Vec<String> = args.collect();
     let root = project_root();
     match task.as_str() {
-        "ci" => run(Command::new("bash").arg(root.join(".ci/run")).current_dir(&root)),
+        "ci" => run(Command::new("bash")
+            .arg(root.join(".ci/run"))
+            .current_dir(&root)),
         "tidy" => {
             let problems = tidy::check(&root)?;
             if problems.is_empty() {
@@ -35,14 +42,13 @@ fn main() -> anyhow::Result<()> {
             }
             bail!("tidy: {} problem(s)", problems.len())
         }
+        "bench" => bench::run(&root, &rest),
+        "fuzz" => fuzz::run(&root, &rest),
         "" | "help" | "--help" | "-h" => {
             eprint!("{USAGE}");
             Ok(())
         }
-        other => {
-            let _ = rest;
-            bail!("unknown task `{other}`\n{USAGE}")
-        }
+        other => bail!("unknown task `{other}`\n{USAGE}"),
     }
 }
 
