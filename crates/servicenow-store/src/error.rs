@@ -148,3 +148,28 @@ impl StoreError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{SecretBytes, Version};
+
+    #[test]
+    fn a_conflict_error_never_prints_the_value_it_carries() {
+        let current = Versioned {
+            version: Version::new(7).expect("valid version"),
+            value: SecretBytes::new(b"{\"refresh_token\":\"rt-very-secret\"}".to_vec()),
+        };
+        let error = StoreError::Conflict {
+            current: Some(current),
+        };
+        for printed in [
+            format!("{error}"),
+            format!("{error:?}"),
+            format!("{error:#?}"),
+        ] {
+            assert!(!printed.contains("rt-very-secret"), "{printed}");
+        }
+        assert!(format!("{error:?}").contains("redacted"));
+    }
+}

@@ -196,3 +196,28 @@ fn a_garbled_key_file_is_a_parse_error_that_does_not_echo_its_content() {
     let error = SealingKey::load(&path).expect_err("wrong types");
     assert!(!error.to_string().contains("secret-material"), "{error}");
 }
+
+#[test]
+fn processes_creating_one_key_file_at_once_all_get_the_same_key() {
+    let directory = tempfile::tempdir().expect("tempdir");
+    let path = directory.path().join("store.key");
+    let creators: Vec<_> = (0..8u32)
+        .map(|id| {
+            let path = path.clone();
+            std::thread::spawn(move || {
+                SealingKey::load_or_create(&path, id).expect("create or load")
+            })
+        })
+        .collect();
+    let keys: Vec<SealingKey> = creators
+        .into_iter()
+        .map(|creator| creator.join().expect("no panic"))
+        .collect();
+    let first = &keys[0];
+    for key in &keys {
+        assert_eq!(
+            (key.id(), key.bytes.as_ref()),
+            (first.id(), first.bytes.as_ref())
+        );
+    }
+}
