@@ -219,8 +219,9 @@ impl<'a, T: HttpTransport, R: DeserializeOwned + Send + 'a> Pager<'a, T, R> {
 
     fn take_rows(&mut self, rows: Vec<(Option<String>, R)>) {
         for (sys_id, row) in rows {
-            if self.exactly_once {
-                let Some(sys_id) = sys_id else { continue };
+            // A row without a sys_id (which the instance always sends when asked) cannot be
+            // checked, so it is passed on rather than lost.
+            if let (true, Some(sys_id)) = (self.exactly_once, sys_id) {
                 if self
                     .last_sys_id
                     .as_deref()

@@ -153,21 +153,40 @@ async fn a_100k_row_stream_returns_every_row_exactly_once_while_rows_are_inserte
     emulator.shutdown().await;
 }
 
-/// Keeps the emulator's clock one second before the end of an hour, so that its per-hour rate
-/// limit resets every real second and `Retry-After` stays short.
-async fn shorten_rate_limit_windows(emulator: &EmulatorHandle, stop: &AtomicBool) {
-    let start = emulator.clock().unix_seconds();
-    let mut hour = start - start.rem_euclid(3600) + 3600;
-    // Bounded: ten minutes of one-second windows.
-    for _ in 0..600 {
+fn last_second_of(window_end: i64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs((window_end - 1) as u64)
+}
+
+/// Freezes the emulator's clock in the last second of the current hour; returns the hour's end.
+fn freeze_in_the_last_second_of_an_hour(emulator: &EmulatorHandle) -> i64 {
+    emulator.clock().freeze();
+    let now = emulator.clock().unix_seconds();
+    let window_end = now - now.rem_euclid(3600) + 3600;
+    emulator.clock().set(last_second_of(window_end));
+    window_end
+}
+
+/// With the clock frozen one second before the end of an hour (so `Retry-After` is one
+/// second), opens the next hour's window each time the rate limit has refused a request:
+/// every window of the per-hour limit ends in a 429, however fast or slow the machine is.
+async fn open_a_new_window_after_each_refusal(
+    emulator: &EmulatorHandle,
+    mut window_end: i64,
+    stop: &AtomicBool,
+) {
+    let mut refusals_seen = emulator.counters().rate_limited;
+    // Bounded: ten minutes of polling every 20 ms.
+    for _ in 0..30_000 {
         if stop.load(Ordering::SeqCst) {
             return;
         }
-        emulator
-            .clock()
-            .set(UNIX_EPOCH + Duration::from_secs((hour + 3599) as u64));
-        hour += 3600;
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        let refusals = emulator.counters().rate_limited;
+        if refusals > refusals_seen {
+            refusals_seen = refusals;
+            window_end += 3600;
+            emulator.clock().set(last_second_of(window_end));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
@@ -185,9 +204,10 @@ async fn the_same_stream_survives_ten_percent_faults_and_a_rate_limit() {
         );
     let client = emulator::client(&emulator);
     let stop = Arc::new(AtomicBool::new(false));
+    let window_end = freeze_in_the_last_second_of_an_hour(&emulator);
     let windows = tokio::spawn({
         let (emulator, stop) = (emulator.clone(), stop.clone());
-        async move { shorten_rate_limit_windows(&emulator, &stop).await }
+        async move { open_a_new_window_after_each_refusal(&emulator, window_end, &stop).await }
     });
     let before = emulator.counters();
     let started = SystemTime::now();

@@ -20,6 +20,13 @@ pub(crate) struct BasicAuth<T> {
     inner: T,
 }
 
+impl<T> BasicAuth<T> {
+    #[allow(dead_code)] // Not every test binary builds its own transport.
+    pub(crate) fn new(inner: T) -> Self {
+        Self { inner }
+    }
+}
+
 #[async_trait]
 impl<T: HttpTransport> HttpTransport for BasicAuth<T> {
     async fn send(
@@ -35,6 +42,7 @@ impl<T: HttpTransport> HttpTransport for BasicAuth<T> {
     }
 }
 
+#[allow(dead_code)] // Not every test binary uses the shared client.
 pub(crate) type Client = TableClient<BasicAuth<ReqwestTransport>>;
 
 pub(crate) async fn start(builder: EmulatorBuilder) -> EmulatorHandle {
@@ -44,6 +52,7 @@ pub(crate) async fn start(builder: EmulatorBuilder) -> EmulatorHandle {
         .expect("the emulator starts on loopback")
 }
 
+#[allow(dead_code)] // Not every test binary uses the shared client.
 /// A client of `emulator` with short backoffs (the faults are injected, not real outages).
 pub(crate) fn client(emulator: &EmulatorHandle) -> Client {
     let config = TransportConfig {
