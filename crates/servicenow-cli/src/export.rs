@@ -38,7 +38,7 @@ pub(crate) async fn run(global: &GlobalArgs, args: &ExportArgs) -> CliResult<()>
         })?),
         None => Box::new(io::stdout()),
     };
-    let mut sink = Sink::new(destination, args.format, &args.fields);
+    let mut sink = Sink::with_columns(destination, args.format, &args.fields)?;
     let mut progress = Reporter::new(args.progress, total);
     let started = Instant::now();
     let config = StreamConfig {
@@ -89,14 +89,30 @@ enum Sink {
 }
 
 impl Sink {
-    fn new(destination: Box<dyn Write>, format: ExportFormat, fields: &[String]) -> Self {
+    fn new(destination: Box<dyn Write>, format: ExportFormat) -> Self {
         match format {
             ExportFormat::Jsonl => Self::Jsonl(BufWriter::with_capacity(64 * 1024, destination)),
             ExportFormat::Csv => Self::Csv {
                 writer: Box::new(csv::Writer::from_writer(destination)),
-                columns: (!fields.is_empty()).then(|| fields.to_vec()),
+                columns: None,
             },
         }
+    }
+
+    /// A sink with `--fields` as its CSV columns: the header is written at once.
+    fn with_columns(
+        destination: Box<dyn Write>,
+        format: ExportFormat,
+        fields: &[String],
+    ) -> CliResult<Self> {
+        let mut sink = Self::new(destination, format);
+        if let (Self::Csv { writer, columns }, false) = (&mut sink, fields.is_empty()) {
+            writer
+                .write_record(fields)
+                .map_err(|error| output_error(&error))?;
+            *columns = Some(fields.to_vec());
+        }
+        Ok(sink)
     }
 
     fn write(&mut self, record: Map<String, Value>) -> CliResult<()> {
@@ -109,8 +125,8 @@ impl Sink {
                 let columns = match columns {
                     Some(columns) => columns,
                     None => {
-                        // The first record's fields become the header (every record of a
-                        // Table API list has the same fields).
+                        // Without --fields, the first record's fields are the columns (every
+                        // record of a Table API list has the same fields).
                         let header: Vec<String> = record.keys().cloned().collect();
                         writer
                             .write_record(&header)
@@ -265,17 +281,19 @@ mod tests {
     }
 
     #[test]
-    fn csv_export_takes_its_header_from_the_first_record() {
-        let mut sink = Sink::new(Box::new(io::sink()), ExportFormat::Csv, &[]);
+    fn csv_export_takes_its_header_from_fields_or_the_first_record() {
         let record: Map<String, Value> =
             serde_json::from_str(r#"{"number":"INC1","priority":"2"}"#).unwrap();
-        sink.write(record).unwrap();
-        let Sink::Csv { columns, .. } = &sink else {
-            unreachable!("a csv sink")
-        };
-        assert_eq!(
-            columns.as_deref(),
-            Some(&["number".to_owned(), "priority".to_owned()][..])
-        );
+        for (fields, expected) in [
+            (vec![], "number,priority\nINC1,2\n"),
+            (vec!["priority".to_owned()], "priority\n2\n"),
+        ] {
+            let file = tempfile::NamedTempFile::new().unwrap();
+            let destination = Box::new(file.reopen().unwrap());
+            let mut sink = Sink::with_columns(destination, ExportFormat::Csv, &fields).unwrap();
+            sink.write(record.clone()).unwrap();
+            sink.finish().unwrap();
+            assert_eq!(std::fs::read_to_string(file.path()).unwrap(), expected);
+        }
     }
 }
