@@ -1,0 +1,188 @@
+//! Example web app: "Connect ServiceNow" sends the user to the instance's `/oauth_auth.do`, the
+//! callback is validated and exchanged on the server, the tokens stay in the server's encrypted
+//! store (per user), and the page shows the user's open incidents. The browser only ever holds an
+//! opaque session cookie (`HttpOnly`, `SameSite=Lax`, `Secure` outside loopback).
+//!
+//! ```text
+//!  browser ── POST /connect ──▶ app: Login::begin(subject) ── 303 ──▶ instance /oauth_auth.do
+//!  browser ◀───────────── 302 /callback?code&state ◀── login + Allow on the instance
+//!  browser ── GET /callback ──▶ app: Login::complete(subject, query) → tokens stored ── 303 /
+//!  browser ── GET / ──▶ app: client(subject).table("incident").list(…) → HTML
+//!  browser ── POST /logout ──▶ app: Login::logout(subject) → revoked + deleted
+//! ```
+#![warn(missing_docs)]
+
+mod pages;
+mod routes;
+mod sessions;
+
+use std::{collections::HashMap, net::SocketAddr, path::Path, sync::Arc};
+
+use servicenow::{
+    Client, Login,
+    oauth::{InstanceUrl, OAuthClient, RedirectUri},
+    store::TokenStore,
+    stores,
+};
+use tokio::sync::Mutex;
+
+use crate::sessions::Sessions;
+
+/// Everything the app needs to know.
+#[derive(Debug)]
+pub struct AppConfig {
+    /// The ServiceNow instance.
+    pub instance: InstanceUrl,
+    /// The OAuth client registered on the instance for this app.
+    pub oauth_client: OAuthClient,
+    /// This app's callback URL, registered exactly on the instance.
+    pub redirect_uri: RedirectUri,
+    /// Where the users' tokens are kept (encrypted).
+    pub store: Arc<dyn TokenStore>,
+    /// The app's own origin as browsers see it, e.g. `https://app.example.com`; decides whether
+    /// the session cookie is `Secure` (always, except on plain-http loopback).
+    pub public_url: String,
+}
+
+/// The app: cheap to clone, shared by every request.
+#[derive(Clone, Debug)]
+pub struct App {
+    inner: Arc<AppInner>,
+}
+
+#[derive(Debug)]
+struct AppInner {
+    config: AppConfig,
+    login: Login,
+    clients: Mutex<HashMap<String, Client>>,
+    sessions: Sessions,
+    secure_cookies: bool,
+}
+
+impl App {
+    /// Builds the app (no request is sent yet).
+    pub async fn new(config: AppConfig) -> anyhow::Result<Self> {
+        let bootstrap = Client::builder(config.instance.clone(), config.oauth_client.clone())
+            .user("web-login", config.redirect_uri.clone())
+            .store(Arc::clone(&config.store))
+            .build()
+            .await?;
+        let login = bootstrap
+            .login()
+            .cloned()
+            .ok_or_else(|| anyhow::format_err!("the user credential has no login helper"))?;
+        let secure_cookies = !is_loopback_http(&config.public_url);
+        Ok(Self {
+            inner: Arc::new(AppInner {
+                config,
+                login,
+                clients: Mutex::new(HashMap::new()),
+                sessions: Sessions::default(),
+                secure_cookies,
+            }),
+        })
+    }
+
+    /// The routes: `/`, `POST /connect`, `/callback`, `POST /logout`.
+    pub fn router(&self) -> axum::Router {
+        routes::router(self.clone())
+    }
+
+    /// Serves the app on `listener` until the process ends.
+    pub async fn serve(self, listener: tokio::net::TcpListener) -> std::io::Result<()> {
+        axum::serve(listener, self.router()).await
+    }
+
+    /// The subjects (this app's user ids) of the sessions that are connected to ServiceNow; for
+    /// operators and tests (they are ids, not secrets).
+    pub async fn connected_subjects(&self) -> Vec<String> {
+        self.inner.sessions.connected_subjects().await
+    }
+
+    /// The token store.
+    pub fn store(&self) -> &Arc<dyn TokenStore> {
+        &self.inner.config.store
+    }
+
+    /// The login helper (for the store key of a subject).
+    pub fn login(&self) -> &Login {
+        &self.inner.login
+    }
+
+    /// The client reading records for `subject`, built on first use and kept.
+    async fn client_for(&self, subject: &str) -> servicenow::Result<Client> {
+        let mut clients = self.inner.clients.lock().await;
+        if let Some(client) = clients.get(subject) {
+            return Ok(client.clone());
+        }
+        let config = &self.inner.config;
+        let client = Client::builder(config.instance.clone(), config.oauth_client.clone())
+            .user(subject, config.redirect_uri.clone())
+            .store(Arc::clone(&config.store))
+            .build()
+            .await?;
+        clients.insert(subject.to_owned(), client.clone());
+        Ok(client)
+    }
+
+    async fn forget_client(&self, subject: &str) {
+        self.inner.clients.lock().await.remove(subject);
+    }
+}
+
+/// Where to keep tokens: `sqlite:DIR` (default), `postgres://…` or `redis://…`. The sealing key
+/// lives in `key_file` (created with mode 0600 on first use) for the database engines; the SQLite
+/// store keeps its key beside the database.
+pub async fn open_store(spec: &str, key_file: &Path) -> anyhow::Result<Arc<dyn TokenStore>> {
+    use servicenow::store::{
+        Keyring, PostgresBackend, PostgresOptions, RedisBackend, RedisOptions, SealedStore,
+        SealingKey,
+    };
+
+    if let Some(directory) = spec.strip_prefix("sqlite:") {
+        return Ok(stores::open_sqlite(Path::new(directory)).await?);
+    }
+    let keyring = || -> anyhow::Result<Keyring> {
+        Ok(Keyring::new(SealingKey::load_or_create(key_file, 1)?))
+    };
+    if spec.starts_with("postgres://") || spec.starts_with("postgresql://") {
+        let backend = PostgresBackend::connect(spec, PostgresOptions::new("web_login")?).await?;
+        return Ok(Arc::new(SealedStore::new(keyring()?, backend)));
+    }
+    if spec.starts_with("redis://") {
+        let backend = RedisBackend::connect(spec, RedisOptions::new("web-login:")?).await?;
+        return Ok(Arc::new(SealedStore::new(keyring()?, backend)));
+    }
+    anyhow::bail!("unknown store {spec:?}: use sqlite:DIR, postgres://… or redis://…")
+}
+
+/// Whether `url` is plain http on a loopback host (the one place a cookie may lack `Secure`).
+fn is_loopback_http(url: &str) -> bool {
+    let Some(rest) = url.strip_prefix("http://") else {
+        return false;
+    };
+    let host = rest.split('/').next().unwrap_or_default();
+    if let Ok(address) = host.parse::<SocketAddr>() {
+        return address.ip().is_loopback();
+    }
+    let name = host.rsplit_once(':').map_or(host, |(name, _)| name);
+    name == "localhost"
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cookies_are_secure_everywhere_but_plain_http_loopback() {
+        assert!(is_loopback_http("http://127.0.0.1:3000"));
+        assert!(is_loopback_http("http://localhost:3000/"));
+        assert!(is_loopback_http("http://[::1]:3000"));
+        assert!(!is_loopback_http("https://127.0.0.1:3000"));
+        assert!(!is_loopback_http("http://app.example.com"));
+        assert!(!is_loopback_http("https://app.example.com"));
+    }
+}

@@ -1,0 +1,450 @@
+//! The example web app in a real headless Chromium (through chromedriver and WebDriver): connect,
+//! log in on the emulator's page, Allow, see the incidents, disconnect; Deny; and a forged
+//! callback. Runs when SN_TEST_CHROMEDRIVER points at chromedriver; skipped with a message
+//! otherwise, and a failure when SN_REQUIRE_SERVICES=1.
+
+use std::{
+    path::{Path, PathBuf},
+    process::Stdio,
+    sync::Arc,
+    time::Duration,
+};
+
+use fantoccini::{Client as Browser, ClientBuilder, Locator};
+use servicenow::{
+    auth::TokenSet,
+    oauth::{ClientId, ClientSecret, InstanceUrl, OAuthClient, RedirectUri},
+};
+use servicenow_emulator::{
+    ClientRegistration, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Emulator, EmulatorHandle,
+    TokenOutcome,
+};
+use tokio::{net::TcpListener, process::Child, task::JoinHandle};
+use web_login::{App, AppConfig, open_store};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_allow_see_incidents_then_disconnect() {
+    let Some(chromium) = Chromium::start().await else {
+        return;
+    };
+    let world = World::start().await;
+    let browser = chromium.browser().await;
+
+    browser.goto(&world.app_url).await.unwrap();
+    browser
+        .find(Locator::Id("connect"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    log_in_on_the_emulator(&browser).await;
+    browser
+        .find(Locator::Id("allow"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+
+    // Back on the app, which shows the user's open incidents.
+    let table = browser
+        .wait()
+        .for_element(Locator::Id("incidents"))
+        .await
+        .unwrap();
+    let incidents = table.find_all(Locator::Css("tr.incident")).await.unwrap();
+    assert_eq!(incidents.len(), 10);
+    assert!(table.text().await.unwrap().contains("INC00000"));
+    let url = browser.current_url().await.unwrap();
+    assert_eq!(
+        url.path(),
+        "/",
+        "the callback URL (with its code) is left at once"
+    );
+    assert_eq!(
+        world
+            .emulator
+            .counters()
+            .token_requests("authorization_code", TokenOutcome::Issued),
+        1
+    );
+
+    // The tokens are on the server; the browser holds only the opaque session cookie.
+    let tokens = world.stored_tokens().await;
+    let source = browser.source().await.unwrap();
+    let cookies = browser.get_all_cookies().await.unwrap();
+    let session = cookies
+        .iter()
+        .find(|cookie| cookie.name() == "web_login_session")
+        .expect("the session cookie");
+    assert_eq!(session.http_only(), Some(true));
+    assert_eq!(session.same_site(), Some(cookie::SameSite::Lax));
+    for secret in tokens.secrets() {
+        assert!(!source.contains(&secret), "a token is in the page");
+        for cookie in &cookies {
+            assert!(
+                !cookie.value().contains(&secret),
+                "a token is in cookie {}",
+                cookie.name()
+            );
+        }
+    }
+
+    // Disconnect: the tokens are revoked at the instance and deleted from the store.
+    let revocations = world.emulator.counters().revocations;
+    browser
+        .find(Locator::Id("logout"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let notice = browser
+        .wait()
+        .for_element(Locator::Id("notice"))
+        .await
+        .unwrap();
+    assert!(notice.text().await.unwrap().contains("revoked and deleted"));
+    browser.find(Locator::Id("connect")).await.unwrap();
+    assert!(world.emulator.counters().revocations > revocations);
+    assert!(world.app.connected_subjects().await.is_empty());
+
+    browser.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deny_on_the_consent_page_connects_nothing() {
+    let Some(chromium) = Chromium::start().await else {
+        return;
+    };
+    let world = World::start().await;
+    let browser = chromium.browser().await;
+
+    browser.goto(&world.app_url).await.unwrap();
+    browser
+        .find(Locator::Id("connect"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    log_in_on_the_emulator(&browser).await;
+    browser
+        .find(Locator::Id("deny"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+
+    let error = browser
+        .wait()
+        .for_element(Locator::Id("error"))
+        .await
+        .unwrap();
+    assert!(error.text().await.unwrap().contains("declined access"));
+    assert!(world.app.connected_subjects().await.is_empty());
+    assert_eq!(world.emulator.counters().total_token_requests(), 0);
+    browser
+        .find(Locator::Id("back"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    browser
+        .wait()
+        .for_element(Locator::Id("connect"))
+        .await
+        .unwrap();
+
+    browser.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_callback_with_a_wrong_state_is_rejected() {
+    let Some(chromium) = Chromium::start().await else {
+        return;
+    };
+    let world = World::start().await;
+    let browser = chromium.browser().await;
+
+    // A login is pending for this browser's session …
+    browser.goto(&world.app_url).await.unwrap();
+    browser
+        .find(Locator::Id("connect"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    browser
+        .wait()
+        .for_element(Locator::Id("user_name"))
+        .await
+        .unwrap();
+    // … and a callback with a state the app never issued arrives (a CSRF or login-injection try).
+    browser
+        .goto(&format!(
+            "{}/callback?code=attacker-code&state=forged-state",
+            world.app_url
+        ))
+        .await
+        .unwrap();
+    let error = browser
+        .wait()
+        .for_element(Locator::Id("error"))
+        .await
+        .unwrap();
+    assert!(error.text().await.unwrap().contains("state mismatch"));
+    assert_eq!(
+        world.emulator.counters().total_token_requests(),
+        0,
+        "the forged code was never sent to the token endpoint"
+    );
+    assert!(world.app.connected_subjects().await.is_empty());
+
+    browser.close().await.unwrap();
+}
+
+async fn log_in_on_the_emulator(browser: &Browser) {
+    let user = browser
+        .wait()
+        .for_element(Locator::Id("user_name"))
+        .await
+        .unwrap();
+    user.send_keys("admin").await.unwrap();
+    browser
+        .find(Locator::Id("user_password"))
+        .await
+        .unwrap()
+        .send_keys("admin")
+        .await
+        .unwrap();
+    browser
+        .find(Locator::Id("sysverb_login"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    browser
+        .wait()
+        .for_element(Locator::Id("consent"))
+        .await
+        .unwrap();
+}
+
+/// The emulator and the app, with the app's callback registered on the emulator.
+struct World {
+    emulator: EmulatorHandle,
+    app: App,
+    app_url: String,
+    server: JoinHandle<std::io::Result<()>>,
+    _directory: tempfile::TempDir,
+}
+
+impl World {
+    async fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let app_url = format!("http://{}", listener.local_addr().unwrap());
+        let redirect_uri = format!("{app_url}/callback");
+        let emulator = Emulator::builder()
+            .client(ClientRegistration::confidential(
+                DEFAULT_CLIENT_ID,
+                DEFAULT_CLIENT_SECRET,
+                vec![redirect_uri.clone()],
+            ))
+            .rows("incident", 40)
+            .start()
+            .await
+            .unwrap();
+        let directory = tempfile::tempdir().unwrap();
+        let store = open_store(
+            &format!("sqlite:{}", directory.path().join("store").display()),
+            &directory.path().join("key"),
+        )
+        .await
+        .unwrap();
+        let app = App::new(AppConfig {
+            instance: InstanceUrl::new(emulator.base_url()).unwrap(),
+            oauth_client: OAuthClient::confidential(
+                ClientId::new(DEFAULT_CLIENT_ID).unwrap(),
+                ClientSecret::new(DEFAULT_CLIENT_SECRET).unwrap(),
+            ),
+            redirect_uri: RedirectUri::new(redirect_uri).unwrap(),
+            store: Arc::clone(&store),
+            public_url: app_url.clone(),
+        })
+        .await
+        .unwrap();
+        let server = tokio::spawn(app.clone().serve(listener));
+        Self {
+            emulator,
+            app,
+            app_url,
+            server,
+            _directory: directory,
+        }
+    }
+
+    /// The token set the store holds for the one connected user.
+    async fn stored_tokens(&self) -> TokenSet {
+        let subjects = self.app.connected_subjects().await;
+        assert_eq!(subjects.len(), 1, "one connected browser");
+        let key = self.app.login().credential_key(&subjects[0]).unwrap();
+        let stored = self
+            .app
+            .store()
+            .load(&key)
+            .await
+            .unwrap()
+            .expect("stored tokens");
+        serde_json::from_slice(stored.value.expose_secret()).unwrap()
+    }
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+trait Secrets {
+    fn secrets(&self) -> Vec<String>;
+}
+
+impl Secrets for TokenSet {
+    fn secrets(&self) -> Vec<String> {
+        let mut secrets = vec![self.access_token().secret().to_owned()];
+        if let Some(refresh) = self.refresh_token() {
+            secrets.push(refresh.token().secret().to_owned());
+        }
+        secrets
+    }
+}
+
+/// chromedriver started on a free port (killed when dropped), and headless Chromium sessions
+/// through it, each with a fresh profile directory.
+struct Chromium {
+    _driver: Child,
+    url: String,
+    profiles: tempfile::TempDir,
+    binary: Option<PathBuf>,
+}
+
+impl Chromium {
+    async fn start() -> Option<Self> {
+        let required = std::env::var("SN_REQUIRE_SERVICES").is_ok_and(|value| value == "1");
+        let path = match std::env::var_os("SN_TEST_CHROMEDRIVER") {
+            Some(path) if !path.is_empty() => PathBuf::from(path),
+            _ => {
+                assert!(
+                    !required,
+                    "SN_TEST_CHROMEDRIVER is not set and SN_REQUIRE_SERVICES=1: install Debian's \
+                     chromium and chromium-driver and set SN_TEST_CHROMEDRIVER=$(command -v chromedriver)"
+                );
+                eprintln!(
+                    "skipped: the browser test needs SN_TEST_CHROMEDRIVER (the path of chromedriver)"
+                );
+                return None;
+            }
+        };
+        let port = {
+            let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            probe.local_addr().unwrap().port()
+        };
+        let driver = tokio::process::Command::new(&path)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|error| panic!("starting {}: {error}", path.display()));
+        let mut ready = false;
+        for _ in 0..200 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
+                ready = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(ready, "chromedriver did not listen on port {port}");
+        Some(Self {
+            _driver: driver,
+            url: format!("http://127.0.0.1:{port}"),
+            profiles: tempfile::tempdir().unwrap(),
+            binary: chromium_beside(&path),
+        })
+    }
+
+    async fn browser(&self) -> Browser {
+        // A fresh profile: no cookies or cache from any other session.
+        let profile = self.profiles.path().join("profile");
+        let mut options = serde_json::json!({
+            "args": [
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                format!("--user-data-dir={}", profile.display()),
+            ],
+        });
+        if let Some(binary) = &self.binary {
+            options["binary"] = serde_json::Value::from(binary.display().to_string());
+        }
+        let mut capabilities = serde_json::Map::new();
+        capabilities.insert("goog:chromeOptions".to_owned(), options);
+        let browser = ClientBuilder::native()
+            .capabilities(capabilities)
+            .connect(&self.url)
+            .await
+            .unwrap();
+        browser.issue_cmd(BypassEmulatorCsp).await.unwrap();
+        browser
+    }
+}
+
+/// The chromium binary installed beside chromedriver (Debian puts both in /usr/bin), if any.
+fn chromium_beside(chromedriver: &Path) -> Option<PathBuf> {
+    let directory = chromedriver.parent()?;
+    ["chromium", "chromium-browser", "google-chrome"]
+        .iter()
+        .map(|name| directory.join(name))
+        .find(|candidate| candidate.exists())
+}
+
+/// FIXME(servicenow-emulator): the emulator's pages send `Content-Security-Policy: … form-action
+/// 'self'`, and Chromium applies `form-action` to the redirect that follows a form submission, so
+/// pressing Allow or Deny on the consent page never reaches the app's callback on another origin
+/// (a real instance redirects there). Until the emulator leaves `form-action` off its consent page
+/// (or lists the redirect URI's origin in it), the browser ignores page CSPs through the DevTools
+/// command `Page.setBypassCSP`. The app itself sends no CSP, so nothing of the app is bypassed.
+#[derive(Debug)]
+struct BypassEmulatorCsp;
+
+impl fantoccini::wd::WebDriverCompatibleCommand for BypassEmulatorCsp {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/goog/cdp/execute",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _request_url: &url::Url) -> (http::Method, Option<String>) {
+        let body = serde_json::json!({"cmd": "Page.setBypassCSP", "params": {"enabled": true}});
+        (http::Method::POST, Some(body.to_string()))
+    }
+}
