@@ -414,3 +414,18 @@ async fn token_lifespans_come_from_the_registry_entry() {
         StatusCode::UNAUTHORIZED
     );
 }
+
+#[tokio::test]
+async fn the_handle_debug_output_never_shows_a_token_or_a_secret() {
+    let emulator = start().await;
+    let (access, refresh_token) = password_tokens(&emulator).await;
+    let shown = format!("{emulator:?}");
+    assert!(shown.contains("access_tokens: 1"), "{shown}");
+    for secret in [
+        access.as_str(),
+        refresh_token.as_str(),
+        DEFAULT_CLIENT_SECRET,
+    ] {
+        assert!(!shown.contains(secret), "{shown}");
+    }
+}

@@ -18,8 +18,9 @@ use crate::{ClientRegistration, Secret, UserAccount, wire::random_token};
 /// How long a login session lives without use.
 const SESSION_LIFETIME: Duration = Duration::from_secs(3600);
 
-/// Everything the authorization server remembers.
-#[derive(Debug, Default)]
+/// Everything the authorization server remembers. Its `Debug` shows counts, never a token,
+/// code, session id or CSRF token.
+#[derive(Default)]
 pub(crate) struct OAuthState {
     pub(crate) clients: BTreeMap<String, ClientRegistration>,
     pub(crate) users: BTreeMap<String, Secret>,
@@ -30,8 +31,22 @@ pub(crate) struct OAuthState {
     next_grant_id: u64,
 }
 
+impl std::fmt::Debug for OAuthState {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("OAuthState")
+            .field("clients", &self.clients.keys().collect::<Vec<_>>())
+            .field("users", &self.users.keys().collect::<Vec<_>>())
+            .field("sessions", &self.sessions.len())
+            .field("codes", &self.codes.len())
+            .field("access_tokens", &self.access_tokens.len())
+            .field("refresh_tokens", &self.refresh_tokens.len())
+            .finish()
+    }
+}
+
 /// A browser session on the login and consent pages.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub(crate) struct Session {
     /// The logged-in user, or `None` before login.
     pub(crate) user: Option<String>,
@@ -41,7 +56,6 @@ pub(crate) struct Session {
 }
 
 /// An issued authorization code and what it is bound to.
-#[derive(Debug)]
 struct CodeGrant {
     client_id: String,
     user: String,
@@ -54,7 +68,7 @@ struct CodeGrant {
 }
 
 /// An access or refresh token.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 struct TokenRecord {
     client_id: String,
     user: String,
@@ -64,7 +78,6 @@ struct TokenRecord {
 }
 
 /// Tokens handed out by one successful token request.
-#[derive(Debug)]
 pub(crate) struct IssuedTokens {
     pub(crate) access_token: String,
     pub(crate) refresh_token: Option<String>,
