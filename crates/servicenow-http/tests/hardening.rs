@@ -1,6 +1,7 @@
 //! The built-in transports' hardening, shown against small misbehaving servers on loopback.
 //!
 //! Each scenario is written once and run for both the reqwest and the hyper transport.
+#![cfg(any(feature = "reqwest", feature = "hyper"))]
 
 mod support;
 
