@@ -96,10 +96,12 @@ pub(crate) fn html_response(status: StatusCode, body: String) -> Response<Body> 
     let headers = response.headers_mut();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert("X-Frame-Options", HeaderValue::from_static("DENY"));
+    // No `form-action`: browsers apply it to the redirect that follows the consent form, and
+    // that redirect goes to the client's callback on another origin.
     headers.insert(
         "Content-Security-Policy",
         HeaderValue::from_static(
-            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
+            "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
         ),
     );
     response

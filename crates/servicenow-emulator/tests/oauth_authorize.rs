@@ -51,6 +51,14 @@ async fn without_a_session_cookie_the_login_form_comes_with_a_cookie_and_a_csrf_
     assert_eq!(response.status(), StatusCode::OK);
     let cookie = session_cookie(&response);
     assert!(cookie.starts_with("JSESSIONID="));
+    let policy = response.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        !policy.contains("form-action"),
+        "a browser would refuse the consent form's redirect to the client's origin: {policy}"
+    );
     let page = response.text().await.unwrap();
     assert!(
         page.contains("<form id=\"login\" method=\"post\" action=\"/login.do\">"),
