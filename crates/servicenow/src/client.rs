@@ -9,8 +9,8 @@ use servicenow_http::HttpTransport;
 use servicenow_oauth::{InstanceUrl, OAuthClient, RedirectUri, ScopeSet};
 use servicenow_store::TokenStore;
 use servicenow_table::{
-    Created, EncodedQuery, InstanceBase, ListParams, Page, ReadOptions, StreamConfig, SysId,
-    TableClient, TableName, WriteOptions,
+    Created, EncodedQuery, InstanceBase, ListParams, Page, ReadOptions, RetryPolicy, StreamConfig,
+    SysId, TableClient, TableName, WriteOptions,
 };
 
 use crate::{
@@ -64,6 +64,7 @@ impl Client {
             scopes: ScopeSet::default(),
             timing: Timing::SERVICENOW,
             options: ManagerOptions::default(),
+            retry: RetryPolicy::default(),
         }
     }
 
@@ -234,6 +235,7 @@ pub struct ClientBuilder {
     scopes: ScopeSet,
     timing: Timing,
     options: ManagerOptions,
+    retry: RetryPolicy,
 }
 
 impl std::fmt::Debug for ClientBuilder {
@@ -319,6 +321,12 @@ impl ClientBuilder {
         self
     }
 
+    /// How the Table API retries idempotent requests (default: [`RetryPolicy::default`]).
+    pub fn retry_policy(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
     /// Opens the store and builds the client. No request is sent until a token is needed.
     pub async fn build(self) -> Result<Client> {
         let credential = self.credential.ok_or_else(|| {
@@ -390,7 +398,7 @@ impl ClientBuilder {
         Ok(Client {
             instance: self.instance,
             manager,
-            tables: TableClient::new(base, authorized),
+            tables: TableClient::new(base, authorized).with_retry_policy(self.retry),
             login,
             subject,
         })
