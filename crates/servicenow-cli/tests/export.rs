@@ -10,8 +10,8 @@ use servicenow_emulator::user_agent::{ConsentDecision, ScriptedUserAgent};
 
 const ROWS: u64 = 100_000;
 /// Far below what holding 100,000 rows would take (each is about a kilobyte of JSON, more once
-/// parsed), and far above what three pages of 1,000 need.
-const MAX_PEAK_MIB: u64 = 120;
+/// parsed), and about twice what sn needs in a debug build (30 MiB measured).
+const MAX_PEAK_MIB: u64 = 64;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exporting_100_000_rows_streams_in_constant_memory_with_progress() {
@@ -53,6 +53,7 @@ async fn exporting_100_000_rows_streams_in_constant_memory_with_progress() {
         .and_then(|rest| rest.split(' ').next())
         .and_then(|mib| mib.parse::<u64>().ok())
         .unwrap_or_else(|| panic!("no peak memory in {said}"));
+    eprintln!("sn export: peak memory {peak} MiB for {ROWS} rows");
     assert!(
         peak < MAX_PEAK_MIB,
         "peak memory {peak} MiB for {ROWS} rows"
