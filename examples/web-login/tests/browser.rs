@@ -408,7 +408,6 @@ impl Chromium {
             .connect(&self.url)
             .await
             .unwrap();
-        browser.issue_cmd(BypassEmulatorCsp).await.unwrap();
         browser
     }
 }
@@ -420,31 +419,4 @@ fn chromium_beside(chromedriver: &Path) -> Option<PathBuf> {
         .iter()
         .map(|name| directory.join(name))
         .find(|candidate| candidate.exists())
-}
-
-/// FIXME(servicenow-emulator): the emulator's pages send `Content-Security-Policy: … form-action
-/// 'self'`, and Chromium applies `form-action` to the redirect that follows a form submission, so
-/// pressing Allow or Deny on the consent page never reaches the app's callback on another origin
-/// (a real instance redirects there). Until the emulator leaves `form-action` off its consent page
-/// (or lists the redirect URI's origin in it), the browser ignores page CSPs through the DevTools
-/// command `Page.setBypassCSP`. The app itself sends no CSP, so nothing of the app is bypassed.
-#[derive(Debug)]
-struct BypassEmulatorCsp;
-
-impl fantoccini::wd::WebDriverCompatibleCommand for BypassEmulatorCsp {
-    fn endpoint(
-        &self,
-        base_url: &url::Url,
-        session_id: Option<&str>,
-    ) -> Result<url::Url, url::ParseError> {
-        base_url.join(&format!(
-            "session/{}/goog/cdp/execute",
-            session_id.unwrap_or_default()
-        ))
-    }
-
-    fn method_and_body(&self, _request_url: &url::Url) -> (http::Method, Option<String>) {
-        let body = serde_json::json!({"cmd": "Page.setBypassCSP", "params": {"enabled": true}});
-        (http::Method::POST, Some(body.to_string()))
-    }
 }
