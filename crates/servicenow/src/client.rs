@@ -122,6 +122,34 @@ impl<T> Clone for Table<T> {
     }
 }
 
+/// A Table API error, with the facade's own error lifted out when the authorizing layer is what
+/// failed: callers match on [`Error::ReauthorizationRequired`] rather than digging through the
+/// transport error that carried it.
+fn lift(error: servicenow_table::TableError) -> Error {
+    use servicenow_http::TransportError;
+    use servicenow_table::TableError;
+
+    match error {
+        TableError::Transport {
+            source:
+                TransportError::Unauthorized {
+                    source: Some(source),
+                    ..
+                },
+            ..
+        } if source.is::<Error>() => match source.downcast::<Error>() {
+            Ok(facade) => match *facade {
+                Error::Shared(shared) => crate::manager::unshare(&shared),
+                other => other,
+            },
+            Err(_) => {
+                Error::Config("unreachable: the source was checked to be a facade error".to_owned())
+            }
+        },
+        other => Error::Table(other),
+    }
+}
+
 impl<T: DeserializeOwned + Send + 'static> Table<T> {
     /// The table's name.
     pub fn name(&self) -> &TableName {
@@ -130,7 +158,7 @@ impl<T: DeserializeOwned + Send + 'static> Table<T> {
 
     /// One page of records.
     pub async fn list(&self, params: &ListParams) -> Result<Page<T>> {
-        Ok(self.tables.list(&self.name, params).await?)
+        self.tables.list(&self.name, params).await.map_err(lift)
     }
 
     /// Every record matching `query`, page after page in constant memory (see
@@ -146,20 +174,23 @@ impl<T: DeserializeOwned + Send + 'static> Table<T> {
 
     /// The record with this `sys_id`.
     pub async fn get(&self, sys_id: &SysId, options: &ReadOptions) -> Result<T> {
-        Ok(self.tables.get(&self.name, sys_id, options).await?)
+        self.tables
+            .get(&self.name, sys_id, options)
+            .await
+            .map_err(lift)
     }
 
     /// How many records match `query` (from `X-Total-Count`).
     pub async fn count(&self, query: Option<&EncodedQuery>) -> Result<u64> {
-        Ok(self.tables.count(&self.name, query).await?)
+        self.tables.count(&self.name, query).await.map_err(lift)
     }
 
     /// The first record matching `query`, if any.
     pub async fn first(&self, query: Option<EncodedQuery>) -> Result<Option<T>> {
-        Ok(self
-            .tables
+        self.tables
             .first(&self.name, query, ReadOptions::default())
-            .await?)
+            .await
+            .map_err(lift)
     }
 
     /// Inserts a record (201 + `Location`).
@@ -168,7 +199,10 @@ impl<T: DeserializeOwned + Send + 'static> Table<T> {
         record: &B,
         options: &WriteOptions,
     ) -> Result<Created<T>> {
-        Ok(self.tables.create(&self.name, record, options).await?)
+        self.tables
+            .create(&self.name, record, options)
+            .await
+            .map_err(lift)
     }
 
     /// Changes some fields of a record (PATCH).
@@ -178,10 +212,10 @@ impl<T: DeserializeOwned + Send + 'static> Table<T> {
         changes: &B,
         options: &WriteOptions,
     ) -> Result<T> {
-        Ok(self
-            .tables
+        self.tables
             .update(&self.name, sys_id, changes, options)
-            .await?)
+            .await
+            .map_err(lift)
     }
 
     /// Replaces a record (PUT).
@@ -191,15 +225,15 @@ impl<T: DeserializeOwned + Send + 'static> Table<T> {
         record: &B,
         options: &WriteOptions,
     ) -> Result<T> {
-        Ok(self
-            .tables
+        self.tables
             .replace(&self.name, sys_id, record, options)
-            .await?)
+            .await
+            .map_err(lift)
     }
 
     /// Deletes a record (204).
     pub async fn delete(&self, sys_id: &SysId) -> Result<()> {
-        Ok(self.tables.delete(&self.name, sys_id).await?)
+        self.tables.delete(&self.name, sys_id).await.map_err(lift)
     }
 }
 

@@ -182,6 +182,16 @@ impl Login {
         Ok(outcome)
     }
 
+    /// The token set stored for `subject`, if any (for status displays; send tokens only through
+    /// a [`TokenManager`](crate::TokenManager), which refreshes them).
+    pub async fn stored_token_set(&self, subject: &str) -> Result<Option<TokenSet>> {
+        let key = self.credential_key(subject)?;
+        match self.store.load(&key).await? {
+            Some(stored) => Ok(Some(codec::decode_token_set(&stored.value)?)),
+            None => Ok(None),
+        }
+    }
+
     fn machine(&self) -> Result<AuthMachine> {
         Ok(AuthMachine::new(
             self.config.clone(),

@@ -151,6 +151,9 @@ struct Driver {
     unpersisted: Option<TokenSet>,
     /// The last deadline the machine asked to be woken at (proactive refresh or retry).
     deadline: servicenow_auth::Timestamp,
+    /// Set by [`TokenManager::reload`]: the store is the truth, even when it holds nothing (a
+    /// logout done elsewhere), so the machine forgets what it holds.
+    reload_requested: bool,
 }
 
 impl std::fmt::Debug for Inner {
@@ -188,6 +191,7 @@ impl TokenManager {
                 version: None,
                 unpersisted: None,
                 deadline: servicenow_auth::Timestamp::NEVER,
+                reload_requested: false,
             }),
             refresh: Mutex::new(None),
             refresh_generation: AtomicU64::new(0),
@@ -211,8 +215,10 @@ impl TokenManager {
     /// Every caller waiting on the same refresh gets the same outcome, including the same
     /// [`Error::ReauthorizationRequired`].
     pub async fn bearer(&self) -> Result<Bearer> {
-        if let Some(bearer) = self.current() {
-            if self.inner.clock.now() >= bearer.0.refresh_at {
+        // One clock read: it is most of the hot path's cost (see benches/bearer.rs).
+        let now = self.inner.clock.now();
+        if let Some(bearer) = self.current_at(now) {
+            if now >= bearer.0.refresh_at {
                 self.start_background_refresh();
             }
             return Ok(bearer);
@@ -222,9 +228,13 @@ impl TokenManager {
 
     /// The valid token of the snapshot, if any: the lock-free hot path.
     pub fn current(&self) -> Option<Bearer> {
+        self.current_at(self.inner.clock.now())
+    }
+
+    fn current_at(&self, now: servicenow_auth::Timestamp) -> Option<Bearer> {
         let guard = self.inner.snapshot.load();
         let snapshot = guard.as_ref()?;
-        if self.inner.clock.now() < snapshot.usable_until {
+        if now < snapshot.usable_until {
             return Some(Bearer(Arc::clone(snapshot)));
         }
         None
@@ -248,6 +258,7 @@ impl TokenManager {
         self.inner.snapshot.store(None);
         let mut driver = self.inner.driver.lock().await;
         driver.version = None;
+        driver.reload_requested = true;
     }
 
     /// Counters for tests and metrics.
@@ -373,7 +384,8 @@ impl Inner {
     async fn drive(&self, driver: &mut Driver) -> Result<Arc<Snapshot>> {
         let refused = std::mem::take(&mut *lock(&self.refused));
         let now = self.clock.now();
-        if refused.is_empty() && !driver.machine.status(now).refresh_due {
+        if refused.is_empty() && !driver.reload_requested && !driver.machine.status(now).refresh_due
+        {
             if let Some(token) = driver.machine.access_token(now) {
                 let refresh_at = driver.deadline;
                 return Ok(self.publish(&token, refresh_at));
@@ -412,7 +424,16 @@ impl Inner {
 
     /// Restores the stored token set if the store holds a version this machine has not seen.
     async fn reload_from_store(&self, driver: &mut Driver) -> Result<()> {
+        let reload_requested = std::mem::take(&mut driver.reload_requested);
         let Some(stored) = self.store.load(&self.key).await? else {
+            if reload_requested || driver.version.is_some() {
+                // The stored set was deleted (a logout elsewhere): forget the one in memory.
+                let config = driver.machine.config().clone();
+                driver.machine = AuthMachine::new(config, self.clock.now(), exchange::os_seed()?);
+                driver.version = None;
+                driver.unpersisted = None;
+                self.snapshot.store(None);
+            }
             return Ok(());
         };
         if driver.version == Some(stored.version) {
@@ -610,7 +631,7 @@ impl Inner {
 
 /// Turns the shared outcome back into an owned error for one caller: the typed variants callers
 /// match on are cloned; anything else is wrapped.
-fn unshare(error: &Arc<Error>) -> Error {
+pub(crate) fn unshare(error: &Arc<Error>) -> Error {
     match error.as_ref() {
         Error::ReauthorizationRequired { reason } => Error::ReauthorizationRequired {
             reason: reason.clone(),

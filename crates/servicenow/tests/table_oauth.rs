@@ -314,3 +314,48 @@ async fn a_100k_row_stream_survives_faults_a_rate_limit_and_hourly_token_expiry(
     assert_eq!(distinct.len(), ROWS, "every row");
     assert_eq!(streamed.len(), ROWS, "exactly once");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_logout_elsewhere_table_calls_ask_for_a_new_login_with_a_typed_error() {
+    let emulator = Emulator::builder()
+        .rows("incident", 10)
+        .start()
+        .await
+        .expect("emulator starts");
+    let client = logged_in_client(&emulator).await;
+    let login = client.login().expect("a user credential");
+    let incidents = client.table::<Record>("incident").expect("table name");
+    assert!(
+        incidents.first(None).await.expect("logged in").is_some(),
+        "the table is readable while logged in"
+    );
+    assert!(
+        login
+            .stored_token_set(SUBJECT)
+            .await
+            .expect("store readable")
+            .is_some()
+    );
+
+    // Another replica (here: the same store) logs the user out.
+    login.logout(SUBJECT).await.expect("logout");
+    assert!(
+        login
+            .stored_token_set(SUBJECT)
+            .await
+            .expect("store readable")
+            .is_none(),
+        "logout deleted the stored set"
+    );
+    client.token_manager().reload().await;
+
+    let result = incidents.first(None).await;
+    assert!(
+        matches!(
+            result,
+            Err(servicenow::Error::ReauthorizationRequired { .. })
+        ),
+        "a table call with no token is a typed re-authorization error, not a transport error: {result:?}"
+    );
+    emulator.shutdown().await;
+}
