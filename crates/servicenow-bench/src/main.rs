@@ -1,0 +1,372 @@
+//! `servicenow-bench`: the measuring side of `cargo xtask bench`, every comparison side by side in one run on one emulator.
+//!
+//! `servicenow-bench suite --write docs/benchmarks.md [--python PATH] [--rounds N]` starts one
+//! emulator, runs each comparison as alternating rounds (A B A B …), prints the table of medians
+//! and ratios, writes it with the machine description, and exits non-zero when a target is
+//! missed. `servicenow-bench stream-rss INSTANCE ROWS` is the child process that measures the
+//! peak memory of one stream.
+#![allow(clippy::print_stdout)] // A benchmark binary reports on stdout.
+
+mod auth;
+mod measure;
+mod peers;
+mod report;
+mod stream;
+
+use std::{path::PathBuf, sync::Arc, time::Instant};
+
+use anyhow::Context as _;
+use servicenow::{Client, ManualClock};
+use servicenow_emulator::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Emulator};
+use servicenow_oauth::{ClientId, ClientSecret, InstanceUrl, OAuthClient};
+
+use crate::{
+    measure::{alternate, median},
+    report::Line,
+};
+
+/// Rows in the emulator's incident table (the memory comparison streams all of them).
+const TABLE_ROWS: u64 = 1_000_000;
+/// Rows read by the throughput and peer comparisons.
+const EXPORT_ROWS: usize = 100_000;
+const STORM_CALLERS: usize = 1_000;
+/// Text below this line of `docs/benchmarks.md` is written by hand and kept across runs.
+const ANALYSIS_MARKER: &str = "<!-- analysis: written by hand, kept by cargo xtask bench -->";
+
+fn main() -> anyhow::Result<()> {
+    let arguments: Vec<String> = std::env::args().skip(1).collect();
+    // The memory child runs on one thread, as a command-line export would; the suite uses the
+    // multi-thread runtime for the emulator and the storm.
+    let runtime = if arguments.first().map(String::as_str) == Some("stream-rss") {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?
+    };
+    runtime.block_on(run(arguments))
+}
+
+async fn run(arguments: Vec<String>) -> anyhow::Result<()> {
+    match arguments.first().map(String::as_str) {
+        Some("stream-rss") => {
+            let instance = arguments.get(1).context("stream-rss INSTANCE ROWS")?;
+            let rows: usize = arguments
+                .get(2)
+                .context("stream-rss INSTANCE ROWS")?
+                .parse()?;
+            let client = client(instance, Arc::new(servicenow::SystemClock)).await?;
+            stream::typed_stream(&client, rows, 1_000, 2).await?;
+            println!("{}", stream::peak_rss_kb()?);
+            Ok(())
+        }
+        Some("suite") => suite(&arguments[1..]).await,
+        _ => anyhow::bail!(
+            "usage: servicenow-bench suite --write FILE [--python PATH] [--rounds N] | stream-rss INSTANCE ROWS"
+        ),
+    }
+}
+
+async fn client(instance: &str, clock: Arc<dyn servicenow::Clock>) -> anyhow::Result<Client> {
+    let oauth = OAuthClient::confidential(
+        ClientId::new(DEFAULT_CLIENT_ID)?,
+        ClientSecret::new(DEFAULT_CLIENT_SECRET)?,
+    );
+    Ok(Client::builder(InstanceUrl::new(instance)?, oauth)
+        .client_credentials()
+        .store(servicenow::stores::open_memory()?)
+        .clock(clock)
+        .build()
+        .await?)
+}
+
+fn option(arguments: &[String], name: &str) -> Option<String> {
+    arguments
+        .iter()
+        .position(|argument| argument == name)
+        .and_then(|at| arguments.get(at + 1))
+        .cloned()
+}
+
+fn rate(value: f64) -> String {
+    format!("{value:.0} rows/s")
+}
+
+async fn suite(arguments: &[String]) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let write = option(arguments, "--write").map(PathBuf::from);
+    let python = option(arguments, "--python").map(PathBuf::from);
+    let rounds: usize = option(arguments, "--rounds").map_or(Ok(3), |rounds| rounds.parse())?;
+    let peers_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("peers");
+    let emulator = Emulator::builder()
+        .rows("incident", TABLE_ROWS)
+        .configure(|settings| settings.client_credentials_enabled = true)
+        .start()
+        .await?;
+    let base = emulator.base_url().to_owned();
+    let clock = ManualClock::new();
+    let client = client(&base, Arc::new(clock.clone())).await?;
+    let bearer = client.token_manager().bearer().await?;
+    let authorization = format!("Bearer {}", bearer.token().secret());
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    let mut lines = Vec::new();
+
+    // Streaming throughput: on loopback with no server time (CPU-bound: the emulator shares
+    // the cores), reported; and with 20 ms of server time per page (a real instance spends more),
+    // where the targets apply because that is what prefetch is for.
+    for latency_ms in [0_u64, 20] {
+        let latency = (latency_ms > 0).then(|| std::time::Duration::from_millis(latency_ms));
+        emulator.update_settings(|settings| settings.faults.added_latency = latency);
+        for page_size in [1_000_u32, 10_000] {
+            let (without, base_a) = alternate(
+                rounds,
+                || stream::typed_stream(&client, EXPORT_ROWS, page_size, 1),
+                || stream::baseline(&http, &base, &authorization, EXPORT_ROWS, page_size),
+            )
+            .await?;
+            let (with, base_b) = alternate(
+                rounds,
+                || stream::typed_stream(&client, EXPORT_ROWS, page_size, 2),
+                || stream::baseline(&http, &base, &authorization, EXPORT_ROWS, page_size),
+            )
+            .await?;
+            let target = |bound| (latency_ms > 0).then_some((">=", bound));
+            lines.push(Line {
+                comparison: format!(
+                    "typed stream, no prefetch (prefetch = 1), page {page_size}, server time {latency_ms} ms vs reqwest + serde_json"
+                ),
+                ours: rate(median(&without)),
+                other: rate(median(&base_a)),
+                ratio: median(&without) / median(&base_a),
+                target: target(0.95),
+            });
+            lines.push(Line {
+                comparison: format!(
+                    "typed stream, prefetch 2, page {page_size}, server time {latency_ms} ms vs reqwest + serde_json"
+                ),
+                ours: rate(median(&with)),
+                other: rate(median(&base_b)),
+                ratio: median(&with) / median(&base_b),
+                target: target(1.5),
+            });
+            eprintln!(
+                "bench: streaming page {page_size}, {latency_ms} ms done ({:.0} s)",
+                started.elapsed().as_secs_f64()
+            );
+        }
+    }
+    emulator.update_settings(|settings| settings.faults.added_latency = None);
+
+    // Peers, page size 1,000, our stream with prefetch.
+    let node_script = peers_dir.join("node_export.mjs");
+    let token = bearer.token().secret().to_owned();
+    let (ours, node_rates) = alternate(
+        rounds,
+        || stream::typed_stream(&client, EXPORT_ROWS, 1_000, 2),
+        || async {
+            let run = peers::node(&node_script, &base, &token, 1_000, EXPORT_ROWS).await?;
+            Ok(run.per_second())
+        },
+    )
+    .await?;
+    lines.push(Line {
+        comparison: "typed stream, prefetch 2, page 1000 vs Node.js fetch + response.json()"
+            .to_owned(),
+        ours: rate(median(&ours)),
+        other: rate(median(&node_rates)),
+        ratio: median(&ours) / median(&node_rates),
+        target: Some((">=", 2.0)),
+    });
+    eprintln!(
+        "bench: node done ({:.0} s)",
+        started.elapsed().as_secs_f64()
+    );
+
+    let rss = |rows: usize| {
+        let base = base.clone();
+        async move {
+            let output = tokio::process::Command::new(std::env::current_exe()?)
+                .args(["stream-rss", &base, &rows.to_string()])
+                .output()
+                .await?;
+            anyhow::ensure!(
+                output.status.success(),
+                "stream-rss failed: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            Ok(String::from_utf8_lossy(&output.stdout)
+                .trim()
+                .parse::<f64>()?)
+        }
+    };
+    let all_rows = usize::try_from(TABLE_ROWS)?;
+    let (small, large) = alternate(rounds.min(2), || rss(10_000), || rss(all_rows)).await?;
+    lines.push(Line {
+        comparison: "peak RSS streaming 1,000,000 rows vs 10,000 rows (ours)".to_owned(),
+        ours: format!("{:.1} MiB", median(&large) / 1024.0),
+        other: format!("{:.1} MiB", median(&small) / 1024.0),
+        ratio: median(&large) / median(&small),
+        target: Some(("<=", 1.2)),
+    });
+    eprintln!(
+        "bench: memory done ({:.0} s)",
+        started.elapsed().as_secs_f64()
+    );
+
+    if let Some(python) = &python {
+        let script = peers_dir.join("pysnc_export.py");
+        let pysnc_rss = std::sync::Mutex::new(Vec::new());
+        let (ours, pysnc_rates) = alternate(
+            rounds,
+            || stream::typed_stream(&client, EXPORT_ROWS, 1_000, 2),
+            || async {
+                let run = peers::pysnc(python, &script, &base, 1_000, EXPORT_ROWS).await?;
+                anyhow::ensure!(
+                    run.rows == EXPORT_ROWS as u64,
+                    "pysnc read {} rows",
+                    run.rows
+                );
+                pysnc_rss
+                    .lock()
+                    .map_err(|_| anyhow::anyhow!("poisoned"))?
+                    .push(run.peak_rss_kb.unwrap_or(0) as f64);
+                Ok(run.per_second())
+            },
+        )
+        .await?;
+        lines.push(Line {
+            comparison: "typed stream, prefetch 2, page 1000 vs pysnc (Basic auth, batch 1000)"
+                .to_owned(),
+            ours: rate(median(&ours)),
+            other: rate(median(&pysnc_rates)),
+            ratio: median(&ours) / median(&pysnc_rates),
+            target: Some((">=", 10.0)),
+        });
+        let pysnc_peak = median(&pysnc_rss.into_inner().unwrap_or_default());
+        let (ours_rss, _) = alternate(1, || rss(EXPORT_ROWS), || async { Ok(0.0) }).await?;
+        lines.push(Line {
+            comparison: "peak RSS streaming 100,000 rows: pysnc vs ours".to_owned(),
+            ours: format!("{:.1} MiB", median(&ours_rss) / 1024.0),
+            other: format!("{:.1} MiB", pysnc_peak / 1024.0),
+            ratio: pysnc_peak / median(&ours_rss),
+            target: None,
+        });
+        eprintln!(
+            "bench: pysnc done ({:.0} s)",
+            started.elapsed().as_secs_f64()
+        );
+    } else {
+        eprintln!("bench: pysnc skipped (no --python)");
+    }
+
+    // Auth overhead: one-row GETs through AuthorizedTransport vs the raw transport.
+    let raw = servicenow_http::ReqwestTransport::new()?;
+    let fixed = bearer.header_value();
+    let authorized = client.tables().transport();
+    let (through, direct) = alternate(
+        rounds + 2,
+        || auth::gets(authorized, &base, None, 1_000),
+        || auth::gets(&raw, &base, Some(&fixed), 1_000),
+    )
+    .await?;
+    lines.push(Line {
+        comparison: "one-row GETs through AuthorizedTransport vs raw transport + fixed header"
+            .to_owned(),
+        ours: format!("{:.0} req/s", median(&through)),
+        other: format!("{:.0} req/s", median(&direct)),
+        ratio: median(&through) / median(&direct),
+        target: Some((">=", 0.97)),
+    });
+
+    // Token storm.
+    let ours_requests = std::sync::Mutex::new(Vec::new());
+    let (storm_ours, storm_naive) = alternate(
+        rounds,
+        || async {
+            let run = auth::storm_ours(&client, &clock, &emulator, STORM_CALLERS).await?;
+            ours_requests
+                .lock()
+                .map_err(|_| anyhow::anyhow!("poisoned"))?
+                .push(run.token_requests);
+            Ok(run.seconds)
+        },
+        || async {
+            Ok(auth::storm_naive(&http, &emulator, STORM_CALLERS)
+                .await?
+                .seconds)
+        },
+    )
+    .await?;
+    let most_requests = ours_requests
+        .into_inner()
+        .unwrap_or_default()
+        .into_iter()
+        .max()
+        .unwrap_or(0);
+    lines.push(Line {
+        comparison: format!(
+            "token storm, {STORM_CALLERS} callers: time until all hold the new token, naive / ours"
+        ),
+        ours: format!(
+            "{:.1} ms, {most_requests} token request(s) at most",
+            median(&storm_ours) * 1e3
+        ),
+        other: format!(
+            "{:.1} ms, {STORM_CALLERS} token requests",
+            median(&storm_naive) * 1e3
+        ),
+        ratio: median(&storm_naive) / median(&storm_ours),
+        target: None,
+    });
+    lines.push(Line {
+        comparison: "token storm: token requests sent by ours (must be 1)".to_owned(),
+        ours: most_requests.to_string(),
+        other: "1".to_owned(),
+        ratio: most_requests as f64,
+        target: Some(("<=", 1.0)),
+    });
+
+    let table = report::table(&lines);
+    println!("{table}");
+    let missed: Vec<&Line> = lines
+        .iter()
+        .filter(|line| line.met() == Some(false))
+        .collect();
+    if let Some(path) = write {
+        let text = format!(
+            "# Benchmarks\n\nMeasured by `cargo xtask bench` (crate `servicenow-bench`, release build) against one \
+             emulator with {TABLE_ROWS} incidents, each comparison as {rounds} alternating rounds (A B A B …); \
+             figures are medians, ratios are ours / other unless the line says otherwise. The whole run took \
+             {:.0} s.\n\n## Machine\n\n{}\n\n## Results\n\n{table}\n{}\n\nThe `bearer()` hot path against a plain \
+             atomic load is a criterion benchmark: `cargo bench -p servicenow --bench bearer`.\n",
+            started.elapsed().as_secs_f64(),
+            report::machine(),
+            if missed.is_empty() {
+                "Every target is met.".to_owned()
+            } else {
+                format!(
+                    "Targets missed: {}.",
+                    missed
+                        .iter()
+                        .map(|line| line.comparison.as_str())
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                )
+            },
+        );
+        // What a maintainer wrote below the marker (the analysis of the figures) is kept.
+        let kept = std::fs::read_to_string(&path)
+            .ok()
+            .and_then(|old| old.find(ANALYSIS_MARKER).map(|at| old[at..].to_owned()))
+            .unwrap_or_else(|| format!("{ANALYSIS_MARKER}\n"));
+        std::fs::write(&path, format!("{text}\n{kept}"))
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    emulator.shutdown().await;
+    anyhow::ensure!(missed.is_empty(), "{} target(s) missed", missed.len());
+    Ok(())
+}
