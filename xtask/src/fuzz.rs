@@ -152,19 +152,22 @@ fn build(fuzz_dir: &Path, options: &Options) -> anyhow::Result<()> {
 
 struct Outcome {
     success: bool,
+    /// Wall time of `cargo fuzz run`, the build included.
     seconds: f64,
-    runs: Option<u64>,
+    /// `(runs, seconds)` from libFuzzer's summary: the fuzzing itself.
+    done: Option<(u64, u64)>,
     corpus_files: usize,
 }
 
 impl Outcome {
     fn summary(&self, target: &str) -> String {
         let verdict = if self.success { "no crash" } else { "FAILED" };
-        let runs = self
-            .runs
-            .map_or_else(|| "? runs".to_owned(), |runs| format!("{runs} runs"));
+        let done = self.done.map_or_else(
+            || "no libFuzzer summary".to_owned(),
+            |(runs, seconds)| format!("{runs} runs in {seconds} s of fuzzing"),
+        );
         format!(
-            "fuzz: {target}: {verdict}, {:.0} s, {runs}, corpus {} files",
+            "fuzz: {target}: {verdict}, {done} ({:.0} s with the build), corpus {} files",
             self.seconds, self.corpus_files
         )
     }
@@ -205,18 +208,22 @@ fn run_target(fuzz_dir: &Path, target: &str, options: &Options) -> anyhow::Resul
     Ok(Outcome {
         success: status.success() && !crashed,
         seconds,
-        runs: done_runs(&log_text),
+        done: done_summary(&log_text),
         corpus_files: fs::read_dir(&corpus).map(Iterator::count).unwrap_or(0),
     })
 }
 
-/// `Done 123456 runs in 60 second(s)`, libFuzzer's last line.
-fn done_runs(log: &str) -> Option<u64> {
-    log.lines()
+/// `Done 123456 runs in 60 second(s)`, libFuzzer's last line, as `(runs, seconds)`.
+fn done_summary(log: &str) -> Option<(u64, u64)> {
+    let line = log
+        .lines()
         .rev()
-        .find_map(|line| line.strip_prefix("Done "))
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|runs| runs.parse().ok())
+        .find_map(|line| line.strip_prefix("Done "))?;
+    let words: Vec<&str> = line.split_whitespace().collect();
+    match words.as_slice() {
+        [runs, "runs", "in", seconds, ..] => Some((runs.parse().ok()?, seconds.parse().ok()?)),
+        _ => None,
+    }
 }
 
 /// The inputs libFuzzer saved for crashes, out-of-memory runs, timeouts and leaks.
@@ -263,9 +270,9 @@ mod tests {
     }
 
     #[test]
-    fn libfuzzer_summary_line_gives_the_number_of_runs() {
+    fn libfuzzer_summary_line_gives_runs_and_seconds() {
         let log = "#1024 pulse cov: 10\nDone 123456 runs in 61 second(s)\n";
-        assert_eq!(done_runs(log), Some(123_456));
-        assert_eq!(done_runs("no summary"), None);
+        assert_eq!(done_summary(log), Some((123_456, 61)));
+        assert_eq!(done_summary("no summary"), None);
     }
 }
