@@ -16,8 +16,9 @@ use servicenow_reliability::fixture;
 
 const ROWS: u64 = 100_000;
 const FAULT_RATE: f64 = 0.10;
-/// Table API requests allowed per emulated hour; the test moves the emulator's clock one hour
-/// per real second, so the limit bites every second and `Retry-After` is about one second.
+/// Table API requests allowed per emulated hour. The test opens the next hour only after a
+/// request was refused, so the limit bites about ROWS / 1,000 / REQUESTS_PER_HOUR times
+/// whatever the machine's speed, and `Retry-After` stays at one second.
 const REQUESTS_PER_HOUR: u32 = 12;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -39,8 +40,9 @@ async fn export_of_100_000_rows_under_faults_and_a_rate_limit_reads_every_row_ex
     .unwrap();
     fixture::log_in(&client).await.unwrap();
 
-    // The emulator's clock stands one second before an hour boundary and jumps an hour every
-    // real second: each second opens a new rate-limit window of REQUESTS_PER_HOUR requests.
+    // The emulator's clock stands frozen one second before an hour boundary; after every
+    // refused request the ticker moves it one hour on, which opens a new rate-limit window.
+    let emulator = Arc::new(emulator);
     let clock = emulator.clock().clone();
     let now = clock.unix_seconds();
     let next_hour = now - now.rem_euclid(3600) + 3600;
@@ -50,13 +52,19 @@ async fn export_of_100_000_rows_under_faults_and_a_rate_limit_reads_every_row_ex
         settings.faults = FaultPlan::unreliable(FAULT_RATE);
         settings.rate_limit = Some(RateLimitRule::all_users(REQUESTS_PER_HOUR));
     });
+    emulator.reset_counters();
+    let ticking = Arc::clone(&emulator);
     let ticker = tokio::spawn(async move {
-        for _ in 0..600 {
-            tokio::time::sleep(Duration::from_secs(1)).await;
-            clock.advance(Duration::from_secs(3600));
+        let mut refused_seen = 0;
+        for _ in 0..6_000 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let refused = ticking.counters().rate_limited;
+            if refused > refused_seen {
+                refused_seen = refused;
+                ticking.clock().advance(Duration::from_secs(3600));
+            }
         }
     });
-    emulator.reset_counters();
 
     let incidents = client.table::<Record>("incident").unwrap();
     let config = StreamConfig {
