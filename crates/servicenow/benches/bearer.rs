@@ -1,13 +1,174 @@
-//! The `bearer()` hot path against a plain atomic `Arc` load, side by side in one run.
+//! The `bearer()` hot path against a plain atomic `Arc` load, side by side in one run, on one thread and on two.
+//!
+//! The baseline is the least any lock-free token cache can do: `ArcSwap::load_full` of an `Arc`.
+//! `bearer()` on a valid token adds wall-clock reads and expiry comparisons; a read of the
+//! system clock alone is measured alongside to show how much of the difference it is. With two threads,
+//! each thread makes the calls concurrently and the slower thread's time is what is measured,
+//! so contention on the shared snapshot shows up.
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use std::{
+    hint::black_box,
+    sync::{Arc, Barrier},
+    thread,
+    time::{Duration, Instant},
+};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use futures::FutureExt as _;
+use servicenow::{
+    Clock, ManagerOptions, SystemClock, TokenManager,
+    auth::{AuthConfig, AuthMachine, RefreshTokenRecord, TokenSet},
+    http::{HttpTransport, TransportError},
+    oauth::{
+        AccessToken, ClientId, ClientSecret, InstanceUrl, OAuthClient, RedirectUri, RefreshToken,
+    },
+    store::{
+        CredentialKey, Keyring, MemoryBackend, SealedStore, SealingKey, SecretBytes, TokenStore,
+    },
+};
+
+const INSTANCE: &str = "https://dev1.service-now.com";
+
+/// The hot path must never send anything.
+#[derive(Debug)]
+struct NoNetwork;
+
+#[async_trait]
+impl HttpTransport for NoNetwork {
+    async fn send(&self, _: http::Request<Bytes>) -> Result<http::Response<Bytes>, TransportError> {
+        Err(TransportError::InvalidRequest {
+            reason: "the benchmark sends nothing".to_owned(),
+        })
+    }
+}
+
+/// A manager holding a token valid for the next 30 minutes, restored from a memory store.
+fn manager_with_valid_token(runtime: &tokio::runtime::Runtime) -> TokenManager {
+    let config = AuthConfig::authorization_code(
+        InstanceUrl::new(INSTANCE).expect("valid instance"),
+        OAuthClient::confidential(
+            ClientId::new("client-id").expect("valid client id"),
+            ClientSecret::new("client-secret").expect("valid secret"),
+        ),
+        RedirectUri::new("https://app.example.com/callback").expect("valid redirect uri"),
+    );
+    let clock = SystemClock;
+    let now = clock.now();
+    let token_set = TokenSet::new(
+        AccessToken::new("access-token-for-the-benchmark").expect("valid token"),
+        now,
+        now.saturating_add(Duration::from_secs(1800)),
+        Some(RefreshTokenRecord::new(
+            RefreshToken::new("refresh-token-for-the-benchmark").expect("valid token"),
+            now,
+            None,
+        )),
+        None,
+    );
+    let key = CredentialKey::new(INSTANCE, "client-id", "bench").expect("valid key");
+    let store = SealedStore::new(
+        Keyring::new(SealingKey::generate(1).expect("os randomness")),
+        MemoryBackend::new(),
+    );
+    let bytes = serde_json::to_vec(&token_set).expect("a token set serializes");
+    runtime
+        .block_on(store.save(&key, SecretBytes::new(bytes), None))
+        .expect("saved");
+    let manager = TokenManager::new(
+        key,
+        AuthMachine::new(config, now, [1; 32]),
+        Arc::new(store),
+        Arc::new(NoNetwork),
+        Arc::new(clock),
+        ManagerOptions::default(),
+    );
+    runtime
+        .block_on(manager.bearer())
+        .expect("the stored token is restored");
+    manager
+}
+
+/// `bearer()` on the hot path: ready at its first poll, no runtime needed.
+fn hot_bearer(manager: &TokenManager) -> servicenow::Bearer {
+    manager
+        .bearer()
+        .now_or_never()
+        .expect("the hot path never waits")
+        .expect("the token is valid")
+}
+
+/// Runs `call` `iterations` times on each of `threads` threads at once; the slowest thread's time.
+fn on_threads<F: Fn() + Sync>(threads: usize, iterations: u64, call: F) -> Duration {
+    let start = Barrier::new(threads);
+    thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    start.wait();
+                    let began = Instant::now();
+                    for _ in 0..iterations {
+                        call();
+                    }
+                    began.elapsed()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|worker| worker.join().expect("benchmark thread"))
+            .max()
+            .unwrap_or_default()
+    })
+}
 
 fn bearer(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let manager = manager_with_valid_token(&runtime);
+    let baseline = arc_swap::ArcSwap::from_pointee(String::from("access-token-for-the-benchmark"));
+
     let mut group = c.benchmark_group("bearer");
-    let baseline = arc_swap::ArcSwap::from_pointee(42_u64);
-    group.bench_function("baseline_atomic_arc_load", |b| {
-        b.iter(|| *baseline.load_full())
-    });
+    for threads in [1_usize, 2] {
+        group.bench_with_input(
+            BenchmarkId::new("baseline_atomic_arc_load", threads),
+            &threads,
+            |b, &threads| {
+                b.iter_custom(|iterations| {
+                    on_threads(threads, iterations, || {
+                        black_box(baseline.load_full());
+                    })
+                });
+            },
+        );
+        // What `bearer()` adds to the baseline is mostly reading the wall clock.
+        group.bench_with_input(
+            BenchmarkId::new("system_clock_now", threads),
+            &threads,
+            |b, &threads| {
+                b.iter_custom(|iterations| {
+                    on_threads(threads, iterations, || {
+                        black_box(SystemClock.now());
+                    })
+                });
+            },
+        );
+        group.bench_with_input(
+            BenchmarkId::new("token_manager_bearer", threads),
+            &threads,
+            |b, &threads| {
+                b.iter_custom(|iterations| {
+                    on_threads(threads, iterations, || {
+                        black_box(hot_bearer(&manager));
+                    })
+                });
+            },
+        );
+    }
     group.finish();
 }
 

@@ -16,7 +16,10 @@ use common::{
     MockStore, MockTransport, PAST_EXPIRY, REFRESH_REJECTED_BODY, StoredRecord, is_refresh,
     json_response, manager, mock_store_loading, token_response, token_set,
 };
-use servicenow::{Error, ManualClock, TokenManager, auth::ReauthorizationReason};
+use servicenow::{
+    Clock, Error, ManualClock, TokenManager,
+    auth::{AuthMachine, Command, Input, Output, ReauthorizationReason, Timestamp, TokenSet},
+};
 use servicenow_http::{HttpTransport, TransportError};
 use servicenow_store::StoreError;
 
@@ -454,4 +457,86 @@ async fn a_refresh_that_panicked_does_not_wedge_the_callers_after_it() {
         .expect("the next caller refreshes again");
     assert_eq!(recovered.token().secret(), "new-access");
     assert_eq!(endpoint.requests.load(Ordering::SeqCst), 2);
+}
+
+/// When a machine seeded with `seed` that restores `token_set` at `now` plans its refresh ahead
+/// of expiry (the jitter is drawn from the seed, so a manager with the same seed plans the same).
+fn planned_refresh(seed: [u8; 32], token_set: &TokenSet, now: Timestamp) -> Timestamp {
+    let mut machine = AuthMachine::new(common::config(), now, seed);
+    machine
+        .handle_input(Input::Command {
+            now,
+            command: Command::Restore(token_set.clone()),
+        })
+        .expect("restore");
+    for _ in 0..100 {
+        if let Output::Timeout(deadline) = machine.poll_output() {
+            return deadline;
+        }
+    }
+    panic!("the machine never said when to wake it");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ahead_of_expiry_callers_keep_the_current_token_while_one_refresh_runs_in_the_background() {
+    let clock = ManualClock::new();
+    let stored = token_set(&clock, "old-access", "refresh-1");
+    let record = StoredRecord::holding(&stored);
+    // A seed whose jitter leaves at least 10 s between the planned refresh and the end of the
+    // token's usable life (60 s before expiry).
+    let usable_until = stored
+        .access_token_expires_at()
+        .saturating_sub(Duration::from_secs(60));
+    let (seed, refresh_at) = (0..=u8::MAX)
+        .map(|byte| {
+            (
+                [byte; 32],
+                planned_refresh([byte; 32], &stored, clock.now()),
+            )
+        })
+        .find(|(_, refresh_at)| {
+            usable_until.saturating_duration_since(*refresh_at) >= Duration::from_secs(10)
+        })
+        .expect("some seed draws a jitter of 10 s or more");
+    let endpoint = GatedTokenEndpoint::new(vec!["new-access"]);
+    let transport: Arc<dyn HttpTransport> = endpoint.clone();
+    let manager = common::manager_seeded(
+        common::config(),
+        seed,
+        Arc::new(recording_store(&record)),
+        transport,
+        &clock,
+    );
+    let restored = manager.bearer().await.expect("the stored token is valid");
+    assert_eq!(restored.token().secret(), "old-access");
+
+    // Past the planned refresh, 5 s before the token stops being handed out.
+    clock.advance(refresh_at.saturating_duration_since(clock.now()) + Duration::from_secs(5));
+    // The token endpoint is held shut: a caller that waited for the refresh would not return.
+    let results = tokio::time::timeout(Duration::from_secs(60), concurrent_bearers(&manager, 20))
+        .await
+        .expect("callers do not wait for the refresh ahead of expiry");
+    for result in results {
+        assert_eq!(result.expect("a token"), "old-access");
+    }
+    tokio::time::timeout(Duration::from_secs(60), endpoint.arrived.notified())
+        .await
+        .expect("a refresh started in the background");
+    endpoint.release_one();
+    let mut current = None;
+    for _ in 0..3000 {
+        current = manager
+            .current()
+            .map(|bearer| bearer.token().secret().to_owned());
+        if current.as_deref() == Some("new-access") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(current.as_deref(), Some("new-access"));
+    assert_eq!(
+        endpoint.requests.load(Ordering::SeqCst),
+        1,
+        "one refresh for all callers"
+    );
 }

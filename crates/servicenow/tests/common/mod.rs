@@ -272,7 +272,18 @@ pub(crate) fn manager_with(
     transport: Arc<dyn HttpTransport>,
     clock: &ManualClock,
 ) -> TokenManager {
-    let machine = AuthMachine::new(config, clock.now(), [7; 32]);
+    manager_seeded(config, [7; 32], store, transport, clock)
+}
+
+/// A manager for [`key`] with `config` and the machine seed `seed`.
+pub(crate) fn manager_seeded(
+    config: AuthConfig,
+    seed: [u8; 32],
+    store: Arc<dyn TokenStore>,
+    transport: Arc<dyn HttpTransport>,
+    clock: &ManualClock,
+) -> TokenManager {
+    let machine = AuthMachine::new(config, clock.now(), seed);
     TokenManager::new(
         key(),
         machine,
