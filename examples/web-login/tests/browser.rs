@@ -403,12 +403,11 @@ impl Chromium {
         }
         let mut capabilities = serde_json::Map::new();
         capabilities.insert("goog:chromeOptions".to_owned(), options);
-        let browser = ClientBuilder::native()
+        ClientBuilder::native()
             .capabilities(capabilities)
             .connect(&self.url)
             .await
-            .unwrap();
-        browser
+            .unwrap()
     }
 }
 
