@@ -8,8 +8,10 @@
 use std::{fmt, time::Duration};
 
 use async_trait::async_trait;
+#[cfg(feature = "testing")]
+use redis::AsyncCommands;
 use redis::{
-    AsyncCommands, Script,
+    Script,
     aio::{ConnectionManager, ConnectionManagerConfig},
 };
 
