@@ -21,8 +21,9 @@ fuzz_target!(|body: &[u8]| {
                 http::HeaderValue::from_str(&format!("Bearer {secret}")).is_ok(),
                 "a token that cannot be sent in a header"
             );
-            // Debug never prints the token.
-            assert!(!format!("{token:?}").contains(secret), "Debug printed the access token");
+            // Debug never prints the token. (A token of a few characters can appear inside the
+            // printed scope by chance; real tokens are long, so only those are judged.)
+            assert!(secret.len() < 16 || !format!("{token:?}").contains(secret), "Debug printed the access token");
         }
         Err(error) => {
             let _ = (error.to_string(), format!("{error:?}"), error.class(), error.is_transient());
