@@ -19,7 +19,7 @@ use servicenow::{
     Clock, ManagerOptions, ManualClock, TokenManager,
     auth::{AuthConfig, AuthMachine},
     oauth::{ClientId, ClientSecret, InstanceUrl, OAuthClient, RedirectUri},
-    store::{CredentialKey, Keyring, SealedStore, SealingKey, TokenStore},
+    store::{CredentialKey, Keyring, SealingKey, TokenStore},
 };
 use sha2::{Digest, Sha256};
 
@@ -131,7 +131,9 @@ async fn open_store() -> Result<Arc<dyn TokenStore>, BoxError> {
         "sqlite" => {
             let backend =
                 servicenow::store::SqliteBackend::open(setting("SN_STORM_SQLITE_PATH")?).await?;
-            Ok(Arc::new(SealedStore::new(keyring, backend)))
+            Ok(Arc::new(servicenow::store::SealedStore::new(
+                keyring, backend,
+            )))
         }
         #[cfg(feature = "postgres")]
         "postgres" => {
@@ -139,7 +141,9 @@ async fn open_store() -> Result<Arc<dyn TokenStore>, BoxError> {
             let backend =
                 servicenow::store::PostgresBackend::connect(&setting("SN_STORM_URL")?, options)
                     .await?;
-            Ok(Arc::new(SealedStore::new(keyring, backend)))
+            Ok(Arc::new(servicenow::store::SealedStore::new(
+                keyring, backend,
+            )))
         }
         #[cfg(feature = "redis")]
         "redis" => {
@@ -147,7 +151,9 @@ async fn open_store() -> Result<Arc<dyn TokenStore>, BoxError> {
             let backend =
                 servicenow::store::RedisBackend::connect(&setting("SN_STORM_URL")?, options)
                     .await?;
-            Ok(Arc::new(SealedStore::new(keyring, backend)))
+            Ok(Arc::new(servicenow::store::SealedStore::new(
+                keyring, backend,
+            )))
         }
         _ => {
             let _ = keyring;
