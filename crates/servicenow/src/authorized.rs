@@ -23,6 +23,53 @@ pub struct AuthorizedTransport<T = Arc<dyn HttpTransport>> {
     inner: T,
     manager: TokenManager,
     origin: String,
+    allowed: Origin,
+}
+
+/// An origin as compared on every request: scheme, lowercase host, port with the scheme's
+/// default filled in. Precomputed once, so the check formats and parses nothing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Origin {
+    https: bool,
+    host: String,
+    port: u16,
+}
+
+impl Origin {
+    fn of(uri: &http::Uri) -> Option<Self> {
+        let https = match uri.scheme_str()? {
+            scheme if scheme.eq_ignore_ascii_case("https") => true,
+            scheme if scheme.eq_ignore_ascii_case("http") => false,
+            _ => return None,
+        };
+        let authority = uri.authority()?;
+        if authority.as_str().contains('@') {
+            return None;
+        }
+        let port = authority.port_u16().unwrap_or(if https { 443 } else { 80 });
+        Some(Self {
+            https,
+            host: authority.host().to_ascii_lowercase(),
+            port,
+        })
+    }
+
+    /// Whether `uri` is on this origin, without allocating when the host's case already matches.
+    fn matches(&self, uri: &http::Uri) -> bool {
+        let Some(authority) = uri.authority() else {
+            return false;
+        };
+        let https = match uri.scheme_str() {
+            Some(scheme) if scheme.eq_ignore_ascii_case("https") => true,
+            Some(scheme) if scheme.eq_ignore_ascii_case("http") => false,
+            _ => return false,
+        };
+        let port = authority.port_u16().unwrap_or(if https { 443 } else { 80 });
+        https == self.https
+            && port == self.port
+            && !authority.as_str().contains('@')
+            && authority.host().eq_ignore_ascii_case(&self.host)
+    }
 }
 
 impl<T> std::fmt::Debug for AuthorizedTransport<T> {
@@ -37,10 +84,22 @@ impl<T> std::fmt::Debug for AuthorizedTransport<T> {
 impl<T: HttpTransport> AuthorizedTransport<T> {
     /// Authorizes requests to `instance` sent through `inner` with tokens from `manager`.
     pub fn new(inner: T, manager: TokenManager, instance: &InstanceUrl) -> Self {
+        let allowed = instance
+            .origin()
+            .parse::<http::Uri>()
+            .ok()
+            .and_then(|uri| Origin::of(&uri))
+            // An InstanceUrl's origin always parses; were it not to, nothing would match.
+            .unwrap_or(Origin {
+                https: true,
+                host: String::new(),
+                port: 0,
+            });
         Self {
             inner,
             manager,
             origin: instance.origin().to_owned(),
+            allowed,
         }
     }
 
@@ -50,10 +109,10 @@ impl<T: HttpTransport> AuthorizedTransport<T> {
     }
 
     fn check_origin(&self, uri: &http::Uri) -> Result<(), TransportError> {
-        let origin = origin_of(uri);
-        if origin.as_deref() == Some(self.origin.as_str()) {
+        if self.allowed.matches(uri) {
             return Ok(());
         }
+        let origin = origin_of(uri);
         let error = Error::ForeignOrigin {
             origin: origin.unwrap_or_else(|| "an unparsable url".to_owned()),
             instance: self.origin.clone(),
@@ -125,6 +184,31 @@ fn origin_of(uri: &http::Uri) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn transport_origin(instance: &str) -> Origin {
+        Origin::of(&instance.parse().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn the_origin_check_matches_scheme_host_and_port_exactly() {
+        let allowed = transport_origin("https://dev1.service-now.com");
+        let uri = |text: &str| text.parse::<http::Uri>().unwrap();
+        assert!(allowed.matches(&uri("https://dev1.service-now.com/api/now/table/incident")));
+        assert!(allowed.matches(&uri("HTTPS://DEV1.Service-Now.com:443/api/now/table/x?y=1")));
+        for foreign in [
+            "http://dev1.service-now.com/api",
+            "https://dev1.service-now.com:8443/api",
+            "https://dev1.service-now.com.evil.example/api",
+            "https://evil.example/dev1.service-now.com",
+            "https://user@dev1.service-now.com/api",
+            "/api/now/table/incident",
+        ] {
+            assert!(!allowed.matches(&uri(foreign)), "{foreign} must not match");
+        }
+        let loopback = transport_origin("http://127.0.0.1:8080");
+        assert!(loopback.matches(&uri("http://127.0.0.1:8080/api")));
+        assert!(!loopback.matches(&uri("http://127.0.0.1:8081/api")));
+    }
 
     #[test]
     fn origins_compare_as_the_instance_serializes_them() {
