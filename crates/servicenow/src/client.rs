@@ -1,6 +1,6 @@
 //! `Client` and its builder: one credential, a store, a transport, and the Table API on top.
 
-use std::{marker::PhantomData, path::PathBuf, sync::Arc};
+use std::{marker::PhantomData, sync::Arc};
 
 use futures::Stream;
 use serde::{Serialize, de::DeserializeOwned};
@@ -253,7 +253,7 @@ enum CredentialChoice {
 enum StoreChoice {
     Default,
     #[cfg(feature = "sqlite")]
-    SqliteDirectory(PathBuf),
+    SqliteDirectory(std::path::PathBuf),
     Given(Arc<dyn TokenStore>),
 }
 
@@ -320,7 +320,7 @@ impl ClientBuilder {
     /// Keeps tokens in the encrypted SQLite store in `directory` (created with mode 0700, with
     /// its key file beside the database) instead of the user's data directory.
     #[cfg(feature = "sqlite")]
-    pub fn store_directory(mut self, directory: impl Into<PathBuf>) -> Self {
+    pub fn store_directory(mut self, directory: impl Into<std::path::PathBuf>) -> Self {
         self.store = StoreChoice::SqliteDirectory(directory.into());
         self
     }

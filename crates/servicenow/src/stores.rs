@@ -1,10 +1,10 @@
 //! Opening the default token store: the encrypted SQLite database in the user's data directory.
 
-use std::{path::Path, sync::Arc};
+use std::sync::Arc;
 
 use servicenow_store::{MemoryBackend, TokenStore};
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// The name of the database file inside a store directory.
 pub const DATABASE_FILE: &str = "tokens.sqlite3";
@@ -15,7 +15,7 @@ pub const KEY_FILE: &str = "tokens.key";
 /// created with mode 0700, the key file with mode 0600, and every value is sealed with
 /// ChaCha20-Poly1305 before SQLite sees it.
 #[cfg(feature = "sqlite")]
-pub async fn open_sqlite(directory: &Path) -> Result<Arc<dyn TokenStore>> {
+pub async fn open_sqlite(directory: &std::path::Path) -> Result<Arc<dyn TokenStore>> {
     use servicenow_store::{Keyring, SealedStore, SealingKey, SqliteBackend};
 
     create_private_directory(directory)?;
@@ -52,11 +52,13 @@ pub fn open_memory() -> Result<Arc<dyn TokenStore>> {
 pub fn default_directory() -> Result<std::path::PathBuf> {
     directories::ProjectDirs::from("", "", "servicenow-rs")
         .map(|dirs| dirs.data_dir().to_path_buf())
-        .ok_or_else(|| Error::Config("no home directory to keep the token store in".to_owned()))
+        .ok_or_else(|| {
+            crate::Error::Config("no home directory to keep the token store in".to_owned())
+        })
 }
 
 #[cfg(feature = "sqlite")]
-fn create_private_directory(directory: &Path) -> Result<()> {
+fn create_private_directory(directory: &std::path::Path) -> Result<()> {
     use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
 
     if !directory.exists() {
@@ -65,7 +67,7 @@ fn create_private_directory(directory: &Path) -> Result<()> {
             .mode(0o700)
             .create(directory)
             .map_err(|error| {
-                Error::Config(format!(
+                crate::Error::Config(format!(
                     "creating store directory {}: {error}",
                     directory.display()
                 ))
