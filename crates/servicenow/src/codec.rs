@@ -2,7 +2,7 @@
 
 use servicenow_auth::{PendingLogin, TokenSet};
 use servicenow_oauth::State;
-use servicenow_store::{PendingId, SecretBytes};
+use servicenow_store::{CredentialKey, PendingId, SecretBytes, StoreError, TokenStore, Version};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
@@ -12,6 +12,27 @@ pub(crate) fn encode_token_set(token_set: &TokenSet) -> Result<SecretBytes> {
     serde_json::to_vec(token_set)
         .map(SecretBytes::new)
         .map_err(|error| stored_value_error("token set", &error))
+}
+
+/// Saves a token set just obtained from the server: compare-and-swap on `expected`, and on a
+/// conflict once more on the version found, because this set is the newest (the server answered
+/// with it, so whatever another writer stored meanwhile is older).
+pub(crate) async fn save_newest(
+    store: &dyn TokenStore,
+    key: &CredentialKey,
+    token_set: &TokenSet,
+    expected: Option<Version>,
+) -> Result<Version> {
+    match store
+        .save(key, encode_token_set(token_set)?, expected)
+        .await
+    {
+        Err(StoreError::Conflict { current }) => {
+            let found = current.map(|current| current.version);
+            Ok(store.save(key, encode_token_set(token_set)?, found).await?)
+        }
+        other => Ok(other?),
+    }
 }
 
 /// Reads a token set the store unsealed.

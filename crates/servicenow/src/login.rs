@@ -7,7 +7,7 @@ use servicenow_auth::{
 };
 use servicenow_http::HttpTransport;
 use servicenow_oauth::{AuthorizationResponse, InstanceUrl, State, parse_callback_query};
-use servicenow_store::{CredentialKey, StoreError, TokenStore};
+use servicenow_store::{CredentialKey, TokenStore};
 
 use crate::{
     clock::Clock,
@@ -226,17 +226,8 @@ impl Login {
     /// Saves a freshly obtained token set over whatever the store holds for the key.
     async fn save(&self, key: &CredentialKey, token_set: &TokenSet) -> Result<()> {
         let current = self.store.load(key).await?.map(|stored| stored.version);
-        let bytes = codec::encode_token_set(token_set)?;
-        match self.store.save(key, bytes, current).await {
-            Ok(_) => Ok(()),
-            Err(StoreError::Conflict { current }) => {
-                let bytes = codec::encode_token_set(token_set)?;
-                let expected = current.map(|current| current.version);
-                self.store.save(key, bytes, expected).await?;
-                Ok(())
-            }
-            Err(error) => Err(error.into()),
-        }
+        codec::save_newest(self.store.as_ref(), key, token_set, current).await?;
+        Ok(())
     }
 }
 

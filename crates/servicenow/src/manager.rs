@@ -28,7 +28,7 @@ use servicenow_auth::{
 };
 use servicenow_http::HttpTransport;
 use servicenow_oauth::AccessToken;
-use servicenow_store::{CredentialKey, StoreError, TokenStore, Version};
+use servicenow_store::{CredentialKey, TokenStore, Version};
 use tracing::Instrument as _;
 
 use crate::{
@@ -532,13 +532,8 @@ impl Inner {
     /// while this one was obtained; this set is the newest, so it is saved over the current
     /// version. Any other failure keeps the set in memory (it is handed out) and retries later.
     async fn persist(&self, driver: &mut Driver, token_set: TokenSet) {
-        let result = match self.save(&token_set, driver.version).await {
-            Err(Error::Store(StoreError::Conflict { current })) => {
-                self.save(&token_set, current.map(|current| current.version))
-                    .await
-            }
-            other => other,
-        };
+        let result =
+            codec::save_newest(self.store.as_ref(), &self.key, &token_set, driver.version).await;
         match result {
             Ok(version) => {
                 driver.version = Some(version);
@@ -554,11 +549,6 @@ impl Inner {
                 self.schedule_persist_retry();
             }
         }
-    }
-
-    async fn save(&self, token_set: &TokenSet, expected: Option<Version>) -> Result<Version> {
-        let bytes = codec::encode_token_set(token_set)?;
-        Ok(self.store.save(&self.key, bytes, expected).await?)
     }
 
     async fn retry_unpersisted(&self, driver: &mut Driver) {
@@ -593,10 +583,8 @@ impl Inner {
             return;
         };
         let current = self.store.load(&self.key).await.ok().flatten();
-        match self
-            .save(&token_set, current.map(|current| current.version))
-            .await
-        {
+        let expected = current.map(|current| current.version);
+        match codec::save_newest(self.store.as_ref(), &self.key, &token_set, expected).await {
             Ok(version) => {
                 tracing::info!("persisting the token set succeeded on retry");
                 driver.version = Some(version);
