@@ -27,6 +27,7 @@
 
 mod client;
 mod error;
+mod keyed_row;
 mod names;
 mod options;
 mod query;

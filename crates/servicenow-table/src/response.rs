@@ -4,8 +4,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderMap, Response, StatusCode, header};
-use serde::{Deserialize, de::DeserializeOwned};
-use serde_json::value::RawValue;
+use serde::{
+    Deserialize,
+    de::{DeserializeOwned, IgnoredAny},
+};
 
 use crate::{ApiVersion, InstanceBase, ServiceNowMessage, TableApi, TableError};
 
@@ -56,31 +58,16 @@ impl TableApi {
         response: &Response<Bytes>,
         operation: &str,
     ) -> Result<Page<R>, TableError> {
-        let Page {
-            records: raw_rows,
-            total_count,
-            has_next,
-        } = self.parse_raw_list(response, operation)?;
-        let records = raw_rows
-            .iter()
-            .map(|raw| {
-                serde_json::from_str(raw.get())
-                    .map_err(|error| malformed(operation, response.status(), &error))
-            })
-            .collect::<Result<_, _>>()?;
-        Ok(Page {
-            records,
-            total_count,
-            has_next,
-        })
+        self.parse_page(response, operation)
     }
 
-    /// A list response as unparsed rows, for the stream (which reads each row's sys_id first).
-    pub(crate) fn parse_raw_list(
+    /// A list response with its rows parsed as `E` in one pass over the body (the stream uses
+    /// `KeyedRow<R>`, the count `IgnoredAny`).
+    pub(crate) fn parse_page<E: DeserializeOwned>(
         &self,
         response: &Response<Bytes>,
         operation: &str,
-    ) -> Result<Page<Box<RawValue>>, TableError> {
+    ) -> Result<Page<E>, TableError> {
         let total_count = total_count(response.headers());
         if self.version() == ApiVersion::V1 && response.status() == StatusCode::NOT_FOUND {
             return Ok(Page {
@@ -91,7 +78,7 @@ impl TableApi {
         }
         expect_status(response, StatusCode::OK, operation)?;
         let has_next = has_next_link(self.instance(), response.headers(), operation)?;
-        let envelope: Envelope<Vec<Box<RawValue>>> = serde_json::from_slice(response.body())
+        let envelope: Envelope<Vec<E>> = serde_json::from_slice(response.body())
             .map_err(|error| malformed(operation, response.status(), &error))?;
         Ok(Page {
             records: envelope.result,
@@ -141,7 +128,7 @@ impl TableApi {
         response: &Response<Bytes>,
         operation: &str,
     ) -> Result<u64, TableError> {
-        let page = self.parse_raw_list(response, operation)?;
+        let page = self.parse_page::<IgnoredAny>(response, operation)?;
         page.total_count
             .ok_or_else(|| TableError::MalformedResponse {
                 operation: operation.to_owned(),

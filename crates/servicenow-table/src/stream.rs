@@ -22,23 +22,25 @@
 use std::collections::VecDeque;
 
 use futures::{FutureExt, Stream, StreamExt, future::BoxFuture, stream::FuturesOrdered};
-use serde::{Deserialize, de::DeserializeOwned};
-use serde_json::value::RawValue;
+use serde::de::DeserializeOwned;
 use servicenow_http::HttpTransport;
 
 use crate::{
     EncodedQuery, FieldName, ListParams, ReadOptions, TableClient, TableError, TableName,
-    response::malformed,
+    keyed_row::KeyedRow,
 };
 
 /// Page size and prefetch depth of [`TableClient::stream`]: memory stays bounded by about
-/// `page_size × (prefetch + 1)` rows, whatever the table size.
+/// `page_size × (prefetch + 1)` rows, whatever the table size (at most `prefetch + 1` pages
+/// are requested or held at once).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StreamConfig {
     /// `sysparm_limit` of each page (default 1,000; lower it if the instance cancels
     /// transactions for taking too long).
     pub page_size: u32,
-    /// Pages requested ahead of the one being read (default 2; at least 1).
+    /// Pages requested ahead of the one being read (default 2): while the rows of page `k` are
+    /// handed out, pages `k + 1 ..= k + prefetch` are already on their way. 0 reads one page
+    /// at a time.
     pub prefetch: usize,
 }
 
@@ -86,7 +88,7 @@ impl<T: HttpTransport> TableClient<T> {
             query,
             options,
             page_size: config.page_size.max(1),
-            prefetch: config.prefetch.max(1),
+            prefetch: config.prefetch,
             exactly_once,
             in_flight: FuturesOrdered::new(),
             next_offset: 0,
@@ -105,7 +107,7 @@ impl<T: HttpTransport> TableClient<T> {
 /// One fetched page: rows with their sys_ids, and what the headers said about the rest.
 struct FetchedPage<R> {
     offset: u64,
-    rows: Vec<(Option<String>, R)>,
+    rows: Vec<KeyedRow<R>>,
     total_count: Option<u64>,
     has_next: Option<bool>,
 }
@@ -131,7 +133,9 @@ struct Pager<'a, T, R> {
     exactly_once: bool,
     in_flight: FuturesOrdered<BoxFuture<'a, Result<FetchedPage<R>, TableError>>>,
     next_offset: u64,
-    ready: VecDeque<R>,
+    /// Pages accepted and not yet handed out, oldest first; the exactly-once filter applies as
+    /// each row is handed out (no row is copied in between).
+    ready: VecDeque<std::vec::IntoIter<KeyedRow<R>>>,
     last_sys_id: Option<String>,
     previous_total: Option<u64>,
     gap_pending: bool,
@@ -141,13 +145,14 @@ struct Pager<'a, T, R> {
 impl<'a, T: HttpTransport, R: DeserializeOwned + Send + 'a> Pager<'a, T, R> {
     async fn next_row(&mut self) -> Option<Result<R, TableError>> {
         loop {
-            if let Some(row) = self.ready.pop_front() {
+            if let Some(row) = self.next_ready_row() {
                 return Some(Ok(row));
             }
             if self.finished {
                 return None;
             }
-            while self.in_flight.len() < self.prefetch {
+            // The page about to be read and `prefetch` pages after it.
+            while self.in_flight.len() <= self.prefetch {
                 let page = fetch_page(
                     self.client,
                     self.table.clone(),
@@ -174,18 +179,18 @@ impl<'a, T: HttpTransport, R: DeserializeOwned + Send + 'a> Pager<'a, T, R> {
         let is_last = page.is_last(self.page_size);
         // Sequential pages cannot skip a row (inserts only push rows forward), so gaps are
         // checked only when pages may be evaluated out of order.
-        if self.exactly_once && self.prefetch > 1 && self.last_sys_id.is_some() {
+        if self.exactly_once && self.prefetch > 0 && self.last_sys_id.is_some() {
             let table_changed =
                 page.total_count.is_none() || page.total_count != self.previous_total;
             self.gap_pending |= table_changed;
-            let first = page.rows.iter().find_map(|(sys_id, _)| sys_id.clone());
+            let first = page.rows.iter().find_map(|keyed| keyed.sys_id.clone());
             if self.gap_pending && (first.is_some() || is_last) {
                 self.fill_gap(first.as_deref()).await?;
                 self.gap_pending = false;
             }
         }
         self.previous_total = page.total_count;
-        self.take_rows(page.rows);
+        self.ready.push_back(page.rows.into_iter());
         if is_last {
             self.finished = true;
             self.in_flight = FuturesOrdered::new();
@@ -209,7 +214,7 @@ impl<'a, T: HttpTransport, R: DeserializeOwned + Send + 'a> Pager<'a, T, R> {
             .await?;
             let is_last = page.is_last(self.page_size);
             tracing::debug!(table = %self.table, rows = page.rows.len(), "table stream: filled a gap left by a concurrent insert");
-            self.take_rows(page.rows);
+            self.ready.push_back(page.rows.into_iter());
             if is_last {
                 return Ok(());
             }
@@ -217,22 +222,27 @@ impl<'a, T: HttpTransport, R: DeserializeOwned + Send + 'a> Pager<'a, T, R> {
         }
     }
 
-    fn take_rows(&mut self, rows: Vec<(Option<String>, R)>) {
-        for (sys_id, row) in rows {
-            // A row without a sys_id (which the instance always sends when asked) cannot be
-            // checked, so it is passed on rather than lost.
-            if let (true, Some(sys_id)) = (self.exactly_once, sys_id) {
-                if self
-                    .last_sys_id
-                    .as_deref()
-                    .is_some_and(|last| sys_id.as_str() <= last)
-                {
-                    continue;
+    /// The next row of the accepted pages that the exactly-once filter lets through.
+    fn next_ready_row(&mut self) -> Option<R> {
+        while let Some(page) = self.ready.front_mut() {
+            for KeyedRow { sys_id, row } in page.by_ref() {
+                // A row without a sys_id (which the instance always sends when asked) cannot
+                // be checked, so it is passed on rather than lost.
+                if let (true, Some(sys_id)) = (self.exactly_once, sys_id) {
+                    if self
+                        .last_sys_id
+                        .as_deref()
+                        .is_some_and(|last| sys_id.as_str() <= last)
+                    {
+                        continue;
+                    }
+                    self.last_sys_id = Some(sys_id);
                 }
-                self.last_sys_id = Some(sys_id);
+                return Some(row);
             }
-            self.ready.push_back(row);
+            self.ready.pop_front();
         }
+        None
     }
 
     fn params(&self, query: EncodedQuery, offset: u64) -> ListParams {
@@ -260,48 +270,18 @@ fn fetch_page<'a, T: HttpTransport, R: DeserializeOwned + Send + 'a>(
     async move {
         let operation = format!("stream {table}");
         let request = client.api().list_request(&table, &params)?;
+        // One pass over the body gives each row as `R` and its sys_id (see `keyed_row.rs`).
         let page = client
             .execute(request, &operation, |response| {
-                client.api().parse_raw_list(response, &operation)
+                client.api().parse_page::<KeyedRow<R>>(response, &operation)
             })
             .await?;
-        let rows = page
-            .records
-            .iter()
-            .map(|raw| parse_row(raw, &operation))
-            .collect::<Result<Vec<_>, _>>()?;
         Ok(FetchedPage {
             offset: params.offset.unwrap_or(0),
-            rows,
+            rows: page.records,
             total_count: page.total_count,
             has_next: page.has_next,
         })
     }
     .boxed()
-}
-
-fn parse_row<R: DeserializeOwned>(
-    raw: &RawValue,
-    operation: &str,
-) -> Result<(Option<String>, R), TableError> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum SysIdField {
-        Plain(String),
-        WithDisplayValue { value: String },
-    }
-    #[derive(Deserialize)]
-    struct SysIdOnly {
-        #[serde(default)]
-        sys_id: Option<SysIdField>,
-    }
-    let status = http::StatusCode::OK;
-    let sys_id = serde_json::from_str::<SysIdOnly>(raw.get())
-        .map_err(|error| malformed(operation, status, &error))?;
-    let row = serde_json::from_str::<R>(raw.get())
-        .map_err(|error| malformed(operation, status, &error))?;
-    let sys_id = sys_id.sys_id.map(|field| match field {
-        SysIdField::Plain(value) | SysIdField::WithDisplayValue { value } => value,
-    });
-    Ok((sys_id, row))
 }

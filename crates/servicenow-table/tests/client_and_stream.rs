@@ -134,8 +134,8 @@ async fn a_stable_order_by_sys_id_is_added_and_the_callers_query_kept() {
 }
 
 #[tokio::test]
-async fn prefetch_keeps_at_most_the_configured_number_of_pages_in_flight() {
-    for prefetch in [1, 2, 4] {
+async fn prefetch_keeps_the_page_being_read_and_at_most_prefetch_more_in_flight() {
+    for prefetch in [0, 1, 2, 4] {
         let client = client(FakeTable::new(100));
         let rows = stream_numbers(
             &client,
@@ -148,7 +148,7 @@ async fn prefetch_keeps_at_most_the_configured_number_of_pages_in_flight() {
         .expect("stream");
         assert_eq!(rows.len(), 100);
         let max = client.transport().max_in_flight.load(Ordering::SeqCst);
-        assert_eq!(max, prefetch, "prefetch {prefetch}");
+        assert_eq!(max, prefetch + 1, "prefetch {prefetch}");
     }
 }
 
