@@ -70,10 +70,8 @@ impl ReqwestTransport {
             .await
             .map_err(|error| self.classify(error, origin))?;
         let limit = self.config.max_response_body;
-        if response
-            .content_length()
-            .is_some_and(|length| length > limit as u64)
-        {
+        let declared_length = response.content_length();
+        if declared_length.is_some_and(|length| length > limit as u64) {
             return Err(TransportError::BodyTooLarge { limit });
         }
         let mut builder = http::Response::builder()
@@ -82,7 +80,12 @@ impl ReqwestTransport {
         if let Some(headers) = builder.headers_mut() {
             *headers = std::mem::take(response.headers_mut());
         }
-        let mut body = BytesMut::new();
+        // Sized once from the declared length (within the limit, checked above) so that a large
+        // page is copied once rather than regrown as it arrives; the declared length is only a
+        // hint, the limit is enforced on what arrives.
+        let mut body = BytesMut::with_capacity(declared_length.map_or(0, |length| {
+            usize::try_from(length).unwrap_or(limit).min(limit)
+        }));
         while let Some(chunk) = response
             .chunk()
             .await
