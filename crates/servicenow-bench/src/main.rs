@@ -124,7 +124,7 @@ async fn suite(arguments: &[String]) -> anyhow::Result<()> {
         for page_size in [1_000_u32, 10_000] {
             let (without, base_a) = alternate(
                 rounds,
-                || stream::typed_stream(&client, EXPORT_ROWS, page_size, 1),
+                || stream::typed_stream(&client, EXPORT_ROWS, page_size, 0),
                 || stream::baseline(&http, &base, &authorization, EXPORT_ROWS, page_size),
             )
             .await?;
@@ -137,7 +137,7 @@ async fn suite(arguments: &[String]) -> anyhow::Result<()> {
             let target = |bound| (latency_ms > 0).then_some((">=", bound));
             lines.push(Line {
                 comparison: format!(
-                    "typed stream, no prefetch (prefetch = 1), page {page_size}, server time {latency_ms} ms vs reqwest + serde_json"
+                    "typed stream, no prefetch (prefetch = 0), page {page_size}, server time {latency_ms} ms vs reqwest + serde_json"
                 ),
                 ours: rate(median(&without)),
                 other: rate(median(&base_a)),
@@ -267,8 +267,9 @@ async fn suite(arguments: &[String]) -> anyhow::Result<()> {
     let raw = servicenow_http::ReqwestTransport::new()?;
     let fixed = bearer.header_value();
     let authorized = client.tables().transport();
+    let auth_rounds = 2 * rounds + 3;
     let (through, direct) = alternate(
-        rounds + 2,
+        auth_rounds,
         || auth::gets(authorized, &base, None, 1_000),
         || auth::gets(&raw, &base, Some(&fixed), 1_000),
     )
@@ -339,8 +340,8 @@ async fn suite(arguments: &[String]) -> anyhow::Result<()> {
     if let Some(path) = write {
         let text = format!(
             "# Benchmarks\n\nMeasured by `cargo xtask bench` (crate `servicenow-bench`, release build) against one \
-             emulator with {TABLE_ROWS} incidents, each comparison as {rounds} alternating rounds (A B A B …); \
-             figures are medians, ratios are ours / other unless the line says otherwise. The whole run took \
+             emulator with {TABLE_ROWS} incidents, each comparison as alternating rounds (A B A B …: {rounds} rounds for the streams and the \
+             peers, {auth_rounds} for the short auth comparison, 2 for memory); figures are medians, ratios are ours / other unless the line says otherwise. The whole run took \
              {:.0} s.\n\n## Machine\n\n{}\n\n## Results\n\n{table}\n{}\n\nThe `bearer()` hot path against a plain \
              atomic load is a criterion benchmark: `cargo bench -p servicenow --bench bearer`.\n",
             started.elapsed().as_secs_f64(),
