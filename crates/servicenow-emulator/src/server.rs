@@ -61,7 +61,7 @@ impl Shared {
 }
 
 /// A request with its body read.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Incoming {
     pub(crate) method: Method,
     pub(crate) uri: Uri,

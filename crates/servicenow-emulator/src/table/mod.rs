@@ -6,6 +6,8 @@ mod list;
 mod render;
 mod write;
 
+use std::sync::Arc;
+
 use http::{HeaderValue, Method, Response, StatusCode, header};
 use http_body_util::BodyExt as _;
 
@@ -39,7 +41,7 @@ pub(crate) struct TableRoute {
     pub(crate) sys_id: Option<String>,
 }
 
-pub(crate) async fn handle(shared: &Shared, request: &Incoming) -> HandlerResult {
+pub(crate) async fn handle(shared: &Arc<Shared>, request: &Incoming) -> HandlerResult {
     let Some(route) = parse_path(request.uri.path()) else {
         let response = error_envelope(
             StatusCode::BAD_REQUEST,
@@ -131,7 +133,16 @@ pub(crate) async fn handle(shared: &Shared, request: &Incoming) -> HandlerResult
         Some(FaultKind::TruncatedBody) => truncate = true,
     }
     let response = match (&request.method, route.sys_id.is_some()) {
-        (&Method::GET, false) => list::list(shared, request, &route, &settings),
+        (&Method::GET, false) => {
+            // A page is rendered on the blocking pool: thousands of rows take tens of
+            // milliseconds of CPU, which on an async worker would stall every other connection
+            // served by it (a prefetched page's transfer, another client's token request).
+            let shared = Arc::clone(shared);
+            let request = request.clone();
+            tokio::task::spawn_blocking(move || list::list(&shared, &request, &route, &settings))
+                .await
+                .map_err(std::io::Error::other)?
+        }
         (&Method::GET, true) => list::get_record(shared, request, &route),
         (&Method::POST, false) => write::create(shared, request, &route, &user),
         (&Method::PUT | &Method::PATCH, true) => write::update(shared, request, &route, &user),
