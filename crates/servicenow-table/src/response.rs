@@ -78,7 +78,7 @@ impl TableApi {
         }
         expect_status(response, StatusCode::OK, operation)?;
         let has_next = has_next_link(self.instance(), response.headers(), operation)?;
-        let envelope: Envelope<Vec<E>> = serde_json::from_slice(response.body())
+        let envelope: Envelope<Vec<E>> = serde_json::from_str(body_text(response, operation)?)
             .map_err(|error| malformed(operation, response.status(), &error))?;
         Ok(Page {
             records: envelope.result,
@@ -294,9 +294,21 @@ fn parse_result<R: DeserializeOwned>(
     response: &Response<Bytes>,
     operation: &str,
 ) -> Result<R, TableError> {
-    serde_json::from_slice::<Envelope<R>>(response.body())
+    serde_json::from_str::<Envelope<R>>(body_text(response, operation)?)
         .map(|envelope| envelope.result)
         .map_err(|error| malformed(operation, response.status(), &error))
+}
+
+/// The body as text: JSON is UTF-8 (RFC 8259 §8.1), and a body that is not is malformed as a
+/// whole, even where the bad bytes sit in a field the caller's type skips (serde_json checks
+/// only the strings it reads). Checked once up front, which also spares the parser checking
+/// each string it reads.
+fn body_text<'a>(response: &'a Response<Bytes>, operation: &str) -> Result<&'a str, TableError> {
+    std::str::from_utf8(response.body()).map_err(|error| TableError::MalformedResponse {
+        operation: operation.to_owned(),
+        status: response.status(),
+        reason: format!("the body is not UTF-8: {error}"),
+    })
 }
 
 pub(crate) fn malformed(

@@ -277,6 +277,44 @@ fn a_truncated_or_foreign_body_is_a_malformed_response() {
     ));
 }
 
+#[test]
+fn a_body_that_is_not_utf8_is_malformed_even_where_the_type_skips_the_bytes() {
+    /// Reads only the sys_id: serde_json alone would skip the bad bytes in `assigned_to`.
+    #[derive(Debug, serde::Deserialize)]
+    struct OnlySysId {
+        #[allow(dead_code)] // Parsed to show the page would otherwise be accepted.
+        sys_id: String,
+    }
+    // Found by the table_page fuzz target: one byte 0xAD inside a string of a skipped field.
+    let row =
+        b"{\"sys_id\":\"9d3850\",\"assigned_to\":{\"link\":\"http\xads://x\",\"value\":\"1\"}}";
+    let bytes = |body: &[u8]| {
+        http::Response::builder()
+            .status(200)
+            .body(Bytes::copy_from_slice(body))
+            .expect("valid response")
+    };
+    let page = bytes(&[b"{\"result\":[".as_slice(), row, b"]}"].concat());
+    let record = bytes(&[b"{\"result\":".as_slice(), row, b"}"].concat());
+    let outcomes = [
+        api()
+            .parse_list::<OnlySysId>(&page, "list incident")
+            .map(drop),
+        api().parse_list::<Record>(&page, "list incident").map(drop),
+        api()
+            .parse_record::<OnlySysId>(&record, "get incident")
+            .map(drop),
+    ];
+    for outcome in outcomes {
+        match outcome {
+            Err(TableError::MalformedResponse { reason, .. }) => {
+                assert!(reason.contains("not UTF-8"), "{reason}");
+            }
+            other => panic!("expected a malformed response, got {other:?}"),
+        }
+    }
+}
+
 /// Fails the test with the unexpected error (the tidy rules ban `panic!` on server input in
 /// library code; a test failing loudly is what we want here).
 fn panic_free_fail(error: &TableError) -> ! {
