@@ -59,6 +59,14 @@ enum Selection {
     Ids(Arc<Vec<u64>>),
 }
 
+/// `sysparm_limit`, or the instance's default when it is absent, zero or not a number.
+pub(super) fn page_limit(pairs: &[(String, String)]) -> u64 {
+    first(pairs, "sysparm_limit")
+        .and_then(|limit| limit.trim().parse::<u64>().ok())
+        .filter(|limit| *limit > 0)
+        .unwrap_or(DEFAULT_LIMIT)
+}
+
 pub(super) fn list(
     shared: &Shared,
     request: &Incoming,
@@ -67,10 +75,7 @@ pub(super) fn list(
 ) -> Response<Body> {
     let raw_query = request.uri.query().unwrap_or_default();
     let pairs = form_pairs(raw_query.as_bytes());
-    let limit = first(&pairs, "sysparm_limit")
-        .and_then(|limit| limit.trim().parse::<u64>().ok())
-        .filter(|limit| *limit > 0)
-        .unwrap_or(DEFAULT_LIMIT);
+    let limit = page_limit(&pairs);
     let offset = first(&pairs, "sysparm_offset")
         .and_then(|offset| offset.trim().parse::<i64>().ok())
         .unwrap_or(0)
