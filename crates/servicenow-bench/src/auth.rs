@@ -1,33 +1,63 @@
 //! Auth overhead (GETs through `AuthorizedTransport` vs the raw transport with a fixed header) and the token storm (1,000 callers on an expired token vs each caller refreshing).
 
-use std::{sync::Arc, time::Instant};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use anyhow::Context as _;
 use bytes::Bytes;
 use servicenow::{Client, ManualClock, http::HttpTransport};
 
-/// Requests per second of `requests` one-row GETs through `transport`, adding `header` when given.
-pub(crate) async fn gets(
-    transport: &dyn HttpTransport,
+/// One side of the auth comparison: a transport, and the header to add (none when the
+/// transport adds its own).
+pub(crate) struct Side<'a> {
+    pub(crate) transport: &'a dyn HttpTransport,
+    pub(crate) header: Option<&'a http::HeaderValue>,
+}
+
+/// `pairs` one-row GETs through each side, alternating request by request (A B, then B A, so
+/// neither side always goes first); each side's requests per second over its own time.
+///
+/// A one-row GET takes about 100 µs on loopback, so alternating blocks of requests would
+/// compare the machine's moments as much as the transports; alternating single requests puts
+/// both sides in the same moments.
+pub(crate) async fn gets_paired(
+    a: &Side<'_>,
+    b: &Side<'_>,
     base: &str,
-    header: Option<&http::HeaderValue>,
-    requests: usize,
-) -> anyhow::Result<f64> {
+    pairs: usize,
+) -> anyhow::Result<(f64, f64)> {
     let uri = format!("{base}/api/now/table/incident?sysparm_limit=1");
-    let started = Instant::now();
-    for _ in 0..requests {
-        let mut request = http::Request::get(&uri).header("accept", "application/json");
-        if let Some(header) = header {
-            request = request.header("authorization", header.clone());
+    let (mut a_time, mut b_time) = (Duration::ZERO, Duration::ZERO);
+    for pair in 0..pairs {
+        if pair % 2 == 0 {
+            a_time += timed_get(a, &uri).await?;
+            b_time += timed_get(b, &uri).await?;
+        } else {
+            b_time += timed_get(b, &uri).await?;
+            a_time += timed_get(a, &uri).await?;
         }
-        let response = transport.send(request.body(Bytes::new())?).await?;
-        anyhow::ensure!(
-            response.status() == 200,
-            "GET answered {}",
-            response.status()
-        );
     }
-    Ok(crate::measure::per_second(requests, started))
+    let rate = |time: Duration| pairs as f64 / time.as_secs_f64();
+    Ok((rate(a_time), rate(b_time)))
+}
+
+async fn timed_get(side: &Side<'_>, uri: &str) -> anyhow::Result<Duration> {
+    let mut request = http::Request::get(uri).header("accept", "application/json");
+    if let Some(header) = side.header {
+        request = request.header("authorization", header.clone());
+    }
+    let request = request.body(Bytes::new())?;
+    let started = Instant::now();
+    let response = side.transport.send(request).await?;
+    let elapsed = started.elapsed();
+    anyhow::ensure!(
+        response.status() == 200,
+        "GET answered {}",
+        response.status()
+    );
+    Ok(elapsed)
 }
 
 /// What one storm measured.
@@ -46,7 +76,7 @@ pub(crate) async fn storm_ours(
     callers: usize,
 ) -> anyhow::Result<StormRun> {
     client.token_manager().bearer().await?;
-    clock.advance(std::time::Duration::from_secs(31 * 60));
+    clock.advance(Duration::from_secs(31 * 60));
     emulator.reset_counters();
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
