@@ -267,24 +267,29 @@ async fn suite(arguments: &[String]) -> anyhow::Result<()> {
     let raw = servicenow_http::ReqwestTransport::new()?;
     let fixed = bearer.header_value();
     let authorized = client.tables().transport();
+    // A control in the same rounds: a second raw transport against the first, whose ratio
+    // shows how finely this machine can resolve the comparison.
+    let control = servicenow_http::ReqwestTransport::new()?;
     let auth_rounds = 2 * rounds + 3;
-    let (mut through, mut direct) = (Vec::new(), Vec::new());
+    let (mut through, mut direct, mut control_ratios) = (Vec::new(), Vec::new(), Vec::new());
+    let raw_side = auth::Side {
+        transport: &raw,
+        header: Some(&fixed),
+    };
     for _ in 0..auth_rounds {
-        let (ours, theirs) = auth::gets_paired(
-            &auth::Side {
-                transport: authorized,
-                header: None,
-            },
-            &auth::Side {
-                transport: &raw,
-                header: Some(&fixed),
-            },
-            &base,
-            1_000,
-        )
-        .await?;
+        let authorized_side = auth::Side {
+            transport: authorized,
+            header: None,
+        };
+        let (ours, theirs) = auth::gets_paired(&authorized_side, &raw_side, &base, 2_000).await?;
         through.push(ours);
         direct.push(theirs);
+        let control_side = auth::Side {
+            transport: &control,
+            header: Some(&fixed),
+        };
+        let (second, first) = auth::gets_paired(&control_side, &raw_side, &base, 2_000).await?;
+        control_ratios.push(second / first);
     }
     lines.push(Line {
         comparison: "one-row GETs through AuthorizedTransport vs raw transport + fixed header"
@@ -293,6 +298,29 @@ async fn suite(arguments: &[String]) -> anyhow::Result<()> {
         other: format!("{:.0} req/s", median(&direct)),
         ratio: median(&through) / median(&direct),
         target: Some((">=", 0.97)),
+    });
+    let spread = |values: &[f64]| {
+        let low = values.iter().copied().fold(f64::INFINITY, f64::min);
+        let high = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        format!("{low:.2}–{high:.2}× per round")
+    };
+    lines.push(Line {
+        comparison:
+            "control: one-row GETs through a second raw transport vs the first (same rounds)"
+                .to_owned(),
+        ours: spread(&control_ratios),
+        other: format!(
+            "auth: {}",
+            spread(
+                &through
+                    .iter()
+                    .zip(&direct)
+                    .map(|(ours, theirs)| ours / theirs)
+                    .collect::<Vec<_>>()
+            )
+        ),
+        ratio: median(&control_ratios),
+        target: None,
     });
 
     // Token storm.
