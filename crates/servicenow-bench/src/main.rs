@@ -31,6 +31,8 @@ const TABLE_ROWS: u64 = 1_000_000;
 const EXPORT_ROWS: usize = 100_000;
 const STORM_CALLERS: usize = 1_000;
 /// Text below this line of `docs/benchmarks.md` is written by hand and kept across runs.
+/// The stream's default prefetch depth: every "with prefetch" line and the memory child use it.
+const PREFETCH: usize = servicenow::table::StreamConfig::DEFAULT_PREFETCH;
 const ANALYSIS_MARKER: &str = "<!-- analysis: written by hand, kept by cargo xtask bench -->";
 
 fn main() -> anyhow::Result<()> {
@@ -58,7 +60,7 @@ async fn run(arguments: Vec<String>) -> anyhow::Result<()> {
                 .context("stream-rss INSTANCE ROWS")?
                 .parse()?;
             let client = client(instance, Arc::new(servicenow::SystemClock)).await?;
-            stream::typed_stream(&client, rows, 1_000, 2).await?;
+            stream::typed_stream(&client, rows, 1_000, PREFETCH).await?;
             println!("{}", stream::peak_rss_kb()?);
             Ok(())
         }
@@ -130,7 +132,7 @@ async fn suite(arguments: &[String]) -> anyhow::Result<()> {
             .await?;
             let (with, base_b) = alternate(
                 rounds,
-                || stream::typed_stream(&client, EXPORT_ROWS, page_size, 2),
+                || stream::typed_stream(&client, EXPORT_ROWS, page_size, PREFETCH),
                 || stream::baseline(&http, &base, &authorization, EXPORT_ROWS, page_size),
             )
             .await?;
@@ -146,7 +148,7 @@ async fn suite(arguments: &[String]) -> anyhow::Result<()> {
             });
             lines.push(Line {
                 comparison: format!(
-                    "typed stream, prefetch 2, page {page_size}, server time {latency_ms} ms vs reqwest + serde_json"
+                    "typed stream, prefetch {PREFETCH} (default), page {page_size}, server time {latency_ms} ms vs reqwest + serde_json"
                 ),
                 ours: rate(median(&with)),
                 other: rate(median(&base_b)),
@@ -166,7 +168,7 @@ async fn suite(arguments: &[String]) -> anyhow::Result<()> {
     let token = bearer.token().secret().to_owned();
     let (ours, node_rates) = alternate(
         rounds,
-        || stream::typed_stream(&client, EXPORT_ROWS, 1_000, 2),
+        || stream::typed_stream(&client, EXPORT_ROWS, 1_000, PREFETCH),
         || async {
             let run = peers::node(&node_script, &base, &token, 1_000, EXPORT_ROWS).await?;
             Ok(run.per_second())
@@ -174,8 +176,7 @@ async fn suite(arguments: &[String]) -> anyhow::Result<()> {
     )
     .await?;
     lines.push(Line {
-        comparison: "typed stream, prefetch 2, page 1000 vs Node.js fetch + response.json()"
-            .to_owned(),
+        comparison: format!("typed stream, prefetch {PREFETCH} (default), page 1000 vs Node.js fetch + response.json()"),
         ours: rate(median(&ours)),
         other: rate(median(&node_rates)),
         ratio: median(&ours) / median(&node_rates),
@@ -222,7 +223,7 @@ async fn suite(arguments: &[String]) -> anyhow::Result<()> {
         let pysnc_rss = std::sync::Mutex::new(Vec::new());
         let (ours, pysnc_rates) = alternate(
             rounds,
-            || stream::typed_stream(&client, EXPORT_ROWS, 1_000, 2),
+            || stream::typed_stream(&client, EXPORT_ROWS, 1_000, PREFETCH),
             || async {
                 let run = peers::pysnc(python, &script, &base, 1_000, EXPORT_ROWS).await?;
                 anyhow::ensure!(
@@ -239,8 +240,7 @@ async fn suite(arguments: &[String]) -> anyhow::Result<()> {
         )
         .await?;
         lines.push(Line {
-            comparison: "typed stream, prefetch 2, page 1000 vs pysnc (Basic auth, batch 1000)"
-                .to_owned(),
+            comparison: format!("typed stream, prefetch {PREFETCH} (default), page 1000 vs pysnc (Basic auth, batch 1000)"),
             ours: rate(median(&ours)),
             other: rate(median(&pysnc_rates)),
             ratio: median(&ours) / median(&pysnc_rates),

@@ -20,8 +20,8 @@ use crate::{
     table_commands::{encoded_query, read_options},
 };
 
-/// Pages requested ahead of the one being written.
-const PREFETCH_PAGES: usize = 2;
+/// Pages requested ahead of the one being written: the library's default.
+const PREFETCH_PAGES: usize = StreamConfig::DEFAULT_PREFETCH;
 /// Without a terminal (`--progress always`), a progress line every this many rows at most.
 const PROGRESS_LINE_EVERY: u64 = 10_000;
 

@@ -38,17 +38,23 @@ pub struct StreamConfig {
     /// `sysparm_limit` of each page (default 1,000; lower it if the instance cancels
     /// transactions for taking too long).
     pub page_size: u32,
-    /// Pages requested ahead of the one being read (default 2): while the rows of page `k` are
+    /// Pages requested ahead of the one being read (default 1): while the rows of page `k` are
     /// handed out, pages `k + 1 ..= k + prefetch` are already on their way. 0 reads one page
     /// at a time.
     pub prefetch: usize,
+}
+
+impl StreamConfig {
+    /// The default [`prefetch`](Self::prefetch): one page ahead, so two requests in flight at
+    /// most (gentle on an instance's per-user concurrency; raise it for high-latency links).
+    pub const DEFAULT_PREFETCH: usize = 1;
 }
 
 impl Default for StreamConfig {
     fn default() -> Self {
         Self {
             page_size: 1_000,
-            prefetch: 2,
+            prefetch: Self::DEFAULT_PREFETCH,
         }
     }
 }
