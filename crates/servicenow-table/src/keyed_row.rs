@@ -77,13 +77,7 @@ impl Watcher for RowWatcher<'_> {
         visitor: V,
         map: A,
     ) -> Result<V::Value, A::Error> {
-        visitor.visit_map(WatchedMap {
-            inner: map,
-            wanted: "sys_id",
-            target: self.0,
-            object_allowed: true,
-            matched: false,
-        })
+        visitor.visit_map(WatchedMap::new(map, "sys_id", self.0, true))
     }
 }
 
@@ -104,13 +98,7 @@ impl Watcher for ValueWatcher<'_> {
         visitor: V,
         map: A,
     ) -> Result<V::Value, A::Error> {
-        visitor.visit_map(WatchedMap {
-            inner: map,
-            wanted: "value",
-            target: self.0,
-            object_allowed: false,
-            matched: false,
-        })
+        visitor.visit_map(WatchedMap::new(map, "value", self.0, false))
     }
 }
 
@@ -287,6 +275,23 @@ struct WatchedMap<'a, A> {
     object_allowed: bool,
     /// Whether the last key read was `wanted`.
     matched: bool,
+}
+
+impl<'a, A> WatchedMap<'a, A> {
+    fn new(
+        inner: A,
+        wanted: &'static str,
+        target: &'a mut Option<String>,
+        object_allowed: bool,
+    ) -> Self {
+        Self {
+            inner,
+            wanted,
+            target,
+            object_allowed,
+            matched: false,
+        }
+    }
 }
 
 impl<'de, A: MapAccess<'de>> MapAccess<'de> for WatchedMap<'_, A> {
