@@ -240,3 +240,14 @@ impl fmt::Debug for Redacted {
         write!(f, "[redacted {} bytes]", self.length)
     }
 }
+
+impl fmt::Display for TransportFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Connect => "no connection could be made",
+            Self::TimedOut => "the request or its answer took too long",
+            Self::BodyTooLarge => "the answer was larger than the transport accepts",
+            Self::Interrupted => "the connection broke mid-exchange",
+        })
+    }
+}
