@@ -5,7 +5,7 @@
 //! them together hold in one place:
 //! - a re-authorization requirement cancels any retry and any wished-for acquisition, and only
 //!   a completed login, a restore or an `Acquire` lifts it;
-//! - a token obtained (by whatever grant) ends the run of failures;
+//! - a token obtained (by whatever grant) ends the run of failures and satisfies the wish;
 //! - a logout forgets the retry and the wish but keeps the requirement.
 
 use std::time::Duration;
@@ -31,10 +31,13 @@ pub(crate) struct Schedule {
 }
 
 impl Schedule {
-    /// A token was obtained by a refresh or an acquisition: the failures are over.
+    /// A token was obtained by a refresh or an acquisition: the failures are over and the
+    /// acquisition wished for (if any) happened (`EnsureFresh` asks for a token to exist or be
+    /// on its way, not for one more).
     pub(crate) fn on_success(&mut self) {
         self.failures = 0;
         self.retry_at = None;
+        self.acquisition_wanted = false;
     }
 
     /// A login completed or a token set was restored: a fresh start, requirement lifted.
