@@ -108,12 +108,59 @@ fn endpoint_urls_hang_off_the_origin() {
         instance.revocation_endpoint(),
         "https://example.service-now.com/oauth_revoke_token.do"
     );
-    assert!(!instance.is_loopback_http());
-    assert!(
-        InstanceUrl::new("http://127.0.0.1:1")
-            .unwrap()
-            .is_loopback_http()
+    assert!(!instance.is_loopback());
+    for loopback in [
+        "http://127.0.0.1:1",
+        "https://localhost:8443",
+        "http://[::1]:9000",
+    ] {
+        assert!(
+            InstanceUrl::new(loopback).unwrap().is_loopback(),
+            "{loopback}"
+        );
+    }
+}
+
+#[test]
+fn only_uris_on_the_instance_origin_are_the_same_origin() {
+    let uri = |text: &str| text.parse::<http::Uri>().unwrap();
+    let instance = InstanceUrl::new("https://Example.Service-Now.com/").unwrap();
+    for same in [
+        "https://example.service-now.com/api/now/table/incident",
+        "HTTPS://EXAMPLE.SERVICE-NOW.COM:443/api/now/table/incident?sysparm_limit=1",
+        "https://example.service-now.com",
+    ] {
+        assert!(instance.same_origin(&uri(same)), "{same}");
+    }
+    for foreign in [
+        "http://example.service-now.com/api",
+        "https://example.service-now.com:8443/api",
+        "https://example.service-now.com.evil.example/api",
+        "https://evil.example/example.service-now.com",
+        "https://user@example.service-now.com/api",
+        "https://example.service-now.com@evil.example/api",
+        "/api/now/table/incident",
+    ] {
+        assert!(!instance.same_origin(&uri(foreign)), "{foreign}");
+    }
+    let emulator = InstanceUrl::new("http://[::1]:9000").unwrap();
+    assert!(emulator.same_origin(&uri("http://[::1]:9000/api")));
+    assert!(!emulator.same_origin(&uri("http://[::1]:9001/api")));
+    assert!(!emulator.same_origin(&uri("http://localhost:9000/api")));
+}
+
+#[test]
+fn origin_of_names_where_a_request_was_going() {
+    let uri = |text: &str| text.parse::<http::Uri>().unwrap();
+    assert_eq!(
+        servicenow_oauth::origin_of(&uri("https://Evil.Example:443/steal?x=1")).as_deref(),
+        Some("https://evil.example")
     );
+    assert_eq!(
+        servicenow_oauth::origin_of(&uri("http://127.0.0.1:8080/x")).as_deref(),
+        Some("http://127.0.0.1:8080")
+    );
+    assert_eq!(servicenow_oauth::origin_of(&uri("/relative")), None);
 }
 
 #[test]
