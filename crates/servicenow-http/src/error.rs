@@ -83,17 +83,6 @@ pub enum TransportError {
         #[source]
         source: BoxError,
     },
-    /// A layer that adds credentials (such as the facade's authorizing transport) could not
-    /// authorize the request: no credential could be obtained, or the destination is not the
-    /// instance the credential belongs to. Nothing was sent.
-    #[error("authorizing request: {reason}")]
-    Unauthorized {
-        /// Why, in one sentence (never a secret).
-        reason: String,
-        /// The underlying failure, when there is one.
-        #[source]
-        source: Option<BoxError>,
-    },
     /// The request itself is unusable (no scheme or host, unsupported scheme, bad header).
     #[error("sending request: invalid request: {reason}")]
     InvalidRequest {
@@ -113,7 +102,6 @@ impl TransportError {
             | Self::Tls { .. }
             | Self::InsecureUrl { .. }
             | Self::Setup { .. }
-            | Self::Unauthorized { .. }
             | Self::InvalidRequest { .. } => false,
         }
     }
@@ -129,7 +117,6 @@ impl TransportError {
             | Self::Tls { .. }
             | Self::InsecureUrl { .. }
             | Self::Setup { .. }
-            | Self::Unauthorized { .. }
             | Self::InvalidRequest { .. } => true,
             Self::Timeout { phase, .. } => *phase == TimeoutPhase::Connect,
             Self::BodyTooLarge { .. } | Self::Io { .. } => false,

@@ -1,15 +1,14 @@
 //! Response parsing and the error mapping, with the bodies ServiceNow documents (servicenow-api.md §2.6, §2.7).
 
-use std::time::Duration;
+use std::{convert::Infallible, time::Duration};
 
 use bytes::Bytes;
 use http::StatusCode;
-use servicenow_table::{
-    ApiVersion, InstanceBase, Record, TableApi, TableError, error_from_response,
-};
+use servicenow_oauth::InstanceUrl;
+use servicenow_table::{ApiVersion, Record, TableApi, TableError, error_from_response};
 
 fn api() -> TableApi {
-    TableApi::new(InstanceBase::new("https://dev1.service-now.com").expect("valid instance"))
+    TableApi::new(InstanceUrl::new("https://dev1.service-now.com").expect("valid instance"))
 }
 
 fn response(status: u16, headers: &[(&str, &str)], body: &str) -> http::Response<Bytes> {
@@ -317,6 +316,6 @@ fn a_body_that_is_not_utf8_is_malformed_even_where_the_type_skips_the_bytes() {
 
 /// Fails the test with the unexpected error (the tidy rules ban `panic!` on server input in
 /// library code; a test failing loudly is what we want here).
-fn panic_free_fail(error: &TableError) -> ! {
+fn panic_free_fail(error: &TableError<Infallible>) -> ! {
     unreachable!("unexpected error variant: {error:?}")
 }
