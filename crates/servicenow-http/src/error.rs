@@ -15,6 +15,15 @@ pub enum TimeoutPhase {
     Total,
 }
 
+impl std::fmt::Display for TimeoutPhase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Connect => "connect",
+            Self::Total => "total",
+        })
+    }
+}
+
 /// Why sending a request through an [`HttpTransport`](crate::HttpTransport) failed.
 ///
 /// A response with any status code (including 3xx, 4xx and 5xx) is not an error of the transport:
@@ -37,7 +46,10 @@ pub enum TransportError {
         source: BoxError,
     },
     /// A deadline passed before the response was complete.
-    #[error("sending request: timed out after {after:?} ({phase:?} deadline)")]
+    #[error(
+        "sending request: the {phase} deadline of {} ms passed before the response was complete",
+        .after.as_millis()
+    )]
     Timeout {
         /// Which deadline passed.
         phase: TimeoutPhase,
@@ -220,6 +232,14 @@ mod tests {
         assert_eq!(
             error.to_string(),
             "reading response: body exceeds the limit of 64 bytes"
+        );
+        let error = TransportError::Timeout {
+            phase: TimeoutPhase::Connect,
+            after: Duration::from_millis(1500),
+        };
+        assert_eq!(
+            error.to_string(),
+            "sending request: the connect deadline of 1500 ms passed before the response was complete"
         );
     }
 }

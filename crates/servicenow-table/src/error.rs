@@ -5,6 +5,18 @@ use std::{convert::Infallible, time::Duration};
 use http::StatusCode;
 use servicenow_http::TransportError;
 
+/// `, retry after N s` when the instance sent `Retry-After`, nothing otherwise.
+struct RetryAfter(Option<Duration>);
+
+impl std::fmt::Display for RetryAfter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(wait) => write!(f, ", retry after {} s", wait.as_secs()),
+            None => Ok(()),
+        }
+    }
+}
+
 /// What ServiceNow said in its error envelope `{"error":{"message","detail"},"status":"failure"}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServiceNowMessage {
@@ -68,8 +80,9 @@ pub enum TableError<E = TransportError> {
     },
     /// 429: a rate limit rule refused the request; `retry_after` is ServiceNow's `Retry-After`.
     #[error(
-        "{operation}: rate limited ({status}), retry after {retry_after:?}: {message}",
-        status = .response.status, message = .response.message
+        "{operation}: rate limited ({status}){wait}: {message}",
+        status = .response.status, message = .response.message,
+        wait = RetryAfter(*.retry_after)
     )]
     RateLimited {
         /// The call that failed.
@@ -137,7 +150,7 @@ pub enum TableError<E = TransportError> {
         origin: String,
     },
     /// The query builder refused a value or field name that would change the query's meaning.
-    #[error("building query: refused {what} {value:?}: {reason}")]
+    #[error("building query: refused {what} \"{}\": {reason}", .value.escape_debug())]
     UnsafeQuery {
         /// Which part was refused (`field name`, `value`, `IN value`, ...).
         what: &'static str,
@@ -147,7 +160,7 @@ pub enum TableError<E = TransportError> {
         reason: &'static str,
     },
     /// A table name, field name or sys_id did not pass validation.
-    #[error("validating {kind}: refused {value:?}: {reason}")]
+    #[error("validating {kind}: refused \"{}\": {reason}", .value.escape_debug())]
     InvalidName {
         /// What was being validated (`table name`, `field name`, `sys_id`, `request url`).
         kind: &'static str,

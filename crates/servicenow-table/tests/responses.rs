@@ -93,6 +93,10 @@ fn a_429_carries_retry_after() {
         message.detail.as_deref(),
         Some("Rate limit of 100 requests per hour for Table API exceeded")
     );
+    assert_eq!(
+        error.to_string(),
+        "list incident: rate limited (429 Too Many Requests), retry after 30 s: Rate limit exceeded"
+    );
     let without_header = error_from_response(&response(429, &[], RATE_LIMITED), "list incident");
     assert!(matches!(
         without_header,
@@ -100,6 +104,25 @@ fn a_429_carries_retry_after() {
             retry_after: None,
             ..
         }
+    ));
+    assert_eq!(
+        without_header.to_string(),
+        "list incident: rate limited (429 Too Many Requests): Rate limit exceeded"
+    );
+}
+
+#[test]
+fn a_table_api_failure_widens_into_any_clients_error_unchanged() {
+    let error = error_from_response(&response(404, &[], NO_RECORD), "get incident");
+    let message = error.to_string();
+    let widened: TableError<servicenow_http::TransportError> = error.widen();
+    assert!(
+        matches!(&widened, TableError::NotFound { operation, .. } if operation == "get incident")
+    );
+    assert_eq!(widened.to_string(), message);
+    assert!(matches!(
+        widened.into_sender_failure(),
+        Err(TableError::NotFound { .. })
     ));
 }
 
