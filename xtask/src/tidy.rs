@@ -107,7 +107,8 @@ const ALLOWED_DEPENDENCIES: &[(&str, &[&str])] = &[
         &[
             "servicenow", "servicenow-auth", "servicenow-emulator", "servicenow-http",
             "servicenow-oauth", "servicenow-store", "servicenow-table", "anyhow", "async-trait",
-            "bytes", "futures", "http", "rand", "rand_chacha", "serde_json", "tokio",
+            "bytes", "futures", "getrandom", "hex", "http", "rand", "rand_chacha", "serde_json",
+            "sha2", "tokio",
         ],
     ),
     (
