@@ -10,7 +10,8 @@
 //! property tests' saved failures (`tests/proptest-regressions/`) are restored the same way, so
 //! a mutant's failures are not replayed against the real machine.
 //!
-//! The run prints a kill table and fails if a mutation survives or does not compile.
+//! The run first checks that the properties pass on the machine as it is, then prints a kill
+//! table and fails if a mutation survives or does not compile.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -164,6 +165,18 @@ pub(crate) fn run(root: &Path, arguments: &[String]) -> anyhow::Result<()> {
         MUTATIONS.len()
     );
     let started = Instant::now();
+    let _restore_regressions = Restore::capture(&regressions, &backup_dir)?;
+    let baseline = run_properties(root, "no mutation", &cases)?;
+    if !baseline.compiled || !baseline.killed_by.is_empty() {
+        bail!(
+            "mutants: the property tests fail without any mutation ({:?}); fix that first",
+            baseline.killed_by
+        );
+    }
+    eprintln!(
+        "mutants: without a mutation every property passes ({} s)",
+        baseline.took.as_secs()
+    );
     let mut outcomes = Vec::new();
     for (number, mutation) in MUTATIONS.iter().enumerate() {
         eprintln!(

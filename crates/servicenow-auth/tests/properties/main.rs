@@ -72,12 +72,13 @@ pub(crate) fn lives(scenario: &FairScenario, rule: Liveness) -> Result<(), TestC
 }
 
 /// The generators must keep reaching what the properties are about, at the default case
-/// count (and at whatever `PROPTEST_CASES` says): every situation of the safety properties,
-/// every combination the model shows to matter, and every liveness situation. The counts are
-/// printed (and written to `coverage.txt` in Cargo's test scratch directory) on every run.
+/// count (or at `PROPTEST_CASES` when it asks for more): every situation of the safety
+/// properties, every combination the model shows to matter, and every liveness situation. The
+/// counts are printed (and written to `coverage.txt` in Cargo's test scratch directory) on
+/// every run.
 #[test]
 fn every_combination_is_reached_at_the_default_case_count() {
-    let cases = config().cases;
+    let cases = config().cases.max(DEFAULT_CASES);
     let mut runner = proptest::test_runner::TestRunner::deterministic();
     let mut situations = world::Coverage::default();
     let mut combinations = Combinations::default();
