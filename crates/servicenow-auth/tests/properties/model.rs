@@ -184,6 +184,17 @@ pub(crate) enum Expected {
     },
 }
 
+/// The machine's `Status`, as the rules define it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) struct StatusView {
+    pub(crate) has_token_set: bool,
+    pub(crate) token_request_in_flight: bool,
+    pub(crate) refresh_due: bool,
+    pub(crate) retry_at: Option<Timestamp>,
+    pub(crate) reauthorization_required: Option<Reason>,
+    pub(crate) pending_logins: usize,
+}
+
 /// The two choices the rules leave to the machine's seeded RNG, as the machine announced them.
 pub(crate) struct Announced {
     /// `Status::refresh_at` after the input (the refresh point of the token set held then).
@@ -368,6 +379,21 @@ impl Model {
             return None;
         }
         Some((held.number, held.set.access.as_str(), held.usable_until))
+    }
+
+    /// What the machine's `status()` must say, in the model's terms.
+    pub(crate) fn status(&self) -> StatusView {
+        StatusView {
+            has_token_set: self.held.is_some(),
+            token_request_in_flight: self.in_flight.is_some(),
+            refresh_due: self
+                .held
+                .as_ref()
+                .is_some_and(|held| held.refused || self.now >= held.refresh_at),
+            retry_at: self.retry_at,
+            reauthorization_required: self.reauthorization,
+            pending_logins: self.logins.len(),
+        }
     }
 
     pub(crate) fn held_number(&self) -> Option<u64> {
