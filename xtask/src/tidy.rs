@@ -111,6 +111,10 @@ const ALLOWED_DEPENDENCIES: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "servicenow-test-services",
+        &[],
+    ),
+    (
         "servicenow-bench",
         &[
             "servicenow", "servicenow-auth", "servicenow-emulator", "servicenow-http",

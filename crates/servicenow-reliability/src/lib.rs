@@ -17,6 +17,5 @@
 pub mod fixture;
 pub mod phases;
 pub mod responses;
-pub mod services;
 pub mod stores;
 pub mod workers;

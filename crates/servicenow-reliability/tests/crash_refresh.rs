@@ -8,11 +8,11 @@ use servicenow_emulator::TokenOutcome;
 use servicenow_reliability::{
     fixture,
     phases::{Hold, hold_line},
-    services::{POSTGRES_VARIABLE, REDIS_VARIABLE, service_url},
     stores::StoreSpec,
     workers::Worker,
 };
 use servicenow_store::{PostgresBackend, PostgresOptions, RedisBackend, RedisOptions};
+use servicenow_test_services::{POSTGRES_VARIABLE, REDIS_VARIABLE, service_url};
 
 const WORKER: &str = env!("CARGO_BIN_EXE_reliability-worker");
 /// Kills at a random moment of a refresh loop, after the two kills at fixed points.
