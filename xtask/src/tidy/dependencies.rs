@@ -96,6 +96,13 @@ pub(super) const ALLOWED_DEPENDENCIES: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "servicenow-fuzz-oracles",
+        &[
+            "servicenow-oauth", "servicenow-auth", "servicenow-table", "servicenow-store",
+            "servicenow-emulator", "bytes", "futures", "http", "serde", "serde_json", "url",
+        ],
+    ),
+    (
         "servicenow-test-services",
         &[],
     ),
