@@ -118,6 +118,7 @@ mod login_flow;
 mod logout;
 mod machine;
 mod protocol;
+mod schedule;
 mod time;
 mod token_set;
 

@@ -8,7 +8,8 @@
 //! (RFC 3986 §5) and compared with the instance's origin here, not by the parser.
 
 use bytes::Bytes;
-use servicenow_table::{InstanceBase, Record, TableApi, TableError};
+use servicenow_oauth::InstanceUrl;
+use servicenow_table::{Record, TableApi, TableError};
 
 /// Instances the input is judged against: the default HTTPS port, another port, and loopback
 /// HTTP on two ports.
@@ -40,7 +41,7 @@ fn judge(instance: &str, values: &[http::HeaderValue]) {
     let response = builder
         .body(Bytes::from_static(b"{\"result\":[]}"))
         .expect("validated header values");
-    let api = TableApi::new(InstanceBase::new(instance).expect("a valid instance"));
+    let api = TableApi::new(InstanceUrl::new(instance).expect("a valid instance"));
     let outcome = api.parse_list::<Record>(&response, "fuzz list");
 
     let texts: Option<Vec<&str>> = values.iter().map(|value| value.to_str().ok()).collect();

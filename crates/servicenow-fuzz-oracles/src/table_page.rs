@@ -2,7 +2,8 @@
 
 use bytes::Bytes;
 use serde::Deserialize;
-use servicenow_table::{GlideDateTime, InstanceBase, Record, Reference, TableApi, de};
+use servicenow_oauth::InstanceUrl;
+use servicenow_table::{GlideDateTime, Record, Reference, TableApi, de};
 
 /// A typed incident as an integrator would write it, with every value-shape helper.
 #[derive(Debug, Deserialize)]
@@ -27,7 +28,7 @@ pub fn check(data: &[u8]) {
     let [selector, body @ ..] = data else {
         return;
     };
-    let api = TableApi::new(InstanceBase::new("https://dev1.service-now.com").expect("valid"));
+    let api = TableApi::new(InstanceUrl::new("https://dev1.service-now.com").expect("valid"));
     let api = if selector & 1 == 0 {
         api
     } else {

@@ -29,8 +29,8 @@ pub(super) const ALLOWED_DEPENDENCIES: &[(&str, &[&str])] = &[
     (
         "servicenow-http",
         &[
-            "async-trait", "bytes", "http", "http-body-util", "hyper", "hyper-util", "hyper-rustls",
-            "reqwest", "rustls", "thiserror", "tokio", "webpki-roots",
+            "servicenow-oauth", "async-trait", "bytes", "http", "http-body-util", "hyper",
+            "hyper-util", "hyper-rustls", "reqwest", "rustls", "thiserror", "tokio", "webpki-roots",
         ],
     ),
     (
@@ -44,8 +44,9 @@ pub(super) const ALLOWED_DEPENDENCIES: &[(&str, &[&str])] = &[
     (
         "servicenow-table",
         &[
-            "servicenow-http", "bytes", "futures", "http", "serde", "serde_json", "thiserror",
-            "tokio", "tracing", "url", "percent-encoding", "time", "rand",
+            "servicenow-oauth", "servicenow-http", "bytes", "futures", "http", "httpdate", "serde",
+            "serde_json", "thiserror", "tokio", "tracing", "url", "percent-encoding", "time",
+            "rand", "rand_chacha",
         ],
     ),
     (
