@@ -10,7 +10,7 @@
 
 mod record;
 
-use std::fmt::Debug;
+use std::{fmt::Debug, io::Write as _};
 
 pub use record::{Outcome, Record, forget_this_run, records_of_this_run};
 
@@ -67,8 +67,9 @@ pub fn unreachable(test: &str, what: &str, error: &dyn Debug) {
 
 fn skip(test: &str, reason: &str) {
     record::write(test, Outcome::Skipped, reason);
-    // Seen at once under `--nocapture`; the report at the end of the run shows it either way.
-    eprintln!("{test}: skipped, {reason}");
+    // libtest captures `eprintln!` and hides it for a passing test, but not a write to the
+    // stderr handle itself: this line shows next to the test's own line as it runs.
+    let _ = writeln!(std::io::stderr().lock(), "SKIPPED {test}: {reason}");
 }
 
 /// The text the last test binary prints: how many service-backed tests ran, and every one
