@@ -59,6 +59,7 @@ impl AuthConfig {
     /// A user credential by the resource owner password grant, which RFC 9700 §2.4 forbids:
     /// only for integrations that cannot do better.
     #[cfg(feature = "password-grant")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "password-grant")))]
     pub fn password(
         instance: InstanceUrl,
         client: OAuthClient,
@@ -100,6 +101,7 @@ pub enum Credential {
     ClientCredentials,
     /// The resource owner password grant (feature `password-grant`).
     #[cfg(feature = "password-grant")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "password-grant")))]
     Password {
         /// The ServiceNow user name.
         username: servicenow_oauth::ResourceOwnerUsername,

@@ -106,6 +106,7 @@
 //!
 //! - `password-grant`: the resource owner password grant, which RFC 9700 §2.4 forbids.
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod backoff;
 mod config;

@@ -1,4 +1,7 @@
 //! The command line of `sn`, as clap derive structs: global options, subcommands and their flags.
+// The doc comments here are the `--help` text clap prints in a terminal, where markdown link
+// syntax (`<https://…>`, `\[::1\]`) would show as typed; rustdoc's link lints do not apply.
+#![allow(rustdoc::bare_urls, rustdoc::broken_intra_doc_links)]
 
 use std::path::PathBuf;
 

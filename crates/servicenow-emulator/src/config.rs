@@ -1,5 +1,5 @@
-//! Start-up configuration: the application registry, users, table sizes, and the command-line
-//! options of the `servicenow-emulator` binary (embeddable with `#[command(flatten)]`).
+//! Start-up configuration: the application registry, users, table sizes, and (feature `cli`) the
+//! command-line options of the `servicenow-emulator` binary (embeddable with `#[command(flatten)]`).
 
 use std::{collections::BTreeMap, net::SocketAddr, time::Duration};
 
@@ -112,6 +112,8 @@ impl UserAccount {
 }
 
 /// The `servicenow-emulator` command-line options; `sn emulator` flattens the same struct.
+#[cfg(feature = "cli")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cli")))]
 #[derive(Clone, Debug, clap::Args)]
 #[non_exhaustive]
 pub struct EmulatorArgs {
@@ -163,6 +165,7 @@ pub struct EmulatorArgs {
     pub public_url: Option<String>,
 }
 
+#[cfg(feature = "cli")]
 impl EmulatorArgs {
     /// The options with every default, as if given an empty command line.
     pub fn defaults() -> Self {
@@ -237,18 +240,21 @@ impl EmulatorArgs {
     }
 }
 
+#[cfg(feature = "cli")]
 impl Default for EmulatorArgs {
     fn default() -> Self {
         Self::defaults()
     }
 }
 
+#[cfg(feature = "cli")]
 impl From<EmulatorArgs> for EmulatorBuilder {
     fn from(args: EmulatorArgs) -> Self {
         args.into_builder()
     }
 }
 
+#[cfg(feature = "cli")]
 fn parse_rows(text: &str) -> Result<(String, u64), String> {
     let (table, count) = text
         .split_once('=')
@@ -268,6 +274,7 @@ fn parse_rows(text: &str) -> Result<(String, u64), String> {
     Ok((table.to_owned(), count))
 }
 
+#[cfg(feature = "cli")]
 fn parse_user(text: &str) -> Result<(String, String), String> {
     match text.split_once(':') {
         Some((name, password)) if !name.is_empty() => Ok((name.to_owned(), password.to_owned())),

@@ -28,6 +28,7 @@
 //! # Ok(()) }
 //! ```
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod clock;
 mod config;
@@ -47,10 +48,13 @@ pub mod user_agent;
 mod wire;
 
 pub use clock::EmulatorClock;
+#[cfg(feature = "cli")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cli")))]
+pub use config::EmulatorArgs;
 pub use config::{
     ClientRegistration, DEFAULT_ACCESS_TOKEN_TTL, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET,
     DEFAULT_PUBLIC_CLIENT_ID, DEFAULT_REDIRECT_URIS, DEFAULT_REFRESH_TOKEN_TTL, DEFAULT_ROWS,
-    DEFAULT_USERS, EmulatorArgs, MAX_GENERATED_ROWS, UserAccount,
+    DEFAULT_USERS, MAX_GENERATED_ROWS, UserAccount,
 };
 pub use counters::{CountersSnapshot, TokenOutcome};
 pub use emulator::{Emulator, EmulatorBuilder, EmulatorHandle};

@@ -18,6 +18,7 @@ use crate::{
 };
 
 /// The hyper-util client type [`HyperTransport`] wraps: rustls over hyper-util's `HttpConnector`.
+#[cfg_attr(docsrs, doc(cfg(feature = "hyper")))]
 pub type HyperClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 
 /// An [`HttpTransport`] over hyper-util's client.
@@ -26,6 +27,7 @@ pub type HyperClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 /// [`HyperTransport::with_config`] build it with rustls (ring provider, webpki roots) and a
 /// connect timeout; the URL policy, the body cap and the total deadline of [`TransportConfig`]
 /// are enforced by this wrapper, also for a client passed through `From<HyperClient>`.
+#[cfg_attr(docsrs, doc(cfg(feature = "hyper")))]
 #[derive(Debug, Clone)]
 pub struct HyperTransport {
     client: HyperClient,

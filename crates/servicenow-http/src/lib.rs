@@ -98,8 +98,10 @@ mod transport;
 pub use async_trait::async_trait;
 
 #[cfg(feature = "hyper")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hyper")))]
 pub use crate::hyper_transport::{HyperClient, HyperTransport};
 #[cfg(feature = "reqwest")]
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 pub use crate::reqwest_transport::ReqwestTransport;
 pub use crate::{
     error::{BoxError, TimeoutPhase, TransportError},

@@ -18,6 +18,7 @@ use crate::{
 /// `From<reqwest::Client>` wraps a client you configured yourself (a proxy, extra roots); its
 /// redirect policy and connect timeout are then yours to set, while the URL policy, the body cap
 /// and the total deadline of [`TransportConfig`] are still enforced by this wrapper.
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 #[derive(Debug, Clone)]
 pub struct ReqwestTransport {
     client: reqwest::Client,

@@ -1,7 +1,7 @@
 //! The ServiceNow instance URL: an origin (`https://host[:port]`), validated once, with the
 //! OAuth endpoint URLs derived from it.
 
-use std::fmt;
+use std::{fmt, sync::Arc};
 
 use serde::{Deserialize, Serialize};
 
@@ -20,10 +20,14 @@ use crate::origin::{OriginParts, is_loopback_host};
 /// The value kept is the normalized origin (scheme and host lowercased, default port dropped).
 /// It is the one instance type of the workspace: the OAuth endpoints, the Table API paths and
 /// the origin check ([`InstanceUrl::same_origin`]) that decides where a bearer token may go
-/// all hang off it.
+/// all hang off it. Cloning it is one reference-count increment, so every handle of an
+/// application can hold its own.
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-pub struct InstanceUrl {
+pub struct InstanceUrl(Arc<Parsed>);
+
+/// What [`InstanceUrl::new`] computes once: the origin, the endpoints and the origin's parts.
+struct Parsed {
     origin: String,
     authorization_endpoint: url::Url,
     token_endpoint: http::Uri,
@@ -88,46 +92,46 @@ impl InstanceUrl {
         ) else {
             return Err(problem(InstanceUrlProblem::NotAUrl));
         };
-        Ok(Self {
+        Ok(Self(Arc::new(Parsed {
             origin,
             authorization_endpoint,
             token_endpoint,
             revocation_endpoint,
             parts,
-        })
+        })))
     }
 
     /// The origin, `scheme://host[:port]` without a trailing slash: the only place a bearer
     /// token may be sent.
     #[must_use]
     pub fn origin(&self) -> &str {
-        &self.origin
+        &self.0.origin
     }
 
     /// `{origin}/oauth_auth.do`, the authorization endpoint (RFC 6749 §3.1).
     #[must_use]
     pub fn authorization_endpoint(&self) -> &url::Url {
-        &self.authorization_endpoint
+        &self.0.authorization_endpoint
     }
 
     /// `{origin}/oauth_token.do`, the token endpoint (RFC 6749 §3.2).
     #[must_use]
     pub fn token_endpoint(&self) -> &http::Uri {
-        &self.token_endpoint
+        &self.0.token_endpoint
     }
 
     /// `{origin}/oauth_revoke_token.do`, ServiceNow's documented revocation endpoint
     /// (RFC 7009 §2).
     #[must_use]
     pub fn revocation_endpoint(&self) -> &http::Uri {
-        &self.revocation_endpoint
+        &self.0.revocation_endpoint
     }
 
     /// Whether the instance's host is this machine ([`is_loopback_host`]): a local emulator or
     /// test server, reached over `http` or `https`.
     #[must_use]
     pub fn is_loopback(&self) -> bool {
-        is_loopback_host(self.parts.host())
+        is_loopback_host(self.0.parts.host())
     }
 
     /// Whether `uri` is on this instance's origin: the same scheme (in any case), the same host
@@ -152,13 +156,13 @@ impl InstanceUrl {
     /// ```
     #[must_use]
     pub fn same_origin(&self, uri: &http::Uri) -> bool {
-        self.parts.matches(uri)
+        self.0.parts.matches(uri)
     }
 }
 
 impl PartialEq for InstanceUrl {
     fn eq(&self, other: &Self) -> bool {
-        self.origin == other.origin
+        self.0.origin == other.0.origin
     }
 }
 
@@ -166,19 +170,19 @@ impl Eq for InstanceUrl {}
 
 impl std::hash::Hash for InstanceUrl {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.origin.hash(state);
+        self.0.origin.hash(state);
     }
 }
 
 impl fmt::Debug for InstanceUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("InstanceUrl").field(&self.origin).finish()
+        f.debug_tuple("InstanceUrl").field(&self.0.origin).finish()
     }
 }
 
 impl fmt::Display for InstanceUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.origin)
+        f.write_str(&self.0.origin)
     }
 }
 
@@ -200,6 +204,6 @@ impl TryFrom<String> for InstanceUrl {
 
 impl From<InstanceUrl> for String {
     fn from(value: InstanceUrl) -> Self {
-        value.origin
+        value.0.origin.clone()
     }
 }

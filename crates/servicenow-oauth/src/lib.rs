@@ -92,6 +92,7 @@
 //!   `ResourceOwnerUsername` / `ResourceOwnerPassword` types. RFC 9700 §2.4 says the resource
 //!   owner password grant MUST NOT be used; it exists because ServiceNow's own examples use it.
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod authorize;
 mod callback;
@@ -133,4 +134,5 @@ pub use crate::types::{
     ScopeSet,
 };
 #[cfg(feature = "password-grant")]
+#[cfg_attr(docsrs, doc(cfg(feature = "password-grant")))]
 pub use crate::types::{ResourceOwnerPassword, ResourceOwnerUsername};

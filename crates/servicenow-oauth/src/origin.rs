@@ -43,7 +43,7 @@ pub fn is_loopback_host(host: &str) -> bool {
 /// scheme's default port omitted, userinfo dropped), or `None` for a relative URI.
 ///
 /// Meant for error messages that name where a request was going ("refused to send a token to
-/// https://elsewhere.example"); it allocates, so it is not the check itself
+/// `https://elsewhere.example`"); it allocates, so it is not the check itself
 /// ([`InstanceUrl::same_origin`](crate::InstanceUrl::same_origin) is).
 ///
 /// ```

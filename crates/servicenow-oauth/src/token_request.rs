@@ -102,6 +102,7 @@ pub enum TokenGrant<'a> {
     /// `grant_type=password` (RFC 6749 §4.3.2). RFC 9700 §2.4: this grant MUST NOT be used;
     /// it exists, behind the `password-grant` feature, because ServiceNow's examples use it.
     #[cfg(feature = "password-grant")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "password-grant")))]
     Password {
         /// `username`.
         username: &'a ResourceOwnerUsername,

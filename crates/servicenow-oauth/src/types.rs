@@ -103,12 +103,14 @@ new_secret_type! {
     /// The resource owner's password for the password grant (RFC 6749 §4.3). RFC 9700 §2.4
     /// forbids that grant; it exists behind the `password-grant` feature only because
     /// ServiceNow's own examples use it.
+    #[cfg_attr(docsrs, doc(cfg(feature = "password-grant")))]
     #[derive(Clone)]
     ResourceOwnerPassword, what = "resource owner password", validate = non_empty,
 }
 
 /// The resource owner's user name for the password grant (RFC 6749 §4.3.2). Not a secret.
 #[cfg(feature = "password-grant")]
+#[cfg_attr(docsrs, doc(cfg(feature = "password-grant")))]
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ResourceOwnerUsername(String);
 

@@ -18,5 +18,6 @@ pub mod fixture;
 pub mod phase_store;
 pub mod phases;
 pub mod responses;
+pub mod services;
 pub mod stores;
 pub mod workers;

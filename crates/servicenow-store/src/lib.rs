@@ -57,6 +57,7 @@
 //! (`Keyring::new(new).with_previous(old)?`): old values still open, every write seals with the
 //! new key, and [`SealedStore::reseal`] rewrites a credential ahead of its next refresh.
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod backend;
 mod error;
@@ -65,16 +66,21 @@ mod seal;
 mod secret;
 mod store;
 
-#[cfg(feature = "testing")]
+#[cfg(feature = "__testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "__testing")))]
 pub mod conformance;
 
 #[cfg(feature = "file")]
+#[cfg_attr(docsrs, doc(cfg(feature = "file")))]
 pub use backend::file::FileBackend;
 #[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub use backend::postgres::{PostgresBackend, PostgresOptions};
 #[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use backend::redis::{RedisBackend, RedisOptions};
 #[cfg(feature = "sqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use backend::sqlite::SqliteBackend;
 pub use backend::{Backend, DeleteOutcome, RawRecord, SaveOutcome, memory::MemoryBackend};
 pub use error::StoreError;

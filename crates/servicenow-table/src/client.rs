@@ -12,7 +12,7 @@ use crate::{
     ApiVersion, Created, EncodedQuery, ListParams, Page, ReadOptions, RetryPolicy, SysId, TableApi,
     TableError, TableName, WriteOptions,
     retry::RetryOutcome,
-    waiting::{Jitter, RetrySleep, TokioSleep},
+    waiting::{DEFAULT_JITTER_SEED, Jitter, RetrySleep, TokioSleep},
 };
 
 /// A Table API client over any [`RequestSender`]: a plain
@@ -54,23 +54,14 @@ pub struct TableClient<S> {
 }
 
 impl<S: RequestSender> TableClient<S> {
-    /// The seed of the retry jitter unless [`TableClient::with_jitter_seed`] sets another: the
-    /// 32 bytes of `servicenow-table retry jitter v1`.
-    ///
-    /// Every client with this seed draws the same jitter sequence, which is what a test wants
-    /// and what a fleet does not: a deployment with many replicas (or many clients retrying
-    /// against one instance) should pass a seed from the OS RNG, so that their retries spread
-    /// out instead of arriving together. The `servicenow` facade does.
-    pub const DEFAULT_JITTER_SEED: [u8; 32] = *b"servicenow-table retry jitter v1";
-
     /// A v2 client for `instance` with the default [`RetryPolicy`], sending through `sender`,
-    /// sleeping with [`TokioSleep`] and jittering from [`Self::DEFAULT_JITTER_SEED`].
+    /// sleeping with [`TokioSleep`] and jittering from [`DEFAULT_JITTER_SEED`].
     pub fn new(instance: InstanceUrl, sender: S) -> Self {
         Self {
             api: TableApi::new(instance),
             sender,
             retry: RetryPolicy::default(),
-            jitter: Jitter::from_seed(Self::DEFAULT_JITTER_SEED),
+            jitter: Jitter::from_seed(DEFAULT_JITTER_SEED),
             sleep: Arc::new(TokioSleep),
         }
     }
@@ -90,7 +81,7 @@ impl<S: RequestSender> TableClient<S> {
 
     /// The same client with its retry jitter drawn from a ChaCha8 RNG seeded with `seed`
     /// (shared by the clones made afterwards). Pass OS randomness in production; see
-    /// [`Self::DEFAULT_JITTER_SEED`].
+    /// [`DEFAULT_JITTER_SEED`].
     pub fn with_jitter_seed(self, seed: [u8; 32]) -> Self {
         Self {
             jitter: Jitter::from_seed(seed),

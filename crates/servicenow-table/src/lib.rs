@@ -61,5 +61,5 @@ pub use crate::{
     retry::{RetryOutcome, RetryPolicy},
     stream::StreamConfig,
     values::{DisplayValue, GlideDateTime, Reference, de},
-    waiting::{RetrySleep, TokioSleep},
+    waiting::{DEFAULT_JITTER_SEED, RetrySleep, TokioSleep},
 };

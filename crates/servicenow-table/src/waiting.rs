@@ -12,6 +12,16 @@ use std::{
 use rand::SeedableRng as _;
 use rand_chacha::ChaCha8Rng;
 
+/// The seed of a [`TableClient`](crate::TableClient)'s retry jitter unless
+/// [`with_jitter_seed`](crate::TableClient::with_jitter_seed) sets another: the 32 bytes of
+/// `servicenow-table retry jitter v1`.
+///
+/// Every client with this seed draws the same jitter sequence, which is what a test wants and
+/// what a fleet does not: a deployment with many replicas (or many clients retrying against one
+/// instance) should pass a seed from the OS RNG, so that their retries spread out instead of
+/// arriving together. The `servicenow` facade does.
+pub const DEFAULT_JITTER_SEED: [u8; 32] = *b"servicenow-table retry jitter v1";
+
 /// Waits for a retry's delay. The client calls it once per retry, with the exact delay the
 /// [`RetryPolicy`](crate::RetryPolicy) chose.
 ///

@@ -18,8 +18,8 @@ use rand_chacha::ChaCha8Rng;
 use servicenow_http::{HttpTransport, RequestSender, SenderError, TransportError, async_trait};
 use servicenow_oauth::InstanceUrl;
 use servicenow_table::{
-    ListParams, ReadOptions, Record, RetryPolicy, RetrySleep, StreamConfig, TableClient,
-    TableError, TableName,
+    DEFAULT_JITTER_SEED, ListParams, ReadOptions, Record, RetryPolicy, RetrySleep, StreamConfig,
+    TableClient, TableError, TableName,
 };
 use support::{FakeTable, Fault};
 
@@ -137,7 +137,7 @@ async fn the_injected_sleep_sees_every_delay_and_the_seed_decides_the_jitter() {
         .expect("the fourth attempt succeeds");
     assert_eq!(
         sleep_d.delays(),
-        backoffs_from(TableClient::<FakeTable>::DEFAULT_JITTER_SEED),
+        backoffs_from(DEFAULT_JITTER_SEED),
         "without a seed, the documented default seed"
     );
 }

@@ -10,7 +10,7 @@
 
 mod record;
 
-use std::{fmt::Debug, io::Write as _};
+use std::{fmt::Display, io::Write as _};
 
 pub use record::{Outcome, Record, forget_this_run, records_of_this_run};
 
@@ -57,12 +57,12 @@ pub fn service_url(variable: &str, test: &str) -> Option<String> {
 /// # Panics
 ///
 /// Under `SN_REQUIRE_SERVICES=1`, where an unreachable service is a failure.
-pub fn unreachable(test: &str, what: &str, error: &dyn Debug) {
+pub fn unreachable(test: &str, what: &str, error: &dyn Display) {
     assert!(
         !services_required(),
-        "{test}: {what} is unreachable: {error:?}"
+        "{test}: {what} is unreachable: {error}"
     );
-    skip(test, &format!("{what} is unreachable: {error:?}"));
+    skip(test, &format!("{what} is unreachable: {error}"));
 }
 
 fn skip(test: &str, reason: &str) {

@@ -54,8 +54,8 @@ pub(super) const ALLOWED_DEPENDENCIES: &[(&str, &[&str])] = &[
         &[
             "servicenow-oauth", "servicenow-auth", "servicenow-http", "servicenow-store",
             "servicenow-table", "arc-swap", "async-trait", "bytes", "futures", "http", "tokio",
-            "tracing", "thiserror", "getrandom", "serde", "serde_json", "url", "directories",
-            "sha2",
+            "tracing", "thiserror", "getrandom", "serde", "serde_json", "directories", "sha2",
+            "rustix",
         ],
     ),
     (
@@ -93,7 +93,8 @@ pub(super) const ALLOWED_DEPENDENCIES: &[(&str, &[&str])] = &[
         &[
             "servicenow", "servicenow-auth", "servicenow-emulator", "servicenow-http",
             "servicenow-oauth", "servicenow-store", "servicenow-table", "anyhow", "async-trait",
-            "bytes", "futures", "http", "rand", "rand_chacha", "serde_json", "tokio",
+            "bytes", "futures", "http", "rand", "rand_chacha", "serde_json", "tokio", "getrandom",
+            "hex", "servicenow-test-services", "sha2",
         ],
     ),
     (
@@ -112,7 +113,7 @@ pub(super) const ALLOWED_DEPENDENCIES: &[(&str, &[&str])] = &[
         &[
             "servicenow", "servicenow-emulator", "servicenow-http", "servicenow-oauth",
             "servicenow-table", "anyhow", "bytes", "futures", "http", "reqwest", "serde",
-            "serde_json", "tokio",
+            "serde_json", "tokio", "async-trait", "stats_alloc",
         ],
     ),
     (

@@ -222,3 +222,15 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn an_instance_url_is_one_pointer_so_every_handle_can_hold_a_clone() {
+    assert_eq!(size_of::<InstanceUrl>(), size_of::<usize>());
+    let instance = InstanceUrl::new("https://example.service-now.com").unwrap();
+    let clone = instance.clone();
+    assert_eq!(clone, instance);
+    assert!(
+        std::ptr::eq(clone.origin(), instance.origin()),
+        "a clone shares the parsed value"
+    );
+}

@@ -396,7 +396,8 @@ fn sweep_expired_pending(directory: &Path, now: i64) -> Result<(), StoreError> {
     Ok(())
 }
 
-#[cfg(feature = "testing")]
+#[cfg(feature = "__testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "__testing")))]
 #[async_trait]
 impl crate::conformance::RawPeek for FileBackend {
     /// Every file name and every file's bytes, as on disk.

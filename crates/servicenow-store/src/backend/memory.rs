@@ -42,7 +42,7 @@ impl MemoryBackend {
     }
 
     /// Every envelope held, for the conformance suite's at-rest check.
-    #[cfg(feature = "testing")]
+    #[cfg(feature = "__testing")]
     pub(crate) fn raw_bytes(&self) -> Vec<Vec<u8>> {
         let state = self.state();
         let records = state.records.values().map(|record| record.envelope.clone());

@@ -292,7 +292,8 @@ impl PostgresBackend {
     }
 
     /// Drops the schema and everything in it (test clean-up).
-    #[cfg(feature = "testing")]
+    #[cfg(feature = "__testing")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "__testing")))]
     pub async fn drop_schema(&self) -> Result<(), StoreError> {
         let client = self.client("drop schema").await?;
         client
@@ -459,7 +460,8 @@ impl Backend for PostgresBackend {
     }
 }
 
-#[cfg(feature = "testing")]
+#[cfg(feature = "__testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "__testing")))]
 #[async_trait]
 impl crate::conformance::RawPeek for PostgresBackend {
     /// Every text and bytea column of every row, as the server returns them.

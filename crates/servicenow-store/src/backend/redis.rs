@@ -8,7 +8,7 @@
 use std::{fmt, time::Duration};
 
 use async_trait::async_trait;
-#[cfg(feature = "testing")]
+#[cfg(feature = "__testing")]
 use redis::AsyncCommands;
 use redis::{
     Script,
@@ -147,7 +147,8 @@ impl RedisBackend {
     }
 
     /// Deletes every key under the prefix (test clean-up).
-    #[cfg(feature = "testing")]
+    #[cfg(feature = "__testing")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "__testing")))]
     pub async fn delete_prefix(&self) -> Result<(), StoreError> {
         let keys = self.keys().await?;
         let mut connection = self.connection.clone();
@@ -160,7 +161,7 @@ impl RedisBackend {
         Ok(())
     }
 
-    #[cfg(feature = "testing")]
+    #[cfg(feature = "__testing")]
     async fn keys(&self) -> Result<Vec<String>, StoreError> {
         let mut connection = self.connection.clone();
         let pattern = format!("{}*", self.prefix.replace(['*', '?', '[', ']', '\\'], "?"));
@@ -352,7 +353,8 @@ impl Backend for RedisBackend {
     }
 }
 
-#[cfg(feature = "testing")]
+#[cfg(feature = "__testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "__testing")))]
 #[async_trait]
 impl crate::conformance::RawPeek for RedisBackend {
     /// Every key under the prefix and its value: hash fields and strings, as the server holds them.

@@ -366,7 +366,8 @@ impl Backend for SqliteBackend {
     }
 }
 
-#[cfg(feature = "testing")]
+#[cfg(feature = "__testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "__testing")))]
 #[async_trait]
 impl crate::conformance::RawPeek for SqliteBackend {
     /// The database and WAL files as bytes on disk, and every column of every row.

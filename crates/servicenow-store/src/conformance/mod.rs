@@ -1,7 +1,9 @@
 //! The conformance suite every backend passes: call [`run_all`] with a backend in a test.
 //!
-//! Enabled by the `testing` feature. The cases use credential keys unique to the run, so one
-//! backend (one schema, one key prefix) can hold several runs at once.
+//! Enabled by the `__testing` feature: test support for this workspace and for third-party
+//! backends, outside the crate's semver promise (the leading underscores say so; it may change
+//! in any release). The cases use credential keys unique to the run, so one backend (one
+//! schema, one key prefix) can hold several runs at once.
 
 pub mod leases;
 pub mod values;

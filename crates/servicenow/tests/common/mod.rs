@@ -297,11 +297,6 @@ pub(crate) fn manager_seeded(
 /// How far to move the clock so that a 30-minute access token is expired.
 pub(crate) const PAST_EXPIRY: Duration = Duration::from_secs(1801);
 
-// The service rule (run, fail under SN_REQUIRE_SERVICES=1, or a skip the end of `cargo test`
-// reports) is shared by every crate with a service-backed test.
-#[allow(unused_imports)] // Only the binaries with service-backed tests use them.
-pub(crate) use servicenow_test_services::{service_url, unreachable};
-
 /// A name unique to this run, for a schema or key prefix: `prefix_<16 hex digits>`.
 pub(crate) fn unique_name(prefix: &str) -> String {
     let mut bytes = [0u8; 8];

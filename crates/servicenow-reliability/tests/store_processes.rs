@@ -2,9 +2,8 @@
 //! increment is lost, a SIGKILLed lease holder loses the lease after its time to live, and a
 //! SIGKILL in the middle of writes leaves the old or the new value.
 //!
-//! The processes run the `store-contender` helper binary of this crate.
-
-mod common;
+//! The processes run the `store-contender` helper binary of this crate (it lives here, in an
+//! unpublished crate, so that `servicenow-store` ships no test binary).
 
 use std::{
     io::{BufRead, BufReader},
@@ -14,6 +13,7 @@ use std::{
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
+use servicenow_reliability::services::{service_url, unique_name, unreachable, with_cleanup};
 use servicenow_store::{
     Backend, CredentialKey, FileBackend, Keyring, PostgresBackend, PostgresOptions, RedisBackend,
     RedisOptions, SealedStore, SealingKey, SqliteBackend, TokenStore,
@@ -82,13 +82,13 @@ async fn local(kind: &'static str) -> Shared {
 }
 
 async fn postgres(test: &str) -> Option<(Shared, PostgresBackend)> {
-    let url = common::service_url("SN_TEST_POSTGRES_URL", test)?;
-    let schema = common::unique_name("sn_store_test");
+    let url = service_url("SN_TEST_POSTGRES_URL", test)?;
+    let schema = unique_name("sn_store_test");
     let backend =
         match PostgresBackend::connect(&url, PostgresOptions::new(&schema).expect("valid")).await {
             Ok(backend) => backend,
             Err(error) => {
-                common::unreachable(test, "PostgreSQL", &error);
+                unreachable(test, "PostgreSQL", &error);
                 return None;
             }
         };
@@ -106,13 +106,13 @@ async fn postgres(test: &str) -> Option<(Shared, PostgresBackend)> {
 }
 
 async fn redis(test: &str) -> Option<(Shared, RedisBackend)> {
-    let url = common::service_url("SN_TEST_REDIS_URL", test)?;
-    let prefix = format!("{}:", common::unique_name("sn-store-test"));
+    let url = service_url("SN_TEST_REDIS_URL", test)?;
+    let prefix = format!("{}:", unique_name("sn-store-test"));
     let backend =
         match RedisBackend::connect(&url, RedisOptions::new(&prefix).expect("valid")).await {
             Ok(backend) => backend,
             Err(error) => {
-                common::unreachable(test, "Redis", &error);
+                unreachable(test, "Redis", &error);
                 return None;
             }
         };
@@ -354,7 +354,7 @@ async fn postgres_processes_share_the_lease_and_lose_no_increment() {
     };
     let shared = Arc::new(shared);
     let test = shared.clone();
-    common::with_cleanup(
+    with_cleanup(
         async move { processes_share_the_lease_and_lose_no_increment(&test).await },
         async move {
             backend.drop_schema().await.expect("drop schema");
@@ -372,7 +372,7 @@ async fn postgres_killed_lease_holder_is_replaced_after_its_ttl() {
     };
     let shared = Arc::new(shared);
     let test = shared.clone();
-    common::with_cleanup(
+    with_cleanup(
         async move { a_killed_holder_loses_the_lease_after_its_ttl(&test).await },
         async move {
             backend.drop_schema().await.expect("drop schema");
@@ -390,7 +390,7 @@ async fn redis_processes_share_the_lease_and_lose_no_increment() {
     };
     let shared = Arc::new(shared);
     let test = shared.clone();
-    common::with_cleanup(
+    with_cleanup(
         async move { processes_share_the_lease_and_lose_no_increment(&test).await },
         async move {
             backend.delete_prefix().await.expect("delete keys");
@@ -408,7 +408,7 @@ async fn redis_killed_lease_holder_is_replaced_after_its_ttl() {
     };
     let shared = Arc::new(shared);
     let test = shared.clone();
-    common::with_cleanup(
+    with_cleanup(
         async move { a_killed_holder_loses_the_lease_after_its_ttl(&test).await },
         async move {
             backend.delete_prefix().await.expect("delete keys");

@@ -1,29 +1,32 @@
 //! Four OS processes sharing one store refresh an expired token exactly once in total: SQLite file, PostgreSQL, Redis.
 //!
-//! Each process is the `refresh-storm-worker` binary with many concurrent callers; all four are
-//! released together by a barrier file. PostgreSQL and Redis need `SN_TEST_POSTGRES_URL` /
-//! `SN_TEST_REDIS_URL` (without them skipped, and listed at the end of `cargo test`; a failure
-//! when `SN_REQUIRE_SERVICES=1`); each run uses its own schema or key prefix and removes it.
+//! Each process is the `refresh-storm-worker` binary of this crate with many concurrent callers;
+//! all four are released together by a barrier file. PostgreSQL and Redis need
+//! `SN_TEST_POSTGRES_URL` / `SN_TEST_REDIS_URL` (without them skipped, and listed at the end of
+//! `cargo test`; a failure when `SN_REQUIRE_SERVICES=1`); each run uses its own schema or key
+//! prefix and removes it.
 
-mod common;
+use std::{collections::BTreeMap, path::Path, process::Stdio, sync::Arc, time::Duration};
 
-use std::{collections::BTreeMap, path::Path, process::Stdio, sync::Arc};
-
-use common::{PAST_EXPIRY, emulator, unique_name};
 use serde::Deserialize;
 use servicenow::{
-    ManualClock,
-    store::{Keyring, SealedStore, SealingKey, TokenStore},
+    ManagerOptions, ManualClock,
+    store::{CredentialKey, Keyring, SealedStore, SealingKey, TokenStore},
 };
 use servicenow_emulator::{
-    DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_REDIRECT_URIS, Emulator, TokenOutcome,
+    DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_REDIRECT_URIS, TokenOutcome,
+};
+use servicenow_reliability::{
+    fixture,
+    services::{service_url, unique_name, unreachable},
 };
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 const PROCESSES: usize = 4;
 const CALLERS_PER_PROCESS: usize = 250;
-const SUBJECT: &str = "alice";
+/// How far to move the clocks so that a 30-minute access token is expired.
+const PAST_EXPIRY: Duration = Duration::from_secs(1801);
 
 /// What one worker process printed.
 #[derive(Debug, Deserialize)]
@@ -51,13 +54,20 @@ fn sha256_hex(text: &str) -> String {
 /// Logs in with `shared`, expires the token on both sides, runs the workers together and checks
 /// that exactly one token request was made in total and that every caller got the new token.
 async fn four_processes_refresh_once(shared: SharedStore, key_file: &Path, scratch: &Path) {
-    let instance = Emulator::builder().start().await.expect("emulator starts");
-    let clock = ManualClock::new();
-    let transport = servicenow::default_transport().expect("transport builds");
-    let config = emulator::config(instance.base_url());
-    let logged_in = emulator::log_in(&config, &shared.store, &transport, &clock, SUBJECT).await;
+    let instance = fixture::start_emulator(1).await.expect("emulator starts");
+    let client = fixture::user_client(
+        instance.base_url(),
+        Arc::clone(&shared.store),
+        Arc::new(ManualClock::new()),
+        None,
+        ManagerOptions::default(),
+    )
+    .await
+    .expect("the client builds");
+    fixture::log_in(&client).await.expect("the user logs in");
+    let key = client.token_manager().key().clone();
+    let logged_in = stored_token_set(&shared.store, &key).await;
     instance.clock().advance(PAST_EXPIRY);
-    clock.advance(PAST_EXPIRY);
     let before = instance.counters();
 
     let barrier = scratch.join("go");
@@ -69,7 +79,7 @@ async fn four_processes_refresh_once(shared: SharedStore, key_file: &Path, scrat
             .env("SN_STORM_CLIENT_ID", DEFAULT_CLIENT_ID)
             .env("SN_STORM_CLIENT_SECRET", DEFAULT_CLIENT_SECRET)
             .env("SN_STORM_REDIRECT_URI", DEFAULT_REDIRECT_URIS[0])
-            .env("SN_STORM_SUBJECT", SUBJECT)
+            .env("SN_STORM_SUBJECT", key.subject())
             .env("SN_STORM_CALLERS", CALLERS_PER_PROCESS.to_string())
             .env("SN_STORM_ADVANCE_SECS", PAST_EXPIRY.as_secs().to_string())
             .env("SN_STORM_BARRIER", &barrier)
@@ -124,14 +134,7 @@ async fn four_processes_refresh_once(shared: SharedStore, key_file: &Path, scrat
         (PROCESSES - 1) as u64,
         "the other processes found the new set in the store"
     );
-    let stored = shared
-        .store
-        .load(&emulator::credential_key(&config, SUBJECT))
-        .await
-        .expect("load")
-        .expect("the set is stored");
-    let stored: servicenow::auth::TokenSet =
-        serde_json::from_slice(stored.value.expose_secret()).expect("a token set");
+    let stored = stored_token_set(&shared.store, &key).await;
     let new_token = stored.access_token().secret().to_owned();
     assert_ne!(new_token, logged_in.access_token().secret());
     for report in &reports {
@@ -144,6 +147,19 @@ async fn four_processes_refresh_once(shared: SharedStore, key_file: &Path, scrat
     }
 }
 
+/// The token set stored under `key`.
+async fn stored_token_set(
+    store: &Arc<dyn TokenStore>,
+    key: &CredentialKey,
+) -> servicenow::auth::TokenSet {
+    let stored = store
+        .load(key)
+        .await
+        .expect("load")
+        .expect("the set is stored");
+    serde_json::from_slice(stored.value.expose_secret()).expect("a token set")
+}
+
 /// A fresh sealing key in `scratch`, for the parent and the workers.
 fn sealing_key(scratch: &Path) -> (Keyring, std::path::PathBuf) {
     let path = scratch.join("tokens.key");
@@ -151,7 +167,6 @@ fn sealing_key(scratch: &Path) -> (Keyring, std::path::PathBuf) {
     (Keyring::new(key), path)
 }
 
-#[cfg(feature = "sqlite")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn four_processes_sharing_a_sqlite_file_refresh_once() {
     let scratch = tempfile::tempdir().expect("temporary directory");
@@ -170,18 +185,17 @@ async fn four_processes_sharing_a_sqlite_file_refresh_once() {
     four_processes_refresh_once(shared, &key_file, scratch.path()).await;
 }
 
-#[cfg(feature = "postgres")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn four_processes_sharing_postgres_refresh_once() {
     let test = "four_processes_sharing_postgres_refresh_once";
-    let Some(url) = common::service_url("SN_TEST_POSTGRES_URL", test) else {
+    let Some(url) = service_url("SN_TEST_POSTGRES_URL", test) else {
         return;
     };
     let schema = unique_name("sn_facade_storm");
     let options = servicenow::store::PostgresOptions::new(&schema).expect("valid schema");
     let backend = match servicenow::store::PostgresBackend::connect(&url, options).await {
         Ok(backend) => backend,
-        Err(error) => return common::unreachable(test, "PostgreSQL", &error),
+        Err(error) => return unreachable(test, "PostgreSQL", &error),
     };
     let scratch = tempfile::tempdir().expect("temporary directory");
     let (keyring, key_file) = sealing_key(scratch.path());
@@ -204,18 +218,17 @@ async fn four_processes_sharing_postgres_refresh_once() {
     }
 }
 
-#[cfg(feature = "redis")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn four_processes_sharing_redis_refresh_once() {
     let test = "four_processes_sharing_redis_refresh_once";
-    let Some(url) = common::service_url("SN_TEST_REDIS_URL", test) else {
+    let Some(url) = service_url("SN_TEST_REDIS_URL", test) else {
         return;
     };
     let prefix = unique_name("sn_facade_storm");
     let options = servicenow::store::RedisOptions::new(&prefix).expect("valid prefix");
     let backend = match servicenow::store::RedisBackend::connect(&url, options).await {
         Ok(backend) => backend,
-        Err(error) => return common::unreachable(test, "Redis", &error),
+        Err(error) => return unreachable(test, "Redis", &error),
     };
     let scratch = tempfile::tempdir().expect("temporary directory");
     let (keyring, key_file) = sealing_key(scratch.path());

@@ -1,4 +1,4 @@
-//! `store-contender`: a test helper process that contends for one shared store (multi-process tests).
+//! `store-contender`: a test helper process that contends for one shared store (`tests/store_processes.rs`).
 //!
 //! Usage: `store-contender <kind> <location> <url|-> <command> [arguments]`, the sealing key as
 //! 64 hex digits in `SN_CONTENDER_KEY`.
