@@ -12,9 +12,11 @@ fuzz_target!(|data: &[u8]| {
         Ok(instance) => {
             let origin = instance.origin();
             assert!(
-                origin.starts_with("https://") || instance.is_loopback_http(),
+                origin.starts_with("https://") || (origin.starts_with("http://") && instance.is_loopback()),
                 "accepted a non-https, non-loopback origin {origin:?}"
             );
+            let uri: http::Uri = origin.parse().expect("an accepted origin is a valid uri");
+            assert!(instance.same_origin(&uri), "an instance is not on its own origin: {origin:?}");
             assert!(!origin.contains('@') && !origin.contains('?') && !origin.contains('#'));
             let again = InstanceUrl::new(origin).expect("an accepted origin is accepted again");
             assert_eq!(again.origin(), origin, "origin is not a fixed point");

@@ -3,7 +3,8 @@
 
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
-use servicenow_table::{InstanceBase, Record, TableApi, TableError};
+use servicenow_oauth::InstanceUrl;
+use servicenow_table::{Record, TableApi, TableError};
 
 const INSTANCE: &str = "https://dev1.service-now.com";
 
@@ -20,7 +21,7 @@ fuzz_target!(|data: &[u8]| {
     let response = builder
         .body(Bytes::from_static(b"{\"result\":[]}"))
         .expect("validated header values");
-    let api = TableApi::new(InstanceBase::new(INSTANCE).expect("a valid instance"));
+    let api = TableApi::new(InstanceUrl::new(INSTANCE).expect("a valid instance"));
     match api.parse_list::<Record>(&response, "fuzz list") {
         Ok(page) => {
             assert_eq!(page.has_next.is_some(), !values.is_empty(), "has_next must say whether Link was sent");

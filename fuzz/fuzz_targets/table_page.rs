@@ -4,7 +4,8 @@
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
 use serde::Deserialize;
-use servicenow_table::{GlideDateTime, InstanceBase, Record, Reference, TableApi, de};
+use servicenow_oauth::InstanceUrl;
+use servicenow_table::{GlideDateTime, Record, Reference, TableApi, de};
 
 /// A typed incident as an integrator would write it, with every value-shape helper.
 #[derive(Debug, Deserialize)]
@@ -28,7 +29,7 @@ fuzz_target!(|data: &[u8]| {
     let [selector, body @ ..] = data else {
         return;
     };
-    let api = TableApi::new(InstanceBase::new("https://dev1.service-now.com").expect("valid"));
+    let api = TableApi::new(InstanceUrl::new("https://dev1.service-now.com").expect("valid"));
     let api = if selector & 1 == 0 { api } else { api.with_version(servicenow_table::ApiVersion::V1) };
     let status = if selector & 2 == 0 { 200 } else { 404 };
     let response = http::Response::builder()

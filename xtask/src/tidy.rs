@@ -36,8 +36,8 @@ const ALLOWED_DEPENDENCIES: &[(&str, &[&str])] = &[
     (
         "servicenow-http",
         &[
-            "async-trait", "bytes", "http", "http-body", "http-body-util", "hyper", "hyper-util",
-            "hyper-rustls", "reqwest", "rustls", "thiserror", "tokio", "tracing", "futures-util",
+            "servicenow-oauth", "async-trait", "bytes", "http", "http-body", "http-body-util",
+            "hyper", "hyper-util", "hyper-rustls", "reqwest", "rustls", "thiserror", "tokio", "tracing", "futures-util",
             "url", "pin-project-lite", "tower-service", "webpki-roots", "rustls-native-certs",
         ],
     ),
@@ -53,7 +53,8 @@ const ALLOWED_DEPENDENCIES: &[(&str, &[&str])] = &[
     (
         "servicenow-table",
         &[
-            "servicenow-http", "async-trait", "bytes", "futures", "futures-core", "futures-util",
+            "servicenow-oauth", "servicenow-http", "httpdate", "rand_chacha", "async-trait",
+            "bytes", "futures", "futures-core", "futures-util",
             "http", "serde", "serde_json", "thiserror", "tokio", "tracing", "url",
             "percent-encoding", "form_urlencoded", "time", "rand", "pin-project-lite",
             "async-stream",
@@ -65,7 +66,7 @@ const ALLOWED_DEPENDENCIES: &[(&str, &[&str])] = &[
             "servicenow-oauth", "servicenow-auth", "servicenow-http", "servicenow-store",
             "servicenow-table", "arc-swap", "async-trait", "bytes", "futures", "futures-util",
             "http", "tokio", "tracing", "thiserror", "rand", "rand_core", "rand_chacha",
-            "getrandom", "serde", "serde_json", "url", "directories", "zeroize", "sha2",
+            "getrandom", "serde", "serde_json", "directories", "zeroize", "sha2", "rustix",
         ],
     ),
     (
@@ -116,7 +117,7 @@ const ALLOWED_DEPENDENCIES: &[(&str, &[&str])] = &[
         &[
             "servicenow", "servicenow-auth", "servicenow-emulator", "servicenow-http",
             "servicenow-oauth", "servicenow-store", "servicenow-table", "anyhow", "async-trait",
-            "bytes", "futures", "http", "reqwest", "serde", "serde_json", "tokio",
+            "bytes", "futures", "http", "reqwest", "serde", "serde_json", "tokio", "stats_alloc",
         ],
     ),
     (

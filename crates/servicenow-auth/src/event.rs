@@ -172,3 +172,75 @@ pub enum Revocation {
     /// There was no such token to revoke.
     NoToken,
 }
+
+/// A sentence for people (the CLI, logs): what happened, never a secret.
+impl fmt::Display for LoginFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::AuthorizationDenied {
+                error,
+                description: Some(description),
+            } => write!(
+                f,
+                "the instance refused the authorization ({}: {description})",
+                error.as_str()
+            ),
+            Self::AuthorizationDenied {
+                error,
+                description: None,
+            } => write!(
+                f,
+                "the instance refused the authorization ({})",
+                error.as_str()
+            ),
+            Self::UnknownState => f.write_str(
+                "the callback's state is not one this login issued (forged, used or foreign)",
+            ),
+            Self::Expired => f.write_str("the login took longer than its lifetime allows"),
+            Self::IssuerMismatch { received } => write!(
+                f,
+                "the callback names another issuer ({received}) than the instance: a mix-up attempt"
+            ),
+            Self::MalformedCallback { problem } => {
+                write!(f, "the callback is malformed: {problem}")
+            }
+            Self::ExchangeRejected(error) => {
+                write!(f, "the instance refused the authorization code: {error}")
+            }
+            Self::ExchangeFailed(failure) => {
+                write!(f, "exchanging the authorization code failed: {failure}")
+            }
+        }
+    }
+}
+
+impl fmt::Display for ReauthorizationReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NoTokenSet => f.write_str("nobody has logged in (or the login was logged out)"),
+            Self::NoRefreshToken => {
+                f.write_str("the access token expired and there is no refresh token")
+            }
+            Self::RefreshTokenExpired => {
+                f.write_str("the refresh token reached the end of its lifetime")
+            }
+            Self::RefreshRejected(error) => {
+                write!(f, "the instance refused the refresh token: {error}")
+            }
+            Self::GrantRejected(error) => write!(f, "the instance refused the grant: {error}"),
+        }
+    }
+}
+
+impl fmt::Display for TokenFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Transport(failure) => write!(f, "the token request failed: {failure}"),
+            Self::NoAnswer => f.write_str("the token endpoint did not answer in time"),
+            Self::Server(error) => write!(f, "the token endpoint failed for now: {error}"),
+            Self::ExpiredOnArrival => {
+                f.write_str("the instance issued an access token that had already expired")
+            }
+        }
+    }
+}

@@ -59,6 +59,9 @@ pub enum Input {
         failure: TransportFailure,
     },
     /// The deadline of the last [`Output::Timeout`] has passed (early or late calls are harmless).
+    ///
+    /// A driver needs it only for that: it is never needed before a command, since every input
+    /// (a [`Command::EnsureFresh`] included) first acts on whatever has fallen due by its `now`.
     Timeout {
         /// The current time.
         now: Timestamp,
@@ -97,6 +100,12 @@ pub enum Command {
     Acquire,
     /// Make sure a usable access token exists or is being obtained; answered by
     /// [`Event::TokenReady`], [`Event::ReauthorizationRequired`] or a failure event.
+    ///
+    /// It acts on what is due at its `now` by itself, with no [`Input::Timeout`] first: a
+    /// proactive refresh whose [`Status::refresh_at`](crate::Status::refresh_at) has come, or a
+    /// retry whose backoff has elapsed, is sent in the same drain (while the current token, if
+    /// still usable, is announced with [`Event::TokenReady`] at once). The rules still hold: one
+    /// token request in flight, none while a retry waits or re-authorization is required.
     EnsureFresh,
     /// The resource server answered 401 to a request made with the access token `token_id`.
     Unauthorized {
@@ -238,5 +247,16 @@ impl Redacted {
 impl fmt::Debug for Redacted {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "[redacted {} bytes]", self.length)
+    }
+}
+
+impl fmt::Display for TransportFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Connect => "no connection could be made",
+            Self::TimedOut => "the request or its answer took too long",
+            Self::BodyTooLarge => "the answer was larger than the transport accepts",
+            Self::Interrupted => "the connection broke mid-exchange",
+        })
     }
 }

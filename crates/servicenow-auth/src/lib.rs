@@ -119,6 +119,7 @@ mod login_flow;
 mod logout;
 mod machine;
 mod protocol;
+mod schedule;
 mod time;
 mod token_set;
 

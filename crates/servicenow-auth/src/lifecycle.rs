@@ -3,7 +3,7 @@
 use crate::backoff::uniform_up_to;
 use crate::error::AuthError;
 use crate::event::{Event, LoginFailure, ReauthorizationReason, TokenFailure};
-use crate::machine::{Answer, AuthMachine, Installed, Purpose, Retry, TokenRequest};
+use crate::machine::{Answer, AuthMachine, Installed, Purpose, TokenRequest};
 use crate::protocol::{self, Issued, TokenOutcome};
 use crate::token_set::{RefreshTokenRecord, TokenId, TokenSet};
 
@@ -12,9 +12,7 @@ impl AuthMachine {
         if !self.config.credential.is_non_interactive() {
             return Err(AuthError::AcquireNeedsNonInteractiveGrant);
         }
-        self.reauthorization = None;
-        self.retry = Retry::default();
-        self.acquire_wanted = true;
+        self.schedule.on_acquire_command();
         Ok(())
     }
 
@@ -27,14 +25,14 @@ impl AuthMachine {
             self.emit(event);
             return;
         }
-        if let Some(reason) = &self.reauthorization {
+        if let Some(reason) = self.schedule.reauthorization() {
             let reason = reason.clone();
             self.emit(Event::ReauthorizationRequired { reason });
             return;
         }
         if self.tokens.is_none() {
             if self.config.credential.is_non_interactive() {
-                self.acquire_wanted = true;
+                self.schedule.want_acquisition();
             } else {
                 self.require_reauthorization(ReauthorizationReason::NoTokenSet);
             }
@@ -56,9 +54,7 @@ impl AuthMachine {
                 request.superseded = true;
             }
         }
-        self.reauthorization = None;
-        self.retry = Retry::default();
-        self.acquire_wanted = false;
+        self.schedule.on_fresh_start();
         let token_id = self.install(token_set, false);
         self.announce_if_usable(token_id);
     }
@@ -75,14 +71,11 @@ impl AuthMachine {
             self.send_token_request(Purpose::Exchange, request);
             return Ok(());
         }
-        if self.reauthorization.is_some() {
-            return Ok(());
-        }
-        if self.retry.at.is_some_and(|retry_at| self.now < retry_at) {
+        if !self.schedule.allows_request_at(self.now) {
             return Ok(());
         }
         let non_interactive = self.config.credential.is_non_interactive();
-        if self.acquire_wanted && non_interactive {
+        if self.schedule.acquisition_wanted() && non_interactive {
             return self.send_acquisition();
         }
         let Some(installed) = &self.tokens else {
@@ -104,7 +97,7 @@ impl AuthMachine {
     }
 
     fn send_acquisition(&mut self) -> Result<(), AuthError> {
-        self.acquire_wanted = false;
+        self.schedule.on_acquisition_sent();
         let request = protocol::acquisition_request(&self.config)?;
         self.send_token_request(Purpose::Acquire, request);
         Ok(())
@@ -163,8 +156,7 @@ impl AuthMachine {
         };
         match (purpose, outcome) {
             (Purpose::Exchange, TokenOutcome::Issued(issued)) => {
-                self.reauthorization = None;
-                self.retry = Retry::default();
+                self.schedule.on_fresh_start();
                 let token_id = self.install_issued(issued, purpose);
                 self.emit(Event::LoginCompleted { token_id });
                 self.announce_if_usable(token_id);
@@ -176,7 +168,7 @@ impl AuthMachine {
                 self.emit(Event::LoginFailed(LoginFailure::ExchangeFailed(failure)));
             }
             (Purpose::Refresh | Purpose::Acquire, TokenOutcome::Issued(issued)) => {
-                self.retry = Retry::default();
+                self.schedule.on_success();
                 let token_id = self.install_issued(issued, purpose);
                 self.announce_if_usable(token_id);
             }
@@ -187,32 +179,26 @@ impl AuthMachine {
                 self.require_reauthorization(ReauthorizationReason::GrantRejected(error));
             }
             (Purpose::Refresh | Purpose::Acquire, TokenOutcome::Transient(failure)) => {
-                let failures = self.retry.failures.saturating_add(1);
-                let mut delay = self.config.timing.backoff.delay(failures, &mut self.rng);
-                if let TokenFailure::Server(error) = &failure {
-                    // A server that says when to come back (429/503 `Retry-After`) is believed,
-                    // up to the backoff cap.
-                    if let Some(retry_after) = error.retry_after {
-                        delay = delay.max(retry_after.min(self.config.timing.backoff.max));
-                    }
-                }
-                let retry_at = self.now.saturating_add(delay);
-                self.retry = Retry {
-                    failures,
-                    at: Some(retry_at),
+                // A server that says when to come back (429/503 `Retry-After`) is believed,
+                // up to the backoff cap.
+                let retry_after = match &failure {
+                    TokenFailure::Server(error) => error.retry_after,
+                    _ => None,
                 };
-                if purpose == Purpose::Acquire {
-                    self.acquire_wanted = true;
-                }
+                let retry_at = self.schedule.on_transient_failure(
+                    self.now,
+                    &self.config.timing.backoff,
+                    retry_after,
+                    &mut self.rng,
+                    purpose == Purpose::Acquire,
+                );
                 self.emit(Event::TokenRequestFailed { failure, retry_at });
             }
         }
     }
 
     pub(crate) fn require_reauthorization(&mut self, reason: ReauthorizationReason) {
-        self.reauthorization = Some(reason.clone());
-        self.retry = Retry::default();
-        self.acquire_wanted = false;
+        self.schedule.require_reauthorization(reason.clone());
         self.emit(Event::ReauthorizationRequired { reason });
     }
 

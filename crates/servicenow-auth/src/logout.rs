@@ -6,7 +6,7 @@ use crate::error::AuthError;
 
 use crate::event::{Event, Revocation, RevocationOutcome};
 use crate::io::RequestId;
-use crate::machine::{Answer, AuthMachine, Retry};
+use crate::machine::{Answer, AuthMachine};
 use crate::protocol;
 use crate::time::Timestamp;
 
@@ -59,8 +59,7 @@ impl AuthMachine {
             request.superseded = true;
         }
         self.queued_exchanges.clear();
-        self.retry = Retry::default();
-        self.acquire_wanted = false;
+        self.schedule.on_logout();
         let Some(installed) = self.tokens.take() else {
             let outcome = RevocationOutcome {
                 refresh_token: Revocation::NoToken,

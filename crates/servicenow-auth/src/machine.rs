@@ -12,6 +12,7 @@ use crate::event::{Event, ReauthorizationReason};
 use crate::io::{Command, Input, Output, RequestId, TransportFailure};
 use crate::login::{PendingLogin, PendingLogins};
 use crate::logout::Logout;
+use crate::schedule::Schedule;
 use crate::time::Timestamp;
 use crate::token_set::{TokenId, TokenSet};
 
@@ -36,11 +37,9 @@ pub struct AuthMachine {
     pub(crate) token_request: Option<TokenRequest>,
     /// Code exchanges waiting for the token request in flight to finish.
     pub(crate) queued_exchanges: VecDeque<Exchange>,
-    pub(crate) retry: Retry,
-    /// Set when no token request may be sent until a login, a restore or an `Acquire`.
-    pub(crate) reauthorization: Option<ReauthorizationReason>,
-    /// A non-interactive grant should be sent as soon as the rules allow.
-    pub(crate) acquire_wanted: bool,
+    /// When the next refresh or acquisition may be sent (retry, re-authorization, wished-for
+    /// acquisition): changed only through its methods.
+    pub(crate) schedule: Schedule,
     pub(crate) logouts: VecDeque<Logout>,
 }
 
@@ -53,6 +52,9 @@ pub struct CurrentToken<'a> {
     pub id: TokenId,
     /// The instant from which the machine stops handing it out.
     pub usable_until: Timestamp,
+    /// The instant from which the machine refreshes it on its own (its proactive refresh point,
+    /// at or before `usable_until`); see [`Status::refresh_at`].
+    pub refresh_at: Timestamp,
 }
 
 /// A snapshot of what the machine is doing, from [`AuthMachine::status`].
@@ -67,6 +69,14 @@ pub struct Status {
     pub refresh_due: bool,
     /// When the next retry after a transient failure happens, if one is scheduled.
     pub retry_at: Option<Timestamp>,
+    /// When the held token's proactive refresh is due: `expires_at - skew` (the end of its
+    /// usability, [`CurrentToken::usable_until`]) minus a seeded-random jitter of at most
+    /// [`Timing::refresh_jitter`](crate::Timing::refresh_jitter) (capped at a quarter of the
+    /// token's lifetime). It is fixed when the token set is installed and does not move; `None`
+    /// without a token set. From this instant on, any input (an [`Input::Timeout`] at the
+    /// machine's deadline or a [`Command::EnsureFresh`]) sends the refresh, unless a retry,
+    /// a request in flight or a re-authorization requirement holds it back.
+    pub refresh_at: Option<Timestamp>,
     /// Why no token request will be sent until a login, restore or `Acquire`, if so.
     pub reauthorization_required: Option<ReauthorizationReason>,
     /// Logins begun (or imported) and not yet completed, failed or exported.
@@ -109,13 +119,6 @@ pub(crate) struct Exchange {
     pub(crate) login: PendingLogin,
 }
 
-/// Consecutive transient failures and the retry they scheduled.
-#[derive(Clone, Copy, Default, Debug)]
-pub(crate) struct Retry {
-    pub(crate) failures: u32,
-    pub(crate) at: Option<Timestamp>,
-}
-
 /// What came back for a request.
 pub(crate) enum Answer {
     Response(http::Response<Vec<u8>>),
@@ -141,9 +144,7 @@ impl AuthMachine {
             tokens: None,
             token_request: None,
             queued_exchanges: VecDeque::new(),
-            retry: Retry::default(),
-            reauthorization: None,
-            acquire_wanted: false,
+            schedule: Schedule::default(),
             logouts: VecDeque::new(),
         }
     }
@@ -203,6 +204,7 @@ impl AuthMachine {
             token: installed.set.access_token(),
             id: installed.id,
             usable_until: installed.usable_until,
+            refresh_at: installed.refresh_at,
         })
     }
 
@@ -222,8 +224,9 @@ impl AuthMachine {
                 .tokens
                 .as_ref()
                 .is_some_and(|installed| installed.refused || now >= installed.refresh_at),
-            retry_at: self.retry.at,
-            reauthorization_required: self.reauthorization.clone(),
+            retry_at: self.schedule.retry_at(),
+            refresh_at: self.tokens.as_ref().map(|installed| installed.refresh_at),
+            reauthorization_required: self.schedule.reauthorization().cloned(),
             pending_logins: self.pending_logins.len(),
         }
     }
@@ -299,12 +302,9 @@ impl AuthMachine {
         if let Some(deadline) = self.logouts.front().and_then(Logout::deadline) {
             deadlines.push(deadline);
         }
-        if self.token_request.is_none() && self.reauthorization.is_none() {
-            match (self.retry.at, &self.tokens) {
-                (Some(retry_at), _) => deadlines.push(retry_at),
-                (None, Some(installed)) => deadlines.push(installed.refresh_at),
-                (None, None) => (),
-            }
+        if self.token_request.is_none() {
+            let refresh_at = self.tokens.as_ref().map(|installed| installed.refresh_at);
+            deadlines.extend(self.schedule.next_deadline(refresh_at));
         }
         deadlines.into_iter().min().unwrap_or(Timestamp::NEVER)
     }

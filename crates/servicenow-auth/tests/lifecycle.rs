@@ -342,3 +342,85 @@ fn time_running_backwards_does_not_make_an_expired_token_usable() {
         "the machine keeps the latest time it saw"
     );
 }
+
+#[test]
+fn ensure_fresh_alone_sends_a_refresh_that_has_fallen_due() {
+    let mut sim = logged_in();
+    let refresh_at = sim
+        .machine
+        .status(sim.now)
+        .refresh_at
+        .expect("a token set is held");
+    assert_eq!(
+        refresh_at, sim.timeout,
+        "the machine's deadline is the published refresh point"
+    );
+    // The driver's timer did not fire (it slept through): the application only asks for a token.
+    sim.now = refresh_at;
+    sim.command(Command::EnsureFresh);
+    assert_eq!(
+        sim.outbox.len(),
+        1,
+        "the refresh is sent with no Timeout first"
+    );
+    assert!(
+        matches!(sim.take_events().first(), Some(Event::TokenReady { .. })),
+        "the still usable token is announced at once"
+    );
+    sim.drive();
+    assert_eq!(sim.server.grants_seen("refresh_token"), 1);
+    let status = sim.machine.status(sim.now);
+    assert!(
+        status.refresh_at.is_some_and(|next| next > refresh_at),
+        "the new token has a later refresh point"
+    );
+}
+
+#[test]
+fn ensure_fresh_alone_retries_once_the_backoff_has_elapsed() {
+    let mut sim = Sim::new(
+        fixtures::authorization_code_config(),
+        fixtures::servicenow_server(),
+    );
+    sim.command(Command::Restore(token_set(
+        "at-short",
+        secs(30),
+        Some("rt-1"),
+    )));
+    sim.server
+        .fail_next(servicenow_testkit::Fault::ServerError(503));
+    let refresh_at = sim.timeout;
+    sim.advance(refresh_at.saturating_duration_since(sim.now));
+    let retry_at = sim
+        .machine
+        .status(sim.now)
+        .retry_at
+        .expect("a retry is scheduled");
+    sim.now = retry_at.saturating_sub(Duration::from_millis(1));
+    sim.command(Command::EnsureFresh);
+    assert!(
+        sim.outbox.is_empty(),
+        "not a millisecond before the backoff ends"
+    );
+    sim.now = retry_at;
+    sim.command(Command::EnsureFresh);
+    assert_eq!(
+        sim.outbox.len(),
+        1,
+        "the retry goes out with no Timeout first"
+    );
+}
+
+#[test]
+fn the_current_token_names_its_refresh_point_between_jitter_and_skew() {
+    let sim = logged_in();
+    let current = sim.machine.access_token(sim.now).expect("usable");
+    let expires_at = EPOCH.saturating_add(secs(1800));
+    assert_eq!(current.usable_until, expires_at.saturating_sub(secs(60)));
+    assert!(current.refresh_at <= current.usable_until);
+    assert!(current.refresh_at >= current.usable_until.saturating_sub(secs(30)));
+    assert_eq!(
+        sim.machine.status(sim.now).refresh_at,
+        Some(current.refresh_at)
+    );
+}

@@ -7,13 +7,20 @@ use std::{
 
 use anyhow::Context as _;
 use bytes::Bytes;
-use servicenow::{Client, ManualClock, http::HttpTransport};
+use servicenow::{
+    Client, ClientTransport, ManualClock,
+    http::{HttpTransport, RequestSender as _},
+};
 
-/// One side of the auth comparison: a transport, and the header to add (none when the
-/// transport adds its own).
-pub(crate) struct Side<'a> {
-    pub(crate) transport: &'a dyn HttpTransport,
-    pub(crate) header: Option<&'a http::HeaderValue>,
+/// One side of the auth comparison.
+pub(crate) enum Side<'a> {
+    /// A raw transport, with a fixed `Authorization` header added to each request.
+    Raw {
+        transport: &'a dyn HttpTransport,
+        header: &'a http::HeaderValue,
+    },
+    /// The client's authorizing transport, which adds its own.
+    Authorized(&'a ClientTransport),
 }
 
 /// `pairs` one-row GETs through each side, alternating request by request (A B, then B A, so
@@ -45,12 +52,15 @@ pub(crate) async fn gets_paired(
 
 async fn timed_get(side: &Side<'_>, uri: &str) -> anyhow::Result<Duration> {
     let mut request = http::Request::get(uri).header("accept", "application/json");
-    if let Some(header) = side.header {
-        request = request.header("authorization", header.clone());
+    if let Side::Raw { header, .. } = side {
+        request = request.header("authorization", (*header).clone());
     }
     let request = request.body(Bytes::new())?;
     let started = Instant::now();
-    let response = side.transport.send(request).await?;
+    let response = match side {
+        Side::Raw { transport, .. } => transport.send(request).await?,
+        Side::Authorized(transport) => transport.send_request(request).await?,
+    };
     let elapsed = started.elapsed();
     anyhow::ensure!(
         response.status() == 200,

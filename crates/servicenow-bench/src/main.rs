@@ -16,7 +16,7 @@ mod stream;
 use std::{path::PathBuf, sync::Arc, time::Instant};
 
 use anyhow::Context as _;
-use servicenow::{Client, ManualClock};
+use servicenow::{Client, ManualClock, Servicenow};
 use servicenow_emulator::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Emulator};
 use servicenow_oauth::{ClientId, ClientSecret, InstanceUrl, OAuthClient};
 
@@ -66,7 +66,7 @@ async fn run(arguments: Vec<String>) -> anyhow::Result<()> {
         }
         Some("suite") => suite(&arguments[1..]).await,
         _ => anyhow::bail!(
-            "usage: servicenow-bench suite --write FILE [--python PATH] [--rounds N] | stream-rss INSTANCE ROWS"
+            "usage: servicenow-bench suite --write FILE [--python PATH] [--rounds N] [--bearer FILE] | stream-rss INSTANCE ROWS"
         ),
     }
 }
@@ -76,12 +76,12 @@ async fn client(instance: &str, clock: Arc<dyn servicenow::Clock>) -> anyhow::Re
         ClientId::new(DEFAULT_CLIENT_ID)?,
         ClientSecret::new(DEFAULT_CLIENT_SECRET)?,
     );
-    Ok(Client::builder(InstanceUrl::new(instance)?, oauth)
-        .client_credentials()
+    Ok(Servicenow::builder(InstanceUrl::new(instance)?, oauth)
         .store(servicenow::stores::open_memory()?)
         .clock(clock)
         .build()
-        .await?)
+        .await?
+        .service())
 }
 
 fn option(arguments: &[String], name: &str) -> Option<String> {
@@ -266,27 +266,25 @@ async fn suite(arguments: &[String]) -> anyhow::Result<()> {
     // Auth overhead: one-row GETs through AuthorizedTransport vs the raw transport.
     let raw = servicenow_http::ReqwestTransport::new()?;
     let fixed = bearer.header_value();
-    let authorized = client.tables().transport();
+    let tables = client.tables();
+    let authorized = tables.sender();
     // A control in the same rounds: a second raw transport against the first, whose ratio
     // shows how finely this machine can resolve the comparison.
     let control = servicenow_http::ReqwestTransport::new()?;
     let auth_rounds = 2 * rounds + 3;
     let (mut through, mut direct, mut control_ratios) = (Vec::new(), Vec::new(), Vec::new());
-    let raw_side = auth::Side {
+    let raw_side = auth::Side::Raw {
         transport: &raw,
-        header: Some(&fixed),
+        header: &fixed,
     };
     for _ in 0..auth_rounds {
-        let authorized_side = auth::Side {
-            transport: authorized,
-            header: None,
-        };
+        let authorized_side = auth::Side::Authorized(authorized);
         let (ours, theirs) = auth::gets_paired(&authorized_side, &raw_side, &base, 2_000).await?;
         through.push(ours);
         direct.push(theirs);
-        let control_side = auth::Side {
+        let control_side = auth::Side::Raw {
             transport: &control,
-            header: Some(&fixed),
+            header: &fixed,
         };
         let (second, first) = auth::gets_paired(&control_side, &raw_side, &base, 2_000).await?;
         control_ratios.push(second / first);
@@ -322,6 +320,60 @@ async fn suite(arguments: &[String]) -> anyhow::Result<()> {
         ratio: median(&control_ratios),
         target: None,
     });
+
+    // The token hot path, measured by criterion before this run (`cargo xtask bench` passes
+    // its medians).
+    if let Some(path) = option(arguments, "--bearer") {
+        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
+        let rows: Vec<serde_json::Value> = serde_json::from_str(&text)?;
+        for row in rows {
+            let figure = |name: &str| {
+                row[name]
+                    .as_f64()
+                    .with_context(|| format!("{path} has no {name}"))
+            };
+            let (bearer_ns, load_ns) = (figure("bearer_ns")?, figure("load_full_ns")?);
+            lines.push(Line {
+                comparison: format!(
+                    "`TokenManager::bearer()` on a valid token vs `ArcSwap::load_full`, {} thread(s), criterion median (precise clock read: {:.1} ns, coarse: {:.1} ns)",
+                    row["threads"],
+                    figure("clock_ns")?,
+                    figure("coarse_clock_ns")?
+                ),
+                ours: format!("{bearer_ns:.1} ns"),
+                other: format!("{load_ns:.1} ns"),
+                ratio: bearer_ns / load_ns,
+                target: Some(("<=", 2.0)),
+            });
+        }
+    } else {
+        eprintln!("bench: bearer() figures skipped (no --bearer; `cargo xtask bench` passes them)");
+    }
+
+    // Many users: heap and tasks per idle user handle of one `Servicenow`, in a process of
+    // its own whose allocator counts every byte.
+    let handles = handle_memory(HANDLE_USERS).await?;
+    lines.push(Line {
+        comparison: format!(
+            "heap per idle user handle, {HANDLE_USERS} users of one Servicenow, token held (just created: {:.0} B) vs a 2 KiB budget",
+            handles.fresh
+        ),
+        ours: format!("{:.0} B", handles.with_token),
+        other: "2048 B".to_owned(),
+        ratio: handles.with_token / 2048.0,
+        target: Some(("<=", 1.0)),
+    });
+    lines.push(Line {
+        comparison: format!("tokio tasks alive per idle user handle, {HANDLE_USERS} users"),
+        ours: format!("{}", handles.tasks),
+        other: "0".to_owned(),
+        ratio: handles.tasks,
+        target: Some(("<=", 0.0)),
+    });
+    eprintln!(
+        "bench: handles done ({:.0} s)",
+        started.elapsed().as_secs_f64()
+    );
 
     // Token storm.
     let ours_requests = std::sync::Mutex::new(Vec::new());
@@ -382,8 +434,7 @@ async fn suite(arguments: &[String]) -> anyhow::Result<()> {
             "# Benchmarks\n\nMeasured by `cargo xtask bench` (crate `servicenow-bench`, release build) against one \
              emulator with {TABLE_ROWS} incidents, each comparison as alternating rounds (A B A B …: {rounds} rounds for the streams, the \
              peers and memory, {auth_rounds} for the auth comparison, whose rounds alternate request by request); figures are medians, ratios are ours / other unless the line says otherwise. The whole run took \
-             {:.0} s.\n\n## Machine\n\n{}\n\n## Results\n\n{table}\n{}\n\nThe `bearer()` hot path against a plain \
-             atomic load is a criterion benchmark: `cargo bench -p servicenow --bench bearer`.\n",
+             {:.0} s; the `bearer()` lines are criterion medians (`cargo bench -p servicenow --bench bearer`), run by the same task just before.\n\n## Machine\n\n{}\n\n## Results\n\n{table}\n{}\n",
             started.elapsed().as_secs_f64(),
             report::machine(),
             if missed.is_empty() {
@@ -410,4 +461,47 @@ async fn suite(arguments: &[String]) -> anyhow::Result<()> {
     emulator.shutdown().await;
     anyhow::ensure!(missed.is_empty(), "{} target(s) missed", missed.len());
     Ok(())
+}
+
+/// The users of the handle measurement.
+const HANDLE_USERS: usize = 10_000;
+
+/// What `handle-memory` measured.
+struct HandleCost {
+    fresh: f64,
+    with_token: f64,
+    tasks: f64,
+}
+
+/// Runs the `handle-memory` binary (built beside this one) and reads its JSON line.
+async fn handle_memory(users: usize) -> anyhow::Result<HandleCost> {
+    let binary = std::env::current_exe()?
+        .parent()
+        .context("the bench binary has a directory")?
+        .join("handle-memory");
+    let output = tokio::process::Command::new(&binary)
+        .arg(users.to_string())
+        .output()
+        .await
+        .with_context(|| format!("running {}", binary.display()))?;
+    anyhow::ensure!(
+        output.status.success(),
+        "handle-memory failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let value: serde_json::Value = serde_json::from_slice(&output.stdout)?;
+    let number = |name: &str| {
+        value[name]
+            .as_f64()
+            .with_context(|| format!("handle-memory printed no {name}"))
+    };
+    anyhow::ensure!(
+        value["handles"].as_u64() == Some(users as u64),
+        "handle-memory measured another number of handles"
+    );
+    Ok(HandleCost {
+        fresh: number("bytes_per_handle_fresh")?,
+        with_token: number("bytes_per_handle_with_token")?,
+        tasks: number("tasks_per_idle_handle")?,
+    })
 }

@@ -30,10 +30,7 @@ pub(crate) async fn login(global: &GlobalArgs, args: &LoginArgs) -> CliResult<()
         Some(secret) => OAuthClient::confidential(session.client_id.clone(), secret.clone()),
         None => OAuthClient::public(session.client_id.clone()),
     };
-    let client = session.client(oauth_client).await?;
-    let login = client
-        .login()
-        .ok_or_else(|| CliError::unexpected("the client has no login helper"))?;
+    let login = session.app(oauth_client).await?.login()?;
     let mut loopback = Loopback::bind(&profile.redirect_uri).await?;
     let subject = session.subject();
     let authorization_url = login.begin(&subject).await?;
@@ -188,10 +185,7 @@ pub(crate) async fn logout(global: &GlobalArgs) -> CliResult<()> {
         // deleted here.
         Err(_) => OAuthClient::public(session.client_id.clone()),
     };
-    let client = session.client(oauth_client).await?;
-    let login = client
-        .login()
-        .ok_or_else(|| CliError::unexpected("the client has no login helper"))?;
+    let login = session.app(oauth_client).await?.login()?;
     let outcome = login.logout(&session.subject()).await?;
     session.forget_secret().await?;
     say(&format!(

@@ -12,7 +12,7 @@ use std::{
 use bytes::Bytes;
 use serde_json::{Map, Value};
 use servicenow::{
-    Client, Error, ManualClock,
+    Error, ManualClock, Servicenow,
     auth::ReauthorizationReason,
     http::HttpTransport,
     oauth::{ClientId, ClientSecret, InstanceUrl, OAuthClient, RedirectUri},
@@ -28,7 +28,7 @@ use servicenow_emulator::{
 use crate::{
     auth_commands::describe_revocation,
     cli::{DemoArgs, Format, GlobalArgs},
-    failure::{CliError, CliResult, authorization_failure},
+    failure::{CliError, CliResult},
     loopback::{Callback, Loopback},
     output::{describe_time, say, write_records},
     table_commands::read_options,
@@ -101,9 +101,8 @@ pub(crate) async fn run(global: &GlobalArgs, args: &DemoArgs) -> CliResult<()> {
         ClientSecret::new(DEFAULT_CLIENT_SECRET)
             .map_err(|error| demo_failed(&error.to_string()))?,
     );
-    let client = Client::builder(instance, oauth_client)
-        .user(
-            DEMO_SUBJECT,
+    let app = Servicenow::builder(instance, oauth_client)
+        .redirect_uri(
             RedirectUri::new(redirect_uri.clone())
                 .map_err(|error| demo_failed(&error.to_string()))?,
         )
@@ -111,9 +110,8 @@ pub(crate) async fn run(global: &GlobalArgs, args: &DemoArgs) -> CliResult<()> {
         .clock(Arc::new(clock.clone()))
         .build()
         .await?;
-    let login = client
-        .login()
-        .ok_or_else(|| demo_failed("the client has no login helper"))?;
+    let client = app.user(DEMO_SUBJECT)?;
+    let login = app.login()?;
     let authorization_url = login.begin(DEMO_SUBJECT).await?;
     step(
         3,
@@ -257,15 +255,11 @@ pub(crate) async fn run(global: &GlobalArgs, args: &DemoArgs) -> CliResult<()> {
         status == http::StatusCode::UNAUTHORIZED,
         &format!("the revoked access token was answered with HTTP {status} instead of 401"),
     )?;
-    // The client still holds the revoked tokens in memory: its next request is refused, its one
-    // refresh attempt is refused too, and it asks for a new login.
+    // The logout made the user's live handle read the store again: it holds no tokens now, so
+    // its next request asks for a new login instead of sending anything.
     let after_logout = incidents.list(&open_incidents).await;
     let reason = match &after_logout {
         Err(Error::ReauthorizationRequired { reason }) => Some(reason),
-        Err(Error::Table(table)) => match authorization_failure(table) {
-            Some(Error::ReauthorizationRequired { reason }) => Some(reason),
-            _ => None,
-        },
         _ => None,
     };
     let Some(reason) = reason else {

@@ -4,7 +4,7 @@
 use std::{io::IsTerminal as _, path::PathBuf, sync::Arc};
 
 use servicenow::{
-    Client,
+    Client, Servicenow,
     auth::TokenSet,
     oauth::{ClientId, ClientSecret, InstanceUrl, OAuthClient, RedirectUri},
     store::{CredentialKey, SecretBytes, TokenStore},
@@ -192,34 +192,33 @@ impl Session {
         Ok(())
     }
 
-    /// A client for this profile's user credential, on this session's store.
-    pub(crate) async fn client(&self, oauth_client: OAuthClient) -> CliResult<Client> {
-        Client::builder(self.instance.clone(), oauth_client)
-            .user(self.subject(), self.redirect_uri.clone())
+    /// The integration of this profile: its instance and client, on this session's store.
+    pub(crate) async fn app(&self, oauth_client: OAuthClient) -> CliResult<Servicenow> {
+        Servicenow::builder(self.instance.clone(), oauth_client)
+            .redirect_uri(self.redirect_uri.clone())
             .store(Arc::clone(&self.store))
             .build()
             .await
             .map_err(CliError::from_client)
     }
 
-    /// The token set stored for this profile, if any (for `sn status`).
+    /// A client for this profile's user credential, on this session's store.
+    pub(crate) async fn client(&self, oauth_client: OAuthClient) -> CliResult<Client> {
+        let app = self.app(oauth_client).await?;
+        app.user(&self.subject()).map_err(CliError::from_client)
+    }
+
+    /// The token set stored for this profile, if any (for `sn status`; reading it needs no
+    /// client secret).
     pub(crate) async fn stored_token_set(&self) -> CliResult<Option<TokenSet>> {
-        let stored = self
-            .store
-            .load(&self.key(&self.subject())?)
+        let app = self
+            .app(OAuthClient::public(self.client_id.clone()))
+            .await?;
+        let login = app.login().map_err(CliError::from_client)?;
+        login
+            .stored_token_set(&self.subject())
             .await
-            .map_err(|error| CliError::from_client(error.into()))?;
-        let Some(stored) = stored else {
-            return Ok(None);
-        };
-        serde_json::from_slice(stored.value.expose_secret())
-            .map(Some)
-            .map_err(|_| {
-                CliError::local(
-                    "the stored token set cannot be read (written by another version of sn?)",
-                    Some("run `sn logout` and then `sn login`".to_owned()),
-                )
-            })
+            .map_err(CliError::from_client)
     }
 }
 

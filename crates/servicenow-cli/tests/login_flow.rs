@@ -111,7 +111,7 @@ async fn login_then_table_then_logout_end_to_end() {
     let after = world.run(&["table", "list", "incident"]).await;
     assert_eq!(after.status.code(), Some(3), "{}", text(&after.stderr));
     let said = text(&after.stderr);
-    assert!(said.contains("not logged in"), "{said}");
+    assert!(said.contains("nobody has logged in"), "{said}");
     assert!(said.contains("hint: run `sn login`"), "{said}");
 }
 
@@ -201,7 +201,7 @@ async fn denying_consent_fails_the_login_with_a_clear_message() {
     let (status, _, said) = finish(login).await;
     assert_eq!(status.code(), Some(3));
     assert!(
-        said.contains("did not authorize sn (access_denied"),
+        said.contains("the instance refused the authorization (access_denied)"),
         "{said}"
     );
     assert!(said.contains("hint: press Allow"), "{said}");

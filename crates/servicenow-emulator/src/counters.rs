@@ -39,6 +39,8 @@ pub struct CountersSnapshot {
     pub rate_limited: u64,
     /// Faults injected (errors, dropped connections, truncated bodies, added latency).
     pub faults_injected: u64,
+    /// TCP connections accepted: how many connection pools a client really used.
+    pub connections_accepted: u64,
 }
 
 impl CountersSnapshot {

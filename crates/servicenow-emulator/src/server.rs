@@ -108,6 +108,7 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut stop: watch
             _ = stop.changed() => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, _peer)) => {
+                    shared.counters.bump(|counters| &mut counters.connections_accepted);
                     let _ = stream.set_nodelay(true);
                     connections.spawn(serve_connection(stream, Arc::clone(&shared)));
                 }

@@ -15,6 +15,15 @@ pub enum TimeoutPhase {
     Total,
 }
 
+impl std::fmt::Display for TimeoutPhase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Connect => "connect",
+            Self::Total => "total",
+        })
+    }
+}
+
 /// Why sending a request through an [`HttpTransport`](crate::HttpTransport) failed.
 ///
 /// A response with any status code (including 3xx, 4xx and 5xx) is not an error of the transport:
@@ -37,7 +46,10 @@ pub enum TransportError {
         source: BoxError,
     },
     /// A deadline passed before the response was complete.
-    #[error("sending request: timed out after {after:?} ({phase:?} deadline)")]
+    #[error(
+        "sending request: the {phase} deadline of {} ms passed before the response was complete",
+        .after.as_millis()
+    )]
     Timeout {
         /// Which deadline passed.
         phase: TimeoutPhase,
@@ -83,17 +95,6 @@ pub enum TransportError {
         #[source]
         source: BoxError,
     },
-    /// A layer that adds credentials (such as the facade's authorizing transport) could not
-    /// authorize the request: no credential could be obtained, or the destination is not the
-    /// instance the credential belongs to. Nothing was sent.
-    #[error("authorizing request: {reason}")]
-    Unauthorized {
-        /// Why, in one sentence (never a secret).
-        reason: String,
-        /// The underlying failure, when there is one.
-        #[source]
-        source: Option<BoxError>,
-    },
     /// The request itself is unusable (no scheme or host, unsupported scheme, bad header).
     #[error("sending request: invalid request: {reason}")]
     InvalidRequest {
@@ -113,7 +114,6 @@ impl TransportError {
             | Self::Tls { .. }
             | Self::InsecureUrl { .. }
             | Self::Setup { .. }
-            | Self::Unauthorized { .. }
             | Self::InvalidRequest { .. } => false,
         }
     }
@@ -129,7 +129,6 @@ impl TransportError {
             | Self::Tls { .. }
             | Self::InsecureUrl { .. }
             | Self::Setup { .. }
-            | Self::Unauthorized { .. }
             | Self::InvalidRequest { .. } => true,
             Self::Timeout { phase, .. } => *phase == TimeoutPhase::Connect,
             Self::BodyTooLarge { .. } | Self::Io { .. } => false,
@@ -233,6 +232,14 @@ mod tests {
         assert_eq!(
             error.to_string(),
             "reading response: body exceeds the limit of 64 bytes"
+        );
+        let error = TransportError::Timeout {
+            phase: TimeoutPhase::Connect,
+            after: Duration::from_millis(1500),
+        };
+        assert_eq!(
+            error.to_string(),
+            "sending request: the connect deadline of 1500 ms passed before the response was complete"
         );
     }
 }

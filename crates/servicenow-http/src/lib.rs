@@ -73,6 +73,15 @@
 //!
 //! A custom transport should apply the same hardening; [`check_url`] and [`TransportConfig`] are
 //! public so it can.
+//!
+//! # Layers over a transport
+//!
+//! A REST client (the Table API client of `servicenow-table`) is written against
+//! [`RequestSender`], which every `HttpTransport` implements with [`TransportError`] as its
+//! error. A layer that adds credentials implements `RequestSender` itself, with its own error
+//! type (a [`SenderError`]): its failures (no credential, a request for another origin) stay
+//! typed all the way to the caller, and [`SenderError::as_transport`] gives the client the
+//! transport failure inside, if any, for its retry decisions.
 
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -83,6 +92,7 @@ mod hyper_transport;
 mod policy;
 #[cfg(feature = "reqwest")]
 mod reqwest_transport;
+mod sender;
 mod transport;
 
 pub use async_trait::async_trait;
@@ -95,6 +105,7 @@ pub use crate::hyper_transport::{HyperClient, HyperTransport};
 pub use crate::reqwest_transport::ReqwestTransport;
 pub use crate::{
     error::{BoxError, TimeoutPhase, TransportError},
-    policy::{TransportConfig, check_url, is_loopback_host},
+    policy::{TransportConfig, check_url},
+    sender::{RequestSender, SenderError},
     transport::HttpTransport,
 };

@@ -1,11 +1,9 @@
 //! The hardening every built-in transport applies: URL policy (https or loopback), body cap, timeouts.
 
-use std::{
-    net::{IpAddr, Ipv6Addr},
-    time::Duration,
-};
+use std::time::Duration;
 
 use http::Uri;
+use servicenow_oauth::is_loopback_host;
 
 use crate::TransportError;
 
@@ -51,7 +49,8 @@ impl Default for TransportConfig {
 }
 
 /// Checks that `uri` may be sent to: `https`, or `http` to a loopback host (`127.0.0.0/8`, `::1`,
-/// `localhost`). Returns the origin (`scheme://authority`) for error messages.
+/// `localhost`: [`servicenow_oauth::is_loopback_host`], the workspace's one loopback rule).
+/// Returns the origin (`scheme://authority`) for error messages.
 ///
 /// Call it before anything touches the network; the built-in transports do.
 pub fn check_url(uri: &Uri) -> Result<String, TransportError> {
@@ -83,23 +82,6 @@ pub fn check_url(uri: &Uri) -> Result<String, TransportError> {
             reason: format!("unsupported url scheme {scheme}"),
         }),
     }
-}
-
-/// Whether `host` (as written in a URL, IPv6 in brackets) names this machine.
-pub fn is_loopback_host(host: &str) -> bool {
-    if host.eq_ignore_ascii_case("localhost") {
-        return true;
-    }
-    let unbracketed = host
-        .strip_prefix('[')
-        .and_then(|rest| rest.strip_suffix(']'));
-    if let Some(v6) = unbracketed {
-        return v6
-            .parse::<Ipv6Addr>()
-            .is_ok_and(|address| address.is_loopback());
-    }
-    host.parse::<IpAddr>()
-        .is_ok_and(|address| address.is_loopback())
 }
 
 #[cfg(test)]

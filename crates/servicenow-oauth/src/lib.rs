@@ -4,6 +4,9 @@
 //! This crate is the protocol as data. It gives you:
 //! - newtypes for every protocol string, validated at construction ([`InstanceUrl`],
 //!   [`ClientId`], [`RedirectUri`], [`Scope`] and [`ScopeSet`], …);
+//! - the one origin rule: [`InstanceUrl::same_origin`] (may this request carry the instance's
+//!   token?), [`is_loopback_host`] (may this host be reached over plain `http`?) and
+//!   [`origin_of`] (where was a request going, for an error message);
 //! - secrets as types ([`ClientSecret`], [`AuthorizationCode`], [`PkceVerifier`], [`State`],
 //!   [`AccessToken`], [`RefreshToken`]): `Debug` prints `TypeName([redacted])`, there is no
 //!   `Display` and no `Serialize`, the value is reached through `.secret()`, and it is zeroized
@@ -97,6 +100,7 @@ mod error;
 mod error_response;
 pub mod expose_secret;
 mod instance_url;
+mod origin;
 mod pkce;
 mod redact;
 mod revocation;
@@ -114,6 +118,7 @@ pub use crate::callback::{
 pub use crate::error::{CallbackProblem, Error, InstanceUrlProblem};
 pub use crate::error_response::{ErrorCode, ErrorResponse};
 pub use crate::instance_url::InstanceUrl;
+pub use crate::origin::{is_loopback_host, origin_of};
 pub use crate::pkce::{PkceChallenge, PkceVerifier};
 pub use crate::redact::{RedactedRequest, RedactedResponse};
 pub use crate::revocation::{RevocableToken, RevocationStyle, revocation_request};

@@ -173,7 +173,7 @@ impl RedirectUri {
                 problem: "a fragment is not allowed (RFC 6749 §3.1.2)",
             });
         }
-        if parsed.scheme() == "http" && !crate::instance_url::is_loopback(&parsed) {
+        if parsed.scheme() == "http" && !parsed.host_str().is_some_and(crate::is_loopback_host) {
             return Err(Error::InvalidValue {
                 what: WHAT,
                 problem: "http is allowed only on loopback (RFC 9700 §2.6); use https",

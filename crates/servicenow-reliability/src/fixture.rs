@@ -3,7 +3,7 @@
 use std::{sync::Arc, time::Duration};
 
 use anyhow::Context as _;
-use servicenow::{Client, Clock, ManagerOptions};
+use servicenow::{Client, Clock, ManagerOptions, Servicenow};
 use servicenow_emulator::{
     ClientRegistration, DEFAULT_ACCESS_TOKEN_TTL, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET,
     DEFAULT_REDIRECT_URIS, DEFAULT_REFRESH_TOKEN_TTL, Emulator, EmulatorHandle,
@@ -75,21 +75,21 @@ pub async fn user_client(
     let redirect = DEFAULT_REDIRECT_URIS
         .first()
         .context("the emulator registers a redirect URI")?;
-    let mut builder = Client::builder(InstanceUrl::new(instance)?, oauth_client()?)
-        .user(SUBJECT, RedirectUri::new(*redirect)?)
+    let mut builder = Servicenow::builder(InstanceUrl::new(instance)?, oauth_client()?)
+        .redirect_uri(RedirectUri::new(*redirect)?)
         .store(store)
         .clock(clock)
         .manager_options(options);
     if let Some(transport) = transport {
         builder = builder.transport(transport);
     }
-    Ok(builder.build().await?)
+    Ok(builder.build().await?.user(SUBJECT)?)
 }
 
 /// Logs `SUBJECT` in through the emulator's login and consent pages (as a browser would) and
 /// stores the token set.
 pub async fn log_in(client: &Client) -> anyhow::Result<()> {
-    let login = client.login().context("a user credential has a login")?;
+    let login = client.servicenow().login()?;
     let authorization_url = login.begin(SUBJECT).await?;
     let redirect = ScriptedUserAgent::new()
         .authorize(&authorization_url, "admin", "admin", ConsentDecision::Allow)

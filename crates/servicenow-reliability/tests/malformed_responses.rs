@@ -50,8 +50,7 @@ async fn client(double: &Arc<RandomResponses>, clock: &Arc<TokioClock>) -> Clien
         ClientId::new("reliability").unwrap(),
         ClientSecret::new(CLIENT_SECRET).unwrap(),
     );
-    Client::builder(InstanceUrl::new(INSTANCE).unwrap(), oauth)
-        .client_credentials()
+    servicenow::Servicenow::builder(InstanceUrl::new(INSTANCE).unwrap(), oauth)
         .store(servicenow::stores::open_memory().unwrap())
         .transport(Arc::clone(double) as Arc<dyn servicenow::http::HttpTransport>)
         .clock(Arc::clone(clock) as Arc<dyn Clock>)
@@ -59,6 +58,7 @@ async fn client(double: &Arc<RandomResponses>, clock: &Arc<TokioClock>) -> Clien
         .build()
         .await
         .unwrap()
+        .service()
 }
 
 /// Every window of `LEAK_WINDOW` characters of every secret.

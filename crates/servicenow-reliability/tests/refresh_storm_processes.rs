@@ -10,14 +10,13 @@ use std::{collections::BTreeMap, path::Path, process::Stdio, sync::Arc, time::Du
 use serde::Deserialize;
 use servicenow::{
     ManagerOptions, ManualClock,
-    oauth::InstanceUrl,
     store::{CredentialKey, Keyring, SealedStore, SealingKey, TokenStore},
 };
 use servicenow_emulator::{
     DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_REDIRECT_URIS, TokenOutcome,
 };
 use servicenow_reliability::{
-    fixture::{self, SUBJECT},
+    fixture,
     services::{service_url, unique_name, unreachable},
 };
 use sha2::{Digest, Sha256};
@@ -65,14 +64,7 @@ async fn four_processes_refresh_once(shared: SharedStore, key_file: &Path, scrat
     .await
     .expect("the client builds");
     fixture::log_in(&client).await.expect("the user logs in");
-    let key = CredentialKey::new(
-        InstanceUrl::new(instance.base_url())
-            .expect("the emulator's loopback url is an instance url")
-            .origin(),
-        DEFAULT_CLIENT_ID,
-        SUBJECT,
-    )
-    .expect("valid key");
+    let key = client.token_manager().key().clone();
     let logged_in = stored_token_set(&shared.store, &key).await;
     instance.clock().advance(PAST_EXPIRY);
     let before = instance.counters();
@@ -86,7 +78,7 @@ async fn four_processes_refresh_once(shared: SharedStore, key_file: &Path, scrat
             .env("SN_STORM_CLIENT_ID", DEFAULT_CLIENT_ID)
             .env("SN_STORM_CLIENT_SECRET", DEFAULT_CLIENT_SECRET)
             .env("SN_STORM_REDIRECT_URI", DEFAULT_REDIRECT_URIS[0])
-            .env("SN_STORM_SUBJECT", SUBJECT)
+            .env("SN_STORM_SUBJECT", key.subject())
             .env("SN_STORM_CALLERS", CALLERS_PER_PROCESS.to_string())
             .env("SN_STORM_ADVANCE_SECS", PAST_EXPIRY.as_secs().to_string())
             .env("SN_STORM_BARRIER", &barrier)

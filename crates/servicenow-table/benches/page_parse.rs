@@ -15,9 +15,8 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use futures::TryStreamExt as _;
 use serde::Deserialize;
 use servicenow_http::{HttpTransport, TransportError};
-use servicenow_table::{
-    GlideDateTime, InstanceBase, ReadOptions, StreamConfig, TableClient, TableName, de,
-};
+use servicenow_oauth::InstanceUrl;
+use servicenow_table::{GlideDateTime, ReadOptions, StreamConfig, TableClient, TableName, de};
 
 const ROWS: usize = 10_000;
 const INSTANCE: &str = "https://dev1.service-now.com";
@@ -102,7 +101,7 @@ impl HttpTransport for OnePage {
 fn page_of_ten_thousand(criterion: &mut Criterion) {
     let body = page_body();
     let response = page_response(&body);
-    let instance = InstanceBase::new(INSTANCE).expect("valid instance");
+    let instance = InstanceUrl::new(INSTANCE).expect("valid instance");
     let client = TableClient::new(instance, OnePage(body.clone()));
     let table = TableName::new("incident").expect("valid table");
     let config = StreamConfig {

@@ -1,29 +1,41 @@
-//! `TableClient`: the pure core plus a transport and retries (CRUD, count, first).
+//! `TableClient`: the pure core plus a sender and retries (CRUD, count, first).
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::{convert::Infallible, sync::Arc};
 
 use bytes::Bytes;
 use http::{Request, Response};
 use serde::{Serialize, de::DeserializeOwned};
-use servicenow_http::HttpTransport;
+use servicenow_http::{RequestSender, SenderError};
+use servicenow_oauth::InstanceUrl;
 
 use crate::{
-    ApiVersion, Created, EncodedQuery, InstanceBase, ListParams, Page, ReadOptions, RetryPolicy,
-    SysId, TableApi, TableError, TableName, WriteOptions, retry::RetryOutcome,
+    ApiVersion, Created, EncodedQuery, ListParams, Page, ReadOptions, RetryPolicy, SysId, TableApi,
+    TableError, TableName, WriteOptions,
+    retry::RetryOutcome,
+    waiting::{DEFAULT_JITTER_SEED, Jitter, RetrySleep, TokioSleep},
 };
 
-/// A Table API client over any [`HttpTransport`].
+/// A Table API client over any [`RequestSender`]: a plain
+/// [`HttpTransport`](servicenow_http::HttpTransport), or a layer over one that adds
+/// credentials and fails in its own typed way (the `servicenow` facade's).
 ///
-/// It never sees a token: give it an authorizing transport (the `servicenow` facade's), or any
-/// transport that adds credentials. Every request goes to the configured instance only.
+/// It never sees a token. Every request goes to the configured instance only, and every error
+/// is a [`TableError<S::Error>`](TableError): the sender's own failure stays typed in
+/// [`TableError::Sender`].
+///
+/// It reads no clock and no OS randomness of its own: retry delays are jittered from a seeded
+/// RNG ([`TableClient::with_jitter_seed`]), slept through an injected [`RetrySleep`]
+/// ([`TableClient::with_sleep`]), and `X-RateLimit-Reset` is read against the response's own
+/// `Date` header ([`RetryPolicy::delay_after`]).
 ///
 /// ```no_run
 /// # async fn example() -> Result<(), Box<dyn std::error::Error>> {
 /// use futures::TryStreamExt;
-/// use servicenow_table::{Condition, InstanceBase, Query, Record, StreamConfig, TableClient, TableName};
+/// use servicenow_oauth::InstanceUrl;
+/// use servicenow_table::{Condition, Query, Record, StreamConfig, TableClient, TableName};
 ///
 /// let transport = servicenow_http::ReqwestTransport::new()?; // add authorization in practice
-/// let client = TableClient::new(InstanceBase::new("https://dev1.service-now.com")?, transport);
+/// let client = TableClient::new(InstanceUrl::new("https://dev1.service-now.com")?, transport);
 /// let incident = TableName::new("incident")?;
 /// let query = Query::new().and("active", Condition::eq("true")).build()?;
 /// let mut rows = std::pin::pin!(client.stream::<Record>(&incident, Some(query), Default::default(), StreamConfig::default()));
@@ -33,19 +45,24 @@ use crate::{
 /// # Ok(()) }
 /// ```
 #[derive(Debug, Clone)]
-pub struct TableClient<T> {
+pub struct TableClient<S> {
     api: TableApi,
-    transport: T,
+    sender: S,
     retry: RetryPolicy,
+    jitter: Jitter,
+    sleep: Arc<dyn RetrySleep>,
 }
 
-impl<T: HttpTransport> TableClient<T> {
-    /// A v2 client for `instance` with the default [`RetryPolicy`].
-    pub fn new(instance: InstanceBase, transport: T) -> Self {
+impl<S: RequestSender> TableClient<S> {
+    /// A v2 client for `instance` with the default [`RetryPolicy`], sending through `sender`,
+    /// sleeping with [`TokioSleep`] and jittering from [`DEFAULT_JITTER_SEED`].
+    pub fn new(instance: InstanceUrl, sender: S) -> Self {
         Self {
             api: TableApi::new(instance),
-            transport,
+            sender,
             retry: RetryPolicy::default(),
+            jitter: Jitter::from_seed(DEFAULT_JITTER_SEED),
+            sleep: Arc::new(TokioSleep),
         }
     }
 
@@ -62,14 +79,29 @@ impl<T: HttpTransport> TableClient<T> {
         Self { retry, ..self }
     }
 
+    /// The same client with its retry jitter drawn from a ChaCha8 RNG seeded with `seed`
+    /// (shared by the clones made afterwards). Pass OS randomness in production; see
+    /// [`DEFAULT_JITTER_SEED`].
+    pub fn with_jitter_seed(self, seed: [u8; 32]) -> Self {
+        Self {
+            jitter: Jitter::from_seed(seed),
+            ..self
+        }
+    }
+
+    /// The same client waiting between retries through `sleep` instead of [`TokioSleep`].
+    pub fn with_sleep(self, sleep: Arc<dyn RetrySleep>) -> Self {
+        Self { sleep, ..self }
+    }
+
     /// The pure request builders and response parsers this client uses.
     pub fn api(&self) -> &TableApi {
         &self.api
     }
 
-    /// The transport.
-    pub fn transport(&self) -> &T {
-        &self.transport
+    /// The sender requests go through.
+    pub fn sender(&self) -> &S {
+        &self.sender
     }
 
     /// One page of `table` (`sysparm_limit`/`sysparm_offset` as given; see
@@ -78,9 +110,12 @@ impl<T: HttpTransport> TableClient<T> {
         &self,
         table: &TableName,
         params: &ListParams,
-    ) -> Result<Page<R>, TableError> {
+    ) -> Result<Page<R>, TableError<S::Error>> {
         let operation = format!("list {table}");
-        let request = self.api.list_request(table, params)?;
+        let request = self
+            .api
+            .list_request(table, params)
+            .map_err(TableError::widen)?;
         self.execute(request, &operation, |response| {
             self.api.parse_list(response, &operation)
         })
@@ -94,9 +129,12 @@ impl<T: HttpTransport> TableClient<T> {
         table: &TableName,
         sys_id: &SysId,
         options: &ReadOptions,
-    ) -> Result<R, TableError> {
+    ) -> Result<R, TableError<S::Error>> {
         let operation = format!("get {table}");
-        let request = self.api.get_request(table, sys_id, options)?;
+        let request = self
+            .api
+            .get_request(table, sys_id, options)
+            .map_err(TableError::widen)?;
         self.execute(request, &operation, |response| {
             self.api.parse_record(response, &operation)
         })
@@ -110,13 +148,16 @@ impl<T: HttpTransport> TableClient<T> {
         table: &TableName,
         record: &B,
         options: &WriteOptions,
-    ) -> Result<Created<R>, TableError>
+    ) -> Result<Created<R>, TableError<S::Error>>
     where
         B: Serialize + ?Sized,
         R: DeserializeOwned,
     {
         let operation = format!("create {table}");
-        let request = self.api.create_request(table, record, options)?;
+        let request = self
+            .api
+            .create_request(table, record, options)
+            .map_err(TableError::widen)?;
         self.execute(request, &operation, |response| {
             self.api.parse_created(response, &operation)
         })
@@ -130,13 +171,16 @@ impl<T: HttpTransport> TableClient<T> {
         sys_id: &SysId,
         changes: &B,
         options: &WriteOptions,
-    ) -> Result<R, TableError>
+    ) -> Result<R, TableError<S::Error>>
     where
         B: Serialize + ?Sized,
         R: DeserializeOwned,
     {
         let operation = format!("update {table}");
-        let request = self.api.update_request(table, sys_id, changes, options)?;
+        let request = self
+            .api
+            .update_request(table, sys_id, changes, options)
+            .map_err(TableError::widen)?;
         self.execute(request, &operation, |response| {
             self.api.parse_record(response, &operation)
         })
@@ -150,13 +194,16 @@ impl<T: HttpTransport> TableClient<T> {
         sys_id: &SysId,
         record: &B,
         options: &WriteOptions,
-    ) -> Result<R, TableError>
+    ) -> Result<R, TableError<S::Error>>
     where
         B: Serialize + ?Sized,
         R: DeserializeOwned,
     {
         let operation = format!("replace {table}");
-        let request = self.api.replace_request(table, sys_id, record, options)?;
+        let request = self
+            .api
+            .replace_request(table, sys_id, record, options)
+            .map_err(TableError::widen)?;
         self.execute(request, &operation, |response| {
             self.api.parse_record(response, &operation)
         })
@@ -164,9 +211,16 @@ impl<T: HttpTransport> TableClient<T> {
     }
 
     /// Deletes the record (DELETE, `204`).
-    pub async fn delete(&self, table: &TableName, sys_id: &SysId) -> Result<(), TableError> {
+    pub async fn delete(
+        &self,
+        table: &TableName,
+        sys_id: &SysId,
+    ) -> Result<(), TableError<S::Error>> {
         let operation = format!("delete {table}");
-        let request = self.api.delete_request(table, sys_id)?;
+        let request = self
+            .api
+            .delete_request(table, sys_id)
+            .map_err(TableError::widen)?;
         self.execute(request, &operation, |response| {
             self.api.parse_deleted(response, &operation)
         })
@@ -178,9 +232,12 @@ impl<T: HttpTransport> TableClient<T> {
         &self,
         table: &TableName,
         query: Option<&EncodedQuery>,
-    ) -> Result<u64, TableError> {
+    ) -> Result<u64, TableError<S::Error>> {
         let operation = format!("count {table}");
-        let request = self.api.count_request(table, query)?;
+        let request = self
+            .api
+            .count_request(table, query)
+            .map_err(TableError::widen)?;
         self.execute(request, &operation, |response| {
             self.api.parse_count(response, &operation)
         })
@@ -193,7 +250,7 @@ impl<T: HttpTransport> TableClient<T> {
         table: &TableName,
         query: Option<EncodedQuery>,
         options: ReadOptions,
-    ) -> Result<Option<R>, TableError> {
+    ) -> Result<Option<R>, TableError<S::Error>> {
         let params = ListParams {
             query,
             options,
@@ -204,17 +261,19 @@ impl<T: HttpTransport> TableClient<T> {
         Ok(page.records.into_iter().next())
     }
 
-    /// Sends `request`, parses the response with `parse`, and retries as the policy allows.
+    /// Sends `request`, parses the response with `parse`, and retries as the policy allows:
+    /// a transport failure by [`RetryPolicy::delay_after`], a failure of the sender's own
+    /// (no transport failure inside) never.
     pub(crate) async fn execute<O>(
         &self,
         request: Request<Bytes>,
         operation: &str,
-        parse: impl Fn(&Response<Bytes>) -> Result<O, TableError>,
-    ) -> Result<O, TableError> {
+        parse: impl Fn(&Response<Bytes>) -> Result<O, TableError<Infallible>>,
+    ) -> Result<O, TableError<S::Error>> {
         let method = request.method().clone();
         let mut retry = 0;
         loop {
-            let outcome = self.transport.send(request.clone()).await;
+            let outcome = self.sender.send_request(request.clone()).await;
             let (error, delay) = match outcome {
                 Ok(response) => match parse(&response) {
                     Ok(value) => return Ok(value),
@@ -222,19 +281,21 @@ impl<T: HttpTransport> TableClient<T> {
                         if response.status().is_success() =>
                     {
                         (
-                            error,
+                            error.widen(),
                             self.delay(&method, retry, &RetryOutcome::TruncatedBody),
                         )
                     }
                     Err(error) => (
-                        error,
+                        error.widen(),
                         self.delay(&method, retry, &RetryOutcome::Response(&response)),
                     ),
                 },
                 Err(source) => {
-                    let delay = self.delay(&method, retry, &RetryOutcome::Transport(&source));
+                    let delay = source.as_transport().and_then(|transport| {
+                        self.delay(&method, retry, &RetryOutcome::Transport(transport))
+                    });
                     (
-                        TableError::Transport {
+                        TableError::Sender {
                             operation: operation.to_owned(),
                             source,
                         },
@@ -246,7 +307,7 @@ impl<T: HttpTransport> TableClient<T> {
                 return Err(error);
             };
             tracing::debug!(operation, retry, ?delay, error = %error, "table api: retrying");
-            tokio::time::sleep(delay).await;
+            self.sleep.sleep(delay).await;
             retry += 1;
         }
     }
@@ -257,10 +318,7 @@ impl<T: HttpTransport> TableClient<T> {
         retry: u32,
         outcome: &RetryOutcome<'_>,
     ) -> Option<std::time::Duration> {
-        let now_unix = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |elapsed| elapsed.as_secs() as i64);
-        self.retry
-            .delay_after(method, retry, outcome, now_unix, &mut rand::rng())
+        self.jitter
+            .with(|rng| self.retry.delay_after(method, retry, outcome, rng))
     }
 }

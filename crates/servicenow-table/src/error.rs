@@ -1,9 +1,21 @@
 //! `TableError`: every way a Table API call can fail, with ServiceNow's status, message and detail.
 
-use std::time::Duration;
+use std::{convert::Infallible, time::Duration};
 
 use http::StatusCode;
 use servicenow_http::TransportError;
+
+/// `, retry after N s` when the instance sent `Retry-After`, nothing otherwise.
+struct RetryAfter(Option<Duration>);
+
+impl std::fmt::Display for RetryAfter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(wait) => write!(f, ", retry after {} s", wait.as_secs()),
+            None => Ok(()),
+        }
+    }
+}
 
 /// What ServiceNow said in its error envelope `{"error":{"message","detail"},"status":"failure"}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,9 +29,19 @@ pub struct ServiceNowMessage {
 }
 
 /// Why a Table API call failed.
+///
+/// `E` is the error of the [`RequestSender`](servicenow_http::RequestSender) the client sends
+/// through: [`TransportError`] for a plain transport (the default), the layer's own type for a
+/// layer that adds credentials. Only [`TableError::Sender`] carries it. What cannot fail in the
+/// sender (the pure builders and parsers: [`TableApi`](crate::TableApi),
+/// [`Query::build`](crate::Query::build), the validated names, [`error_from_response`](crate::error_from_response))
+/// returns `TableError<Infallible>`; [`TableError::widen`] turns that into any
+/// `TableError<E>`, and [`TableError::into_sender_failure`] splits a client's error into the
+/// sender's failure or the Table API's own, so a caller can lift each into its own error type
+/// by `From`, with no string round trip and no downcast.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum TableError {
+pub enum TableError<E = TransportError> {
     /// 404: the record does not exist, **or an ACL hides it from this user**; ServiceNow does not
     /// tell the two apart.
     #[error(
@@ -58,8 +80,9 @@ pub enum TableError {
     },
     /// 429: a rate limit rule refused the request; `retry_after` is ServiceNow's `Retry-After`.
     #[error(
-        "{operation}: rate limited ({status}), retry after {retry_after:?}: {message}",
-        status = .response.status, message = .response.message
+        "{operation}: rate limited ({status}){wait}: {message}",
+        status = .response.status, message = .response.message,
+        wait = RetryAfter(*.retry_after)
     )]
     RateLimited {
         /// The call that failed.
@@ -107,14 +130,16 @@ pub enum TableError {
         /// What was wrong with the body.
         reason: String,
     },
-    /// The transport could not deliver the request or bring back a complete response.
-    #[error("{operation}: transport failed")]
-    Transport {
+    /// The sender could not deliver the request or bring back a complete response: the
+    /// transport failed, or the layer over it (which adds credentials) refused, in its own
+    /// typed way. `source` is the sender's error as it reported it.
+    #[error("{operation}: sending the request failed")]
+    Sender {
         /// The call that failed.
         operation: String,
-        /// What the transport reported.
+        /// What the sender reported.
         #[source]
-        source: TransportError,
+        source: E,
     },
     /// A `Link` header pointed at another origin than the instance; it was not followed.
     #[error("{operation}: refused a link to another origin ({origin}) than the instance")]
@@ -125,7 +150,7 @@ pub enum TableError {
         origin: String,
     },
     /// The query builder refused a value or field name that would change the query's meaning.
-    #[error("building query: refused {what} {value:?}: {reason}")]
+    #[error("building query: refused {what} \"{}\": {reason}", .value.escape_debug())]
     UnsafeQuery {
         /// Which part was refused (`field name`, `value`, `IN value`, ...).
         what: &'static str,
@@ -134,10 +159,10 @@ pub enum TableError {
         /// Why it would change the query's meaning.
         reason: &'static str,
     },
-    /// A table name, field name, sys_id or instance URL did not pass validation.
-    #[error("validating {kind}: refused {value:?}: {reason}")]
+    /// A table name, field name or sys_id did not pass validation.
+    #[error("validating {kind}: refused \"{}\": {reason}", .value.escape_debug())]
     InvalidName {
-        /// What was being validated (`table name`, `field name`, `sys_id`, `instance url`).
+        /// What was being validated (`table name`, `field name`, `sys_id`, `request url`).
         kind: &'static str,
         /// The refused text.
         value: String,
@@ -155,7 +180,7 @@ pub enum TableError {
     },
 }
 
-impl TableError {
+impl<E> TableError<E> {
     /// ServiceNow's status, message and detail, for the variants that carry them.
     pub fn service_now_message(&self) -> Option<&ServiceNowMessage> {
         match self {
@@ -176,6 +201,259 @@ impl TableError {
         match self {
             Self::MalformedResponse { status, .. } => Some(*status),
             other => other.service_now_message().map(|message| message.status),
+        }
+    }
+}
+
+impl TableError<Infallible> {
+    /// This Table API failure as the error of a client whose sender fails with `E`.
+    ///
+    /// ```
+    /// use servicenow_http::TransportError;
+    /// use servicenow_table::{TableError, TableName};
+    ///
+    /// fn table(name: &str) -> Result<TableName, TableError<TransportError>> {
+    ///     TableName::new(name).map_err(TableError::widen)
+    /// }
+    /// assert!(table("incident").is_ok());
+    /// assert!(matches!(table("no spaces"), Err(TableError::InvalidName { .. })));
+    /// ```
+    pub fn widen<E>(self) -> TableError<E> {
+        match self {
+            Self::NotFound {
+                operation,
+                response,
+            } => TableError::NotFound {
+                operation,
+                response,
+            },
+            Self::Unauthorized {
+                operation,
+                response,
+            } => TableError::Unauthorized {
+                operation,
+                response,
+            },
+            Self::Forbidden {
+                operation,
+                response,
+            } => TableError::Forbidden {
+                operation,
+                response,
+            },
+            Self::BadRequest {
+                operation,
+                response,
+            } => TableError::BadRequest {
+                operation,
+                response,
+            },
+            Self::RateLimited {
+                operation,
+                retry_after,
+                response,
+            } => TableError::RateLimited {
+                operation,
+                retry_after,
+                response,
+            },
+            Self::TransactionTimeout {
+                operation,
+                response,
+            } => TableError::TransactionTimeout {
+                operation,
+                response,
+            },
+            Self::ServerError {
+                operation,
+                response,
+            } => TableError::ServerError {
+                operation,
+                response,
+            },
+            Self::UnexpectedStatus {
+                operation,
+                response,
+            } => TableError::UnexpectedStatus {
+                operation,
+                response,
+            },
+            Self::MalformedResponse {
+                operation,
+                status,
+                reason,
+            } => TableError::MalformedResponse {
+                operation,
+                status,
+                reason,
+            },
+            Self::Sender { source, .. } => match source {},
+            Self::ForeignOrigin { operation, origin } => {
+                TableError::ForeignOrigin { operation, origin }
+            }
+            Self::UnsafeQuery {
+                what,
+                value,
+                reason,
+            } => TableError::UnsafeQuery {
+                what,
+                value,
+                reason,
+            },
+            Self::InvalidName {
+                kind,
+                value,
+                reason,
+            } => TableError::InvalidName {
+                kind,
+                value,
+                reason,
+            },
+            Self::Serialize { operation, source } => TableError::Serialize { operation, source },
+        }
+    }
+}
+
+impl<E> TableError<E> {
+    /// Splits this error into the sender's failure (`Ok`, with the operation that failed) or
+    /// the Table API's own failure (`Err`), so a caller with its own error type can convert
+    /// each part by `From`:
+    ///
+    /// ```
+    /// use std::convert::Infallible;
+    ///
+    /// use servicenow_http::TransportError;
+    /// use servicenow_table::TableError;
+    ///
+    /// /// An application's error: the sender's failure and the Table API's, each kept typed.
+    /// #[derive(Debug)]
+    /// enum AppError {
+    ///     Sending { operation: String, source: TransportError },
+    ///     Table(TableError<Infallible>),
+    /// }
+    ///
+    /// impl From<TableError<TransportError>> for AppError {
+    ///     fn from(error: TableError<TransportError>) -> Self {
+    ///         match error.into_sender_failure() {
+    ///             Ok((operation, source)) => Self::Sending { operation, source },
+    ///             Err(table) => Self::Table(table),
+    ///         }
+    ///     }
+    /// }
+    ///
+    /// let timeout = TransportError::Timeout {
+    ///     phase: servicenow_http::TimeoutPhase::Total,
+    ///     after: std::time::Duration::from_secs(1),
+    /// };
+    /// let error = TableError::Sender { operation: "list incident".into(), source: timeout };
+    /// assert!(matches!(AppError::from(error), AppError::Sending { operation, .. } if operation == "list incident"));
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// `Err` holds every failure that is not the sender's: a status from the instance, a
+    /// malformed response, a refused `Link`, a refused query or name, a record that does not
+    /// serialize.
+    pub fn into_sender_failure(self) -> Result<(String, E), TableError<Infallible>> {
+        Err(match self {
+            Self::Sender { operation, source } => return Ok((operation, source)),
+            Self::NotFound {
+                operation,
+                response,
+            } => TableError::NotFound {
+                operation,
+                response,
+            },
+            Self::Unauthorized {
+                operation,
+                response,
+            } => TableError::Unauthorized {
+                operation,
+                response,
+            },
+            Self::Forbidden {
+                operation,
+                response,
+            } => TableError::Forbidden {
+                operation,
+                response,
+            },
+            Self::BadRequest {
+                operation,
+                response,
+            } => TableError::BadRequest {
+                operation,
+                response,
+            },
+            Self::RateLimited {
+                operation,
+                retry_after,
+                response,
+            } => TableError::RateLimited {
+                operation,
+                retry_after,
+                response,
+            },
+            Self::TransactionTimeout {
+                operation,
+                response,
+            } => TableError::TransactionTimeout {
+                operation,
+                response,
+            },
+            Self::ServerError {
+                operation,
+                response,
+            } => TableError::ServerError {
+                operation,
+                response,
+            },
+            Self::UnexpectedStatus {
+                operation,
+                response,
+            } => TableError::UnexpectedStatus {
+                operation,
+                response,
+            },
+            Self::MalformedResponse {
+                operation,
+                status,
+                reason,
+            } => TableError::MalformedResponse {
+                operation,
+                status,
+                reason,
+            },
+            Self::ForeignOrigin { operation, origin } => {
+                TableError::ForeignOrigin { operation, origin }
+            }
+            Self::UnsafeQuery {
+                what,
+                value,
+                reason,
+            } => TableError::UnsafeQuery {
+                what,
+                value,
+                reason,
+            },
+            Self::InvalidName {
+                kind,
+                value,
+                reason,
+            } => TableError::InvalidName {
+                kind,
+                value,
+                reason,
+            },
+            Self::Serialize { operation, source } => TableError::Serialize { operation, source },
+        })
+    }
+
+    /// The sender's error, when the sender is what failed.
+    pub fn sender_error(&self) -> Option<&E> {
+        match self {
+            Self::Sender { source, .. } => Some(source),
+            _ => None,
         }
     }
 }

@@ -1,24 +1,34 @@
 //! The ServiceNow Table API: typed and dynamic records, an injection-safe query builder,
 //! streaming pagination in constant memory, and every failure as a typed error.
 //!
-//! This crate does not authenticate: it never sees a token. It sends requests through an
-//! [`HttpTransport`](servicenow_http::HttpTransport), and the caller (the `servicenow` facade)
-//! gives it one that adds the `Authorization` header for the instance.
+//! This crate does not authenticate: it never sees a token. It sends requests through a
+//! [`RequestSender`](servicenow_http::RequestSender): any
+//! [`HttpTransport`](servicenow_http::HttpTransport), or (from the `servicenow` facade) a layer
+//! over one that adds the `Authorization` header for the instance and reports its own failures
+//! in its own error type, which reaches the caller inside [`TableError::Sender`]. The instance
+//! is a [`servicenow_oauth::InstanceUrl`], whose [`same_origin`](servicenow_oauth::InstanceUrl::same_origin)
+//! check is the one that pins `Link` headers to the instance.
+//!
+//! It reads no clock and no OS randomness: retry jitter comes from a seeded RNG
+//! ([`TableClient::with_jitter_seed`]), waiting from an injected [`RetrySleep`], and
+//! `X-RateLimit-Reset` is read against the response's `Date` header.
 //!
 //! Layers, bottom up:
 //!
 //! - **pure core**: [`TableApi`] builds each request as an `http::Request<Bytes>` and parses each
 //!   response from an `http::Response<Bytes>`; [`Query`] builds encoded queries and refuses
 //!   values that would change their meaning; [`error_from_response`] maps ServiceNow's error
-//!   envelope to [`TableError`];
-//! - **client**: [`TableClient`] sends them through a transport, with [`RetryPolicy`] (idempotent
-//!   requests only, unless the request provably never reached the instance);
+//!   envelope to [`TableError`]. Nothing here can fail in a sender, so its errors are
+//!   `TableError<Infallible>` ([`TableError::widen`] makes them any client's);
+//! - **client**: [`TableClient`] sends them through a sender, with [`RetryPolicy`] (idempotent
+//!   requests only, unless the request provably never reached the instance; a sender's own
+//!   failure never);
 //! - **stream**: [`TableClient::stream`] reads a whole table page by page with bounded prefetch,
 //!   every row exactly once while rows are inserted, in memory bounded by the page size.
 //!
 //! ```text
 //!   Query ──build──▶ EncodedQuery ─┐
-//!   ReadOptions / WriteOptions ────┼─▶ TableApi::*_request ─▶ http::Request ─▶ HttpTransport
+//!   ReadOptions / WriteOptions ────┼─▶ TableApi::*_request ─▶ http::Request ─▶ RequestSender
 //!                                  │                                                │
 //!   Page<R> / R / TableError ◀─────┴── TableApi::parse_* ◀── http::Response ◀───────┘
 //! ```
@@ -37,11 +47,12 @@ mod response;
 mod retry;
 mod stream;
 mod values;
+mod waiting;
 
 pub use crate::{
     client::TableClient,
     error::{ServiceNowMessage, TableError},
-    names::{FieldName, InstanceBase, SysId, TableName},
+    names::{FieldName, SysId, TableName},
     options::{ApiVersion, DisplayValues, ReadOptions, View, WriteOptions},
     query::{Condition, EncodedQuery, Query},
     record::Record,
@@ -50,4 +61,5 @@ pub use crate::{
     retry::{RetryOutcome, RetryPolicy},
     stream::StreamConfig,
     values::{DisplayValue, GlideDateTime, Reference, de},
+    waiting::{DEFAULT_JITTER_SEED, RetrySleep, TokioSleep},
 };

@@ -25,10 +25,13 @@
 //!
 //! let refused = Query::new().and("caller_id", Condition::eq("me^ORactive=false")).build();
 //! assert!(refused.unwrap_err().to_string().contains("me^ORactive=false"));
-//! # Ok::<(), servicenow_table::TableError>(())
+//! # Ok::<(), servicenow_table::TableError<std::convert::Infallible>>(())
 //! ```
 
-use std::fmt::{self, Display};
+use std::{
+    convert::Infallible,
+    fmt::{self, Display},
+};
 
 use crate::{FieldName, TableError};
 
@@ -253,7 +256,7 @@ impl Condition {
         }
     }
 
-    fn encode(&self, field: &FieldName, out: &mut String) -> Result<(), TableError> {
+    fn encode(&self, field: &FieldName, out: &mut String) -> Result<(), TableError<Infallible>> {
         for value in &self.values {
             check_value(value)?;
         }
@@ -362,7 +365,7 @@ impl Query {
     }
 
     /// Validates every field name and value and encodes the query.
-    pub fn build(&self) -> Result<EncodedQuery, TableError> {
+    pub fn build(&self) -> Result<EncodedQuery, TableError<Infallible>> {
         let mut text = String::new();
         for (index, (connector, field, condition)) in self.conditions.iter().enumerate() {
             let field = checked_field(field)?;
@@ -394,7 +397,7 @@ impl Query {
     }
 }
 
-fn refuse(what: &'static str, value: String, reason: &'static str) -> TableError {
+fn refuse(what: &'static str, value: String, reason: &'static str) -> TableError<Infallible> {
     TableError::UnsafeQuery {
         what,
         value,
@@ -402,7 +405,7 @@ fn refuse(what: &'static str, value: String, reason: &'static str) -> TableError
     }
 }
 
-fn checked_field(field: &str) -> Result<FieldName, TableError> {
+fn checked_field(field: &str) -> Result<FieldName, TableError<Infallible>> {
     if field.contains('^') {
         return Err(refuse(
             "field name",
@@ -419,7 +422,7 @@ fn checked_field(field: &str) -> Result<FieldName, TableError> {
     })
 }
 
-fn check_value(value: &str) -> Result<(), TableError> {
+fn check_value(value: &str) -> Result<(), TableError<Infallible>> {
     if value.contains('^') {
         return Err(refuse(
             "value",

@@ -1,13 +1,15 @@
 //! Pure request builders: each Table API operation as an `http::Request<Bytes>`, no IO, no token.
 
+use std::convert::Infallible;
+
 use bytes::Bytes;
 use http::{Method, Request, header};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Serialize;
+use servicenow_oauth::InstanceUrl;
 
 use crate::{
-    ApiVersion, EncodedQuery, InstanceBase, ReadOptions, SysId, TableError, TableName,
-    WriteOptions,
+    ApiVersion, EncodedQuery, ReadOptions, SysId, TableError, TableName, WriteOptions,
     options::{read_parameters, write_parameters},
 };
 
@@ -36,16 +38,20 @@ pub struct ListParams {
 
 /// The Table API of one instance: builds requests and parses responses, with no IO.
 ///
+/// Nothing here can fail in a sender, so every error is a `TableError<Infallible>`
+/// ([`TableError::widen`] makes it a client's error).
+///
 /// [`TableClient`](crate::TableClient) is this plus a transport, retries and pagination.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TableApi {
-    instance: InstanceBase,
+    instance: InstanceUrl,
     version: ApiVersion,
 }
 
 impl TableApi {
-    /// The v2 Table API of `instance`.
-    pub fn new(instance: InstanceBase) -> Self {
+    /// The v2 Table API of `instance`: every request goes to its origin, and a `Link` to any
+    /// other origin is refused ([`TableError::ForeignOrigin`]).
+    pub fn new(instance: InstanceUrl) -> Self {
         Self {
             instance,
             version: ApiVersion::V2,
@@ -58,7 +64,7 @@ impl TableApi {
     }
 
     /// The instance every request goes to.
-    pub fn instance(&self) -> &InstanceBase {
+    pub fn instance(&self) -> &InstanceUrl {
         &self.instance
     }
 
@@ -72,7 +78,7 @@ impl TableApi {
         &self,
         table: &TableName,
         params: &ListParams,
-    ) -> Result<Request<Bytes>, TableError> {
+    ) -> Result<Request<Bytes>, TableError<Infallible>> {
         let mut parameters = Vec::new();
         if let Some(query) = &params.query {
             parameters.push(("sysparm_query", query.as_str().to_owned()));
@@ -93,7 +99,7 @@ impl TableApi {
         &self,
         table: &TableName,
         query: Option<&EncodedQuery>,
-    ) -> Result<Request<Bytes>, TableError> {
+    ) -> Result<Request<Bytes>, TableError<Infallible>> {
         let mut parameters = Vec::new();
         if let Some(query) = query {
             parameters.push(("sysparm_query", query.as_str().to_owned()));
@@ -109,7 +115,7 @@ impl TableApi {
         table: &TableName,
         sys_id: &SysId,
         options: &ReadOptions,
-    ) -> Result<Request<Bytes>, TableError> {
+    ) -> Result<Request<Bytes>, TableError<Infallible>> {
         let mut parameters = Vec::new();
         read_parameters(options, &mut parameters);
         // `sysparm_no_count` means nothing for a single record.
@@ -123,7 +129,7 @@ impl TableApi {
         table: &TableName,
         record: &B,
         options: &WriteOptions,
-    ) -> Result<Request<Bytes>, TableError> {
+    ) -> Result<Request<Bytes>, TableError<Infallible>> {
         self.write(Method::POST, table, None, record, options)
     }
 
@@ -134,7 +140,7 @@ impl TableApi {
         sys_id: &SysId,
         changes: &B,
         options: &WriteOptions,
-    ) -> Result<Request<Bytes>, TableError> {
+    ) -> Result<Request<Bytes>, TableError<Infallible>> {
         self.write(Method::PATCH, table, Some(sys_id), changes, options)
     }
 
@@ -146,7 +152,7 @@ impl TableApi {
         sys_id: &SysId,
         record: &B,
         options: &WriteOptions,
-    ) -> Result<Request<Bytes>, TableError> {
+    ) -> Result<Request<Bytes>, TableError<Infallible>> {
         self.write(Method::PUT, table, Some(sys_id), record, options)
     }
 
@@ -155,7 +161,7 @@ impl TableApi {
         &self,
         table: &TableName,
         sys_id: &SysId,
-    ) -> Result<Request<Bytes>, TableError> {
+    ) -> Result<Request<Bytes>, TableError<Infallible>> {
         self.build(Method::DELETE, table, Some(sys_id), &[], Some(Bytes::new()))
     }
 
@@ -166,7 +172,7 @@ impl TableApi {
         sys_id: Option<&SysId>,
         record: &B,
         options: &WriteOptions,
-    ) -> Result<Request<Bytes>, TableError> {
+    ) -> Result<Request<Bytes>, TableError<Infallible>> {
         let body = serde_json::to_vec(record).map_err(|source| TableError::Serialize {
             operation: format!("{} {table}", method.as_str().to_lowercase()),
             source,
@@ -195,7 +201,7 @@ impl TableApi {
         sys_id: Option<&SysId>,
         parameters: &[(&str, String)],
         body: Option<Bytes>,
-    ) -> Result<Request<Bytes>, TableError> {
+    ) -> Result<Request<Bytes>, TableError<Infallible>> {
         let mut url = format!("{}{}", self.instance.origin(), self.path(table, sys_id));
         for (index, (name, value)) in parameters.iter().enumerate() {
             url.push(if index == 0 { '?' } else { '&' });

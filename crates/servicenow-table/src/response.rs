@@ -1,6 +1,6 @@
 //! Pure response parsers: pages, records, `Link` (origin-pinned), `X-Total-Count`, error envelopes.
 
-use std::time::Duration;
+use std::{convert::Infallible, time::Duration};
 
 use bytes::Bytes;
 use http::{HeaderMap, Response, StatusCode, header};
@@ -9,7 +9,9 @@ use serde::{
     de::{DeserializeOwned, IgnoredAny},
 };
 
-use crate::{ApiVersion, InstanceBase, ServiceNowMessage, TableApi, TableError};
+use servicenow_oauth::{InstanceUrl, origin_of};
+
+use crate::{ApiVersion, ServiceNowMessage, TableApi, TableError};
 
 /// One page of a list.
 #[derive(Debug, Clone, PartialEq)]
@@ -57,7 +59,7 @@ impl TableApi {
         &self,
         response: &Response<Bytes>,
         operation: &str,
-    ) -> Result<Page<R>, TableError> {
+    ) -> Result<Page<R>, TableError<Infallible>> {
         self.parse_page(response, operation)
     }
 
@@ -67,7 +69,7 @@ impl TableApi {
         &self,
         response: &Response<Bytes>,
         operation: &str,
-    ) -> Result<Page<E>, TableError> {
+    ) -> Result<Page<E>, TableError<Infallible>> {
         let total_count = total_count(response.headers());
         if self.version() == ApiVersion::V1 && response.status() == StatusCode::NOT_FOUND {
             return Ok(Page {
@@ -92,7 +94,7 @@ impl TableApi {
         &self,
         response: &Response<Bytes>,
         operation: &str,
-    ) -> Result<R, TableError> {
+    ) -> Result<R, TableError<Infallible>> {
         expect_status(response, StatusCode::OK, operation)?;
         parse_result(response, operation)
     }
@@ -102,7 +104,7 @@ impl TableApi {
         &self,
         response: &Response<Bytes>,
         operation: &str,
-    ) -> Result<Created<R>, TableError> {
+    ) -> Result<Created<R>, TableError<Infallible>> {
         expect_status(response, StatusCode::CREATED, operation)?;
         let record = parse_result(response, operation)?;
         let location = response
@@ -118,7 +120,7 @@ impl TableApi {
         &self,
         response: &Response<Bytes>,
         operation: &str,
-    ) -> Result<(), TableError> {
+    ) -> Result<(), TableError<Infallible>> {
         expect_status(response, StatusCode::NO_CONTENT, operation)
     }
 
@@ -127,7 +129,7 @@ impl TableApi {
         &self,
         response: &Response<Bytes>,
         operation: &str,
-    ) -> Result<u64, TableError> {
+    ) -> Result<u64, TableError<Infallible>> {
         let page = self.parse_page::<IgnoredAny>(response, operation)?;
         page.total_count
             .ok_or_else(|| TableError::MalformedResponse {
@@ -140,7 +142,7 @@ impl TableApi {
 
 /// Maps a response that is not the expected success to a [`TableError`], reading ServiceNow's
 /// error envelope `{"error":{"message","detail"},"status":"failure"}` when there is one.
-pub fn error_from_response(response: &Response<Bytes>, operation: &str) -> TableError {
+pub fn error_from_response(response: &Response<Bytes>, operation: &str) -> TableError<Infallible> {
     let status = response.status();
     let (message, detail) = match serde_json::from_slice::<ErrorEnvelope>(response.body()) {
         Ok(envelope) => (
@@ -218,6 +220,12 @@ pub(crate) fn rate_limit_reset(headers: &HeaderMap) -> Option<i64> {
         .ok()
 }
 
+/// `Date`: when the server produced the response, by its own clock (any of the three formats
+/// RFC 9110 §5.6.7 obliges a recipient to read).
+pub(crate) fn response_date(headers: &HeaderMap) -> Option<std::time::SystemTime> {
+    httpdate::parse_http_date(headers.get(header::DATE)?.to_str().ok()?).ok()
+}
+
 fn total_count(headers: &HeaderMap) -> Option<u64> {
     headers
         .get("x-total-count")?
@@ -231,10 +239,10 @@ fn total_count(headers: &HeaderMap) -> Option<u64> {
 /// Reads `Link` (`<url>;rel="next",<url>;rel="last"`): refuses any URL on another origin than
 /// the instance, and says whether a `next` page exists. The URLs themselves are never followed.
 fn has_next_link(
-    instance: &InstanceBase,
+    instance: &InstanceUrl,
     headers: &HeaderMap,
     operation: &str,
-) -> Result<Option<bool>, TableError> {
+) -> Result<Option<bool>, TableError<Infallible>> {
     let mut seen_header = false;
     let mut has_next = false;
     for value in headers.get_all(header::LINK) {
@@ -245,11 +253,16 @@ fn has_next_link(
             reason: "Link header is not ASCII".into(),
         })?;
         for (url, parameters) in link_entries(text) {
+            // A relative link is resolved against the instance (RFC 3986 §5) before the check.
             let base = url::Url::parse(instance.origin())
                 .map_err(|_| foreign(operation, instance.origin()))?;
             let resolved = base.join(url).map_err(|_| foreign(operation, url))?;
-            if !instance.is_same_origin(&resolved) {
+            let Ok(resolved) = resolved.as_str().parse::<http::Uri>() else {
                 return Err(foreign(operation, &resolved.origin().ascii_serialization()));
+            };
+            if !instance.same_origin(&resolved) {
+                let origin = origin_of(&resolved);
+                return Err(foreign(operation, origin.as_deref().unwrap_or(url)));
             }
             if parameters
                 .split(';')
@@ -283,7 +296,7 @@ fn expect_status(
     response: &Response<Bytes>,
     expected: StatusCode,
     operation: &str,
-) -> Result<(), TableError> {
+) -> Result<(), TableError<Infallible>> {
     if response.status() == expected {
         return Ok(());
     }
@@ -293,7 +306,7 @@ fn expect_status(
 fn parse_result<R: DeserializeOwned>(
     response: &Response<Bytes>,
     operation: &str,
-) -> Result<R, TableError> {
+) -> Result<R, TableError<Infallible>> {
     serde_json::from_str::<Envelope<R>>(body_text(response, operation)?)
         .map(|envelope| envelope.result)
         .map_err(|error| malformed(operation, response.status(), &error))
@@ -303,7 +316,10 @@ fn parse_result<R: DeserializeOwned>(
 /// whole, even where the bad bytes sit in a field the caller's type skips (serde_json checks
 /// only the strings it reads). Checked once up front, which also spares the parser checking
 /// each string it reads.
-fn body_text<'a>(response: &'a Response<Bytes>, operation: &str) -> Result<&'a str, TableError> {
+fn body_text<'a>(
+    response: &'a Response<Bytes>,
+    operation: &str,
+) -> Result<&'a str, TableError<Infallible>> {
     std::str::from_utf8(response.body()).map_err(|error| TableError::MalformedResponse {
         operation: operation.to_owned(),
         status: response.status(),
@@ -315,7 +331,7 @@ pub(crate) fn malformed(
     operation: &str,
     status: StatusCode,
     error: &serde_json::Error,
-) -> TableError {
+) -> TableError<Infallible> {
     TableError::MalformedResponse {
         operation: operation.to_owned(),
         status,
@@ -323,7 +339,7 @@ pub(crate) fn malformed(
     }
 }
 
-fn foreign(operation: &str, origin: &str) -> TableError {
+fn foreign(operation: &str, origin: &str) -> TableError<Infallible> {
     TableError::ForeignOrigin {
         operation: operation.to_owned(),
         origin: origin.to_owned(),

@@ -1,20 +1,25 @@
 //! Which failures are retried, and after how long: capped exponential backoff with jitter,
-//! honouring `Retry-After` and `X-RateLimit-Reset`.
+//! honouring `Retry-After` and `X-RateLimit-Reset` (read against the response's own `Date`).
 
-use std::time::Duration;
+use std::time::{Duration, UNIX_EPOCH};
 
 use bytes::Bytes;
 use http::{Method, Response, StatusCode};
 use rand::Rng;
 use servicenow_http::TransportError;
 
-use crate::response::{rate_limit_reset, retry_after};
+use crate::response::{rate_limit_reset, response_date, retry_after};
 
 /// How a [`TableClient`](crate::TableClient) retries.
 ///
 /// Idempotent requests (GET, PUT, DELETE) are retried on 429, 500, 502, 503, 504, transient
 /// transport failures and truncated success bodies. POST and PATCH are retried only when the
-/// transport proves the request never reached the server (a refused connection).
+/// transport proves the request never reached the server (a refused connection). A failure of
+/// a layer over the transport (such as the facade's authorization) is never retried.
+///
+/// The policy reads no clock and draws no randomness of its own: the jitter comes from the RNG
+/// passed in (the client's seeded one), and `X-RateLimit-Reset` is read against the
+/// response's `Date` header (see [`RetryPolicy::delay_after`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
     /// Attempts in total, the first included (1 disables retries).
@@ -60,13 +65,20 @@ impl RetryPolicy {
     }
 
     /// How long to wait before retrying a request of `method` that came back as `outcome`, or
-    /// `None` when it must not be retried. `now_unix` reads `X-RateLimit-Reset`.
+    /// `None` when it must not be retried.
+    ///
+    /// A retryable error response waits for the longer of the jittered [`backoff`](Self::backoff)
+    /// and what the server asked for: `Retry-After` (seconds), or else, on a 429,
+    /// `X-RateLimit-Reset` (a Unix time) minus the response's own `Date` header. Reading the
+    /// reset against the server's `Date` rather than the local clock keeps the wait right when
+    /// the two clocks disagree; without a `Date` header the reset is not used and the jittered
+    /// backoff applies. A wait longer than [`max_retry_after`](Self::max_retry_after) is not
+    /// waited for: `None`.
     pub fn delay_after(
         &self,
         method: &Method,
         retry: u32,
         outcome: &RetryOutcome<'_>,
-        now_unix: i64,
         rng: &mut impl Rng,
     ) -> Option<Duration> {
         if retry + 1 >= self.max_attempts {
@@ -89,12 +101,18 @@ impl RetryPolicy {
                     return None;
                 }
                 let server_asked = retry_after(response.headers()).or_else(|| {
+                    if response.status() != StatusCode::TOO_MANY_REQUESTS {
+                        return None;
+                    }
                     let reset = rate_limit_reset(response.headers())?;
-                    (response.status() == StatusCode::TOO_MANY_REQUESTS).then(|| {
-                        Duration::from_secs(
-                            u64::try_from(reset.saturating_sub(now_unix)).unwrap_or(0),
-                        )
-                    })
+                    let date = response_date(response.headers())?
+                        .duration_since(UNIX_EPOCH)
+                        .ok()?
+                        .as_secs();
+                    let date = i64::try_from(date).ok()?;
+                    Some(Duration::from_secs(
+                        u64::try_from(reset.saturating_sub(date)).unwrap_or(0),
+                    ))
                 });
                 match server_asked {
                     Some(wait) if wait > self.max_retry_after => None,
@@ -113,7 +131,7 @@ pub enum RetryOutcome<'a> {
     Response(&'a Response<Bytes>),
     /// A success status whose body did not parse (cut short by a broken connection).
     TruncatedBody,
-    /// The transport failed.
+    /// The transport failed (a sender's own failure is never retried, so it has no outcome).
     Transport(&'a TransportError),
 }
 
@@ -127,8 +145,8 @@ mod tests {
 
     use super::*;
 
-    fn rng() -> rand::rngs::StdRng {
-        rand::rngs::StdRng::seed_from_u64(7)
+    fn rng() -> rand_chacha::ChaCha8Rng {
+        rand_chacha::ChaCha8Rng::seed_from_u64(7)
     }
 
     fn response(status: u16, headers: &[(&str, &str)]) -> Response<Bytes> {
@@ -163,19 +181,19 @@ mod tests {
             let outcome = RetryOutcome::Response(&response(status, &[]));
             assert!(
                 policy
-                    .delay_after(&Method::GET, 0, &outcome, 0, &mut rng())
+                    .delay_after(&Method::GET, 0, &outcome, &mut rng())
                     .is_some(),
                 "{status}"
             );
             assert!(
                 policy
-                    .delay_after(&Method::POST, 0, &outcome, 0, &mut rng())
+                    .delay_after(&Method::POST, 0, &outcome, &mut rng())
                     .is_none(),
                 "{status}"
             );
             assert!(
                 policy
-                    .delay_after(&Method::PATCH, 0, &outcome, 0, &mut rng())
+                    .delay_after(&Method::PATCH, 0, &outcome, &mut rng())
                     .is_none(),
                 "{status}"
             );
@@ -184,7 +202,7 @@ mod tests {
             let outcome = RetryOutcome::Response(&response(status, &[]));
             assert!(
                 policy
-                    .delay_after(&Method::GET, 0, &outcome, 0, &mut rng())
+                    .delay_after(&Method::GET, 0, &outcome, &mut rng())
                     .is_none(),
                 "{status}"
             );
@@ -195,22 +213,19 @@ mod tests {
     fn retry_after_and_rate_limit_reset_are_honoured_up_to_the_cap() {
         let policy = RetryPolicy::default();
         let asked = response(429, &[("retry-after", "7")]);
-        let delay = policy.delay_after(
-            &Method::GET,
-            0,
-            &RetryOutcome::Response(&asked),
-            0,
-            &mut rng(),
-        );
+        let delay =
+            policy.delay_after(&Method::GET, 0, &RetryOutcome::Response(&asked), &mut rng());
         assert_eq!(delay, Some(Duration::from_secs(7)));
-        let reset = response(429, &[("x-ratelimit-reset", "1000")]);
-        let delay = policy.delay_after(
-            &Method::GET,
-            0,
-            &RetryOutcome::Response(&reset),
-            995,
-            &mut rng(),
+        // 1000 s after the epoch is 00:16:40 on 1 January 1970; the server says it is 00:16:35.
+        let reset = response(
+            429,
+            &[
+                ("x-ratelimit-reset", "1000"),
+                ("date", "Thu, 01 Jan 1970 00:16:35 GMT"),
+            ],
         );
+        let delay =
+            policy.delay_after(&Method::GET, 0, &RetryOutcome::Response(&reset), &mut rng());
         assert_eq!(delay, Some(Duration::from_secs(5)));
         let too_far = response(429, &[("retry-after", "3600")]);
         assert_eq!(
@@ -218,10 +233,69 @@ mod tests {
                 &Method::GET,
                 0,
                 &RetryOutcome::Response(&too_far),
-                0,
                 &mut rng()
             ),
             None
+        );
+    }
+
+    #[test]
+    fn a_rate_limit_reset_is_read_against_the_server_date_never_the_local_clock() {
+        let policy = RetryPolicy::default();
+        // The year 2100, with no `Date`: nothing to measure the reset against, so the jittered
+        // backoff applies (were the local clock read, this would be decades: `None`).
+        let no_date = response(429, &[("x-ratelimit-reset", "4102444800")]);
+        assert_eq!(
+            policy.delay_after(
+                &Method::GET,
+                0,
+                &RetryOutcome::Response(&no_date),
+                &mut rng()
+            ),
+            Some(policy.backoff(0, &mut rng()))
+        );
+        // A server whose clock says 2099-12-31 23:59:30: the reset is 30 s away for it.
+        let skewed = response(
+            429,
+            &[
+                ("x-ratelimit-reset", "4102444800"),
+                ("date", "Thu, 31 Dec 2099 23:59:30 GMT"),
+            ],
+        );
+        assert_eq!(
+            policy.delay_after(
+                &Method::GET,
+                0,
+                &RetryOutcome::Response(&skewed),
+                &mut rng()
+            ),
+            Some(Duration::from_secs(30))
+        );
+        // A reset already past by the server's clock: the backoff, not zero.
+        let past = response(
+            429,
+            &[
+                ("x-ratelimit-reset", "1000"),
+                ("date", "Thu, 01 Jan 1970 01:00:00 GMT"),
+            ],
+        );
+        assert_eq!(
+            policy.delay_after(&Method::GET, 0, &RetryOutcome::Response(&past), &mut rng()),
+            Some(policy.backoff(0, &mut rng()))
+        );
+        // A malformed `Date` is no `Date`.
+        let garbled = response(
+            429,
+            &[("x-ratelimit-reset", "4102444800"), ("date", "yesterday")],
+        );
+        assert_eq!(
+            policy.delay_after(
+                &Method::GET,
+                0,
+                &RetryOutcome::Response(&garbled),
+                &mut rng()
+            ),
+            Some(policy.backoff(0, &mut rng()))
         );
     }
 
@@ -243,7 +317,6 @@ mod tests {
                     &Method::POST,
                     0,
                     &RetryOutcome::Transport(&refused),
-                    0,
                     &mut rng()
                 )
                 .is_some()
@@ -254,20 +327,13 @@ mod tests {
                     &Method::POST,
                     0,
                     &RetryOutcome::Transport(&broken),
-                    0,
                     &mut rng()
                 )
                 .is_none()
         );
         assert!(
             policy
-                .delay_after(
-                    &Method::PATCH,
-                    0,
-                    &RetryOutcome::TruncatedBody,
-                    0,
-                    &mut rng()
-                )
+                .delay_after(&Method::PATCH, 0, &RetryOutcome::TruncatedBody, &mut rng())
                 .is_none()
         );
         assert!(
@@ -276,14 +342,13 @@ mod tests {
                     &Method::GET,
                     0,
                     &RetryOutcome::Transport(&broken),
-                    0,
                     &mut rng()
                 )
                 .is_some()
         );
         assert!(
             policy
-                .delay_after(&Method::GET, 0, &RetryOutcome::TruncatedBody, 0, &mut rng())
+                .delay_after(&Method::GET, 0, &RetryOutcome::TruncatedBody, &mut rng())
                 .is_some()
         );
     }
@@ -297,17 +362,17 @@ mod tests {
         let outcome = RetryOutcome::Response(&response(503, &[]));
         assert!(
             policy
-                .delay_after(&Method::GET, 1, &outcome, 0, &mut rng())
+                .delay_after(&Method::GET, 1, &outcome, &mut rng())
                 .is_some()
         );
         assert!(
             policy
-                .delay_after(&Method::GET, 2, &outcome, 0, &mut rng())
+                .delay_after(&Method::GET, 2, &outcome, &mut rng())
                 .is_none()
         );
         assert!(
             RetryPolicy::never()
-                .delay_after(&Method::GET, 0, &outcome, 0, &mut rng())
+                .delay_after(&Method::GET, 0, &outcome, &mut rng())
                 .is_none()
         );
     }

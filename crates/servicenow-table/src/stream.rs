@@ -23,7 +23,7 @@ use std::collections::VecDeque;
 
 use futures::{FutureExt, Stream, StreamExt, future::BoxFuture, stream::FuturesOrdered};
 use serde::de::DeserializeOwned;
-use servicenow_http::HttpTransport;
+use servicenow_http::RequestSender;
 
 use crate::{
     EncodedQuery, FieldName, ListParams, ReadOptions, TableClient, TableError, TableName,
@@ -59,16 +59,17 @@ impl Default for StreamConfig {
     }
 }
 
-impl<T: HttpTransport> TableClient<T> {
+impl<S: RequestSender> TableClient<S> {
     /// Every record of `table` matching `query`, as a stream (see the module docs of
-    /// `stream.rs` for the exactly-once rules). The stream ends after the first error.
+    /// `stream.rs` for the exactly-once rules). The stream ends after the first error, which
+    /// is the same `TableError<S::Error>` the other methods return.
     pub fn stream<'a, R>(
         &'a self,
         table: &TableName,
         query: Option<EncodedQuery>,
         options: ReadOptions,
         config: StreamConfig,
-    ) -> impl Stream<Item = Result<R, TableError>> + Send + 'a
+    ) -> impl Stream<Item = Result<R, TableError<S::Error>>> + Send + 'a
     where
         R: DeserializeOwned + Send + 'a,
     {
@@ -129,15 +130,19 @@ impl<R> FetchedPage<R> {
     }
 }
 
-struct Pager<'a, T, R> {
-    client: &'a TableClient<T>,
+/// A page on its way: the future of one list request, parsed.
+type PageFuture<'a, S, R> =
+    BoxFuture<'a, Result<FetchedPage<R>, TableError<<S as RequestSender>::Error>>>;
+
+struct Pager<'a, S: RequestSender, R> {
+    client: &'a TableClient<S>,
     table: TableName,
     query: EncodedQuery,
     options: ReadOptions,
     page_size: u32,
     prefetch: usize,
     exactly_once: bool,
-    in_flight: FuturesOrdered<BoxFuture<'a, Result<FetchedPage<R>, TableError>>>,
+    in_flight: FuturesOrdered<PageFuture<'a, S, R>>,
     next_offset: u64,
     /// Pages accepted and not yet handed out, oldest first; the exactly-once filter applies as
     /// each row is handed out (no row is copied in between).
@@ -148,8 +153,8 @@ struct Pager<'a, T, R> {
     finished: bool,
 }
 
-impl<'a, T: HttpTransport, R: DeserializeOwned + Send + 'a> Pager<'a, T, R> {
-    async fn next_row(&mut self) -> Option<Result<R, TableError>> {
+impl<'a, S: RequestSender, R: DeserializeOwned + Send + 'a> Pager<'a, S, R> {
+    async fn next_row(&mut self) -> Option<Result<R, TableError<S::Error>>> {
         loop {
             if let Some(row) = self.next_ready_row() {
                 return Some(Ok(row));
@@ -181,7 +186,7 @@ impl<'a, T: HttpTransport, R: DeserializeOwned + Send + 'a> Pager<'a, T, R> {
         }
     }
 
-    async fn accept(&mut self, page: FetchedPage<R>) -> Result<(), TableError> {
+    async fn accept(&mut self, page: FetchedPage<R>) -> Result<(), TableError<S::Error>> {
         let is_last = page.is_last(self.page_size);
         // Sequential pages cannot skip a row (inserts only push rows forward), so gaps are
         // checked only when pages may be evaluated out of order.
@@ -205,7 +210,7 @@ impl<'a, T: HttpTransport, R: DeserializeOwned + Send + 'a> Pager<'a, T, R> {
     }
 
     /// Reads the rows between the last one emitted and `before` (or the end), sequentially.
-    async fn fill_gap(&mut self, before: Option<&str>) -> Result<(), TableError> {
+    async fn fill_gap(&mut self, before: Option<&str>) -> Result<(), TableError<S::Error>> {
         let Some(after) = self.last_sys_id.clone() else {
             return Ok(());
         };
@@ -260,7 +265,7 @@ impl<'a, T: HttpTransport, R: DeserializeOwned + Send + 'a> Pager<'a, T, R> {
         }
     }
 
-    fn fail(&mut self, error: TableError) -> TableError {
+    fn fail(&mut self, error: TableError<S::Error>) -> TableError<S::Error> {
         self.finished = true;
         self.ready.clear();
         self.in_flight = FuturesOrdered::new();
@@ -268,14 +273,17 @@ impl<'a, T: HttpTransport, R: DeserializeOwned + Send + 'a> Pager<'a, T, R> {
     }
 }
 
-fn fetch_page<'a, T: HttpTransport, R: DeserializeOwned + Send + 'a>(
-    client: &'a TableClient<T>,
+fn fetch_page<'a, S: RequestSender, R: DeserializeOwned + Send + 'a>(
+    client: &'a TableClient<S>,
     table: TableName,
     params: ListParams,
-) -> BoxFuture<'a, Result<FetchedPage<R>, TableError>> {
+) -> PageFuture<'a, S, R> {
     async move {
         let operation = format!("stream {table}");
-        let request = client.api().list_request(&table, &params)?;
+        let request = client
+            .api()
+            .list_request(&table, &params)
+            .map_err(TableError::widen)?;
         // One pass over the body gives each row as `R` and its sys_id (see `keyed_row.rs`).
         let page = client
             .execute(request, &operation, |response| {

@@ -5,9 +5,10 @@ mod support;
 use std::{sync::atomic::Ordering, time::Duration};
 
 use futures::TryStreamExt;
+use servicenow_oauth::InstanceUrl;
 use servicenow_table::{
-    Condition, InstanceBase, ListParams, Query, ReadOptions, Record, RetryPolicy, StreamConfig,
-    TableClient, TableError, TableName, WriteOptions,
+    Condition, ListParams, Query, ReadOptions, Record, RetryPolicy, StreamConfig, TableClient,
+    TableError, TableName, WriteOptions,
 };
 use support::{FakeTable, Fault, sys_id};
 
@@ -18,7 +19,7 @@ fn client(table: FakeTable) -> TableClient<FakeTable> {
         ..RetryPolicy::default()
     };
     TableClient::new(
-        InstanceBase::new("http://127.0.0.1:9").expect("loopback"),
+        InstanceUrl::new("http://127.0.0.1:9").expect("loopback"),
         table,
     )
     .with_retry_policy(policy)
@@ -88,7 +89,7 @@ async fn the_end_is_found_with_link_alone_with_count_alone_and_with_neither() {
             expected(23, &[]),
             "link {send_link}, count {send_count}"
         );
-        let requests = client.transport().requests().len();
+        let requests = client.sender().requests().len();
         // Without a count the stream cannot tell whether the table changed, so it also reads the
         // (empty) gap between prefetched pages.
         let bound = if send_count { 5 + 3 } else { 5 + 3 + 5 };
@@ -120,7 +121,7 @@ async fn a_stable_order_by_sys_id_is_added_and_the_callers_query_kept() {
         .await
         .expect("stream");
     let first = client
-        .transport()
+        .sender()
         .requests()
         .into_iter()
         .next()
@@ -147,7 +148,7 @@ async fn prefetch_keeps_the_page_being_read_and_at_most_prefetch_more_in_flight(
         .await
         .expect("stream");
         assert_eq!(rows.len(), 100);
-        let max = client.transport().max_in_flight.load(Ordering::SeqCst);
+        let max = client.sender().max_in_flight.load(Ordering::SeqCst);
         assert_eq!(max, prefetch + 1, "prefetch {prefetch}");
     }
 }
@@ -203,7 +204,7 @@ async fn a_post_is_not_retried_after_it_may_have_reached_the_server() {
             )
             .await;
         assert!(result.is_err());
-        assert_eq!(client.transport().requests().len(), 1, "sent once");
+        assert_eq!(client.sender().requests().len(), 1, "sent once");
     }
 }
 
@@ -225,7 +226,7 @@ async fn a_post_is_retried_when_the_connection_was_refused() {
         .await
         .expect("retried after the refusal");
     assert_eq!(created.record.get_str("number"), Some("INC1"));
-    assert_eq!(client.transport().requests().len(), 2);
+    assert_eq!(client.sender().requests().len(), 2);
 }
 
 #[tokio::test]
@@ -247,7 +248,7 @@ async fn retries_stop_at_the_policy_limit_with_the_last_error() {
         .await
         .expect_err("always 503");
     assert!(matches!(error, TableError::ServerError { .. }), "{error:?}");
-    assert_eq!(client.transport().requests().len(), 3);
+    assert_eq!(client.sender().requests().len(), 3);
 }
 
 #[tokio::test]
@@ -262,7 +263,7 @@ async fn count_and_first_are_single_small_requests() {
         first.and_then(|row| row.sys_id().map(str::to_owned)),
         Some(sys_id(0))
     );
-    let requests = client.transport().requests();
+    let requests = client.sender().requests();
     assert_eq!(requests.len(), 2);
     assert!(requests[1].ends_with("sysparm_limit=1"), "{}", requests[1]);
 }

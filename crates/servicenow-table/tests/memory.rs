@@ -13,9 +13,9 @@ use futures::TryStreamExt;
 use serde::Deserialize;
 use servicenow_emulator::Emulator;
 use servicenow_http::{ReqwestTransport, TransportConfig};
+use servicenow_oauth::InstanceUrl;
 use servicenow_table::{
-    FieldName, GlideDateTime, InstanceBase, ReadOptions, Reference, StreamConfig, TableClient,
-    TableName, de,
+    FieldName, GlideDateTime, ReadOptions, Reference, StreamConfig, TableClient, TableName, de,
 };
 
 const TEST_NAME: &str = "streaming_a_million_rows_peaks_at_about_the_memory_of_ten_thousand";
@@ -91,7 +91,7 @@ fn child_streams_and_reports_its_peak(url: &str) {
         })
         .expect("the transport builds");
         let client = TableClient::new(
-            InstanceBase::new(url).expect("loopback url"),
+            InstanceUrl::new(url).expect("loopback url"),
             emulator::BasicAuth::new(transport),
         );
         let fields = [

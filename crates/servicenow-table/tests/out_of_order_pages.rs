@@ -6,9 +6,8 @@ use std::{collections::BTreeSet, sync::Mutex};
 use bytes::Bytes;
 use futures::TryStreamExt;
 use servicenow_http::{HttpTransport, TransportError, async_trait};
-use servicenow_table::{
-    InstanceBase, ReadOptions, Record, RetryPolicy, StreamConfig, TableClient, TableName,
-};
+use servicenow_oauth::InstanceUrl;
+use servicenow_table::{ReadOptions, Record, RetryPolicy, StreamConfig, TableClient, TableName};
 
 const PAGE: usize = 5;
 
@@ -119,7 +118,7 @@ async fn a_row_pushed_past_an_early_evaluated_page_is_read_from_the_gap() {
         .unwrap_or_default()
         .into_iter()
         .collect();
-    let instance = InstanceBase::new("http://127.0.0.1:9").expect("loopback");
+    let instance = InstanceUrl::new("http://127.0.0.1:9").expect("loopback");
     let client =
         TableClient::new(instance, GrowingTable::new(12)).with_retry_policy(RetryPolicy::never());
     let table = TableName::new("incident").expect("valid");
@@ -141,7 +140,7 @@ async fn a_row_pushed_past_an_early_evaluated_page_is_read_from_the_gap() {
         .filter_map(|row| row.sys_id().map(str::to_owned))
         .collect();
     let inserted = client
-        .transport()
+        .sender()
         .inserted
         .lock()
         .map(|inserted| inserted.clone())

@@ -1,14 +1,17 @@
 //! Snapshots of the exact request each operation and option produces (method, URL, headers, body).
 
+use std::convert::Infallible;
+
 use bytes::Bytes;
 use serde::Serialize;
+use servicenow_oauth::InstanceUrl;
 use servicenow_table::{
-    ApiVersion, Condition, DisplayValues, FieldName, InstanceBase, ListParams, Query, ReadOptions,
-    Record, SysId, TableApi, TableError, TableName, View, WriteOptions,
+    ApiVersion, Condition, DisplayValues, FieldName, ListParams, Query, ReadOptions, Record, SysId,
+    TableApi, TableError, TableName, View, WriteOptions,
 };
 
 fn api() -> TableApi {
-    TableApi::new(InstanceBase::new("https://dev1.service-now.com").expect("valid instance"))
+    TableApi::new(InstanceUrl::new("https://dev1.service-now.com").expect("valid instance"))
 }
 
 fn incident() -> TableName {
@@ -27,7 +30,7 @@ fn fields(names: &[&str]) -> Vec<FieldName> {
 }
 
 /// The request as text: request line, headers in order, blank line, body.
-fn render(request: Result<http::Request<Bytes>, TableError>) -> String {
+fn render(request: Result<http::Request<Bytes>, TableError<Infallible>>) -> String {
     let request = request.expect("the request builds");
     let mut text = format!("{} {}\n", request.method(), request.uri());
     for (name, value) in request.headers() {
@@ -186,7 +189,7 @@ fn delete_sends_both_json_headers() {
 
 #[test]
 fn loopback_http_instances_keep_their_port() {
-    let api = TableApi::new(InstanceBase::new("http://127.0.0.1:8443/").expect("loopback"));
+    let api = TableApi::new(InstanceUrl::new("http://127.0.0.1:8443/").expect("loopback"));
     insta::assert_snapshot!(render(api.get_request(
         &incident(),
         &sys_id(),

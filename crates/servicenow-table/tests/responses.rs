@@ -1,15 +1,14 @@
 //! Response parsing and the error mapping, with the bodies ServiceNow documents (servicenow-api.md §2.6, §2.7).
 
-use std::time::Duration;
+use std::{convert::Infallible, time::Duration};
 
 use bytes::Bytes;
 use http::StatusCode;
-use servicenow_table::{
-    ApiVersion, InstanceBase, Record, TableApi, TableError, error_from_response,
-};
+use servicenow_oauth::InstanceUrl;
+use servicenow_table::{ApiVersion, Record, TableApi, TableError, error_from_response};
 
 fn api() -> TableApi {
-    TableApi::new(InstanceBase::new("https://dev1.service-now.com").expect("valid instance"))
+    TableApi::new(InstanceUrl::new("https://dev1.service-now.com").expect("valid instance"))
 }
 
 fn response(status: u16, headers: &[(&str, &str)], body: &str) -> http::Response<Bytes> {
@@ -94,6 +93,10 @@ fn a_429_carries_retry_after() {
         message.detail.as_deref(),
         Some("Rate limit of 100 requests per hour for Table API exceeded")
     );
+    assert_eq!(
+        error.to_string(),
+        "list incident: rate limited (429 Too Many Requests), retry after 30 s: Rate limit exceeded"
+    );
     let without_header = error_from_response(&response(429, &[], RATE_LIMITED), "list incident");
     assert!(matches!(
         without_header,
@@ -101,6 +104,25 @@ fn a_429_carries_retry_after() {
             retry_after: None,
             ..
         }
+    ));
+    assert_eq!(
+        without_header.to_string(),
+        "list incident: rate limited (429 Too Many Requests): Rate limit exceeded"
+    );
+}
+
+#[test]
+fn a_table_api_failure_widens_into_any_clients_error_unchanged() {
+    let error = error_from_response(&response(404, &[], NO_RECORD), "get incident");
+    let message = error.to_string();
+    let widened: TableError<servicenow_http::TransportError> = error.widen();
+    assert!(
+        matches!(&widened, TableError::NotFound { operation, .. } if operation == "get incident")
+    );
+    assert_eq!(widened.to_string(), message);
+    assert!(matches!(
+        widened.into_sender_failure(),
+        Err(TableError::NotFound { .. })
     ));
 }
 
@@ -317,6 +339,6 @@ fn a_body_that_is_not_utf8_is_malformed_even_where_the_type_skips_the_bytes() {
 
 /// Fails the test with the unexpected error (the tidy rules ban `panic!` on server input in
 /// library code; a test failing loudly is what we want here).
-fn panic_free_fail(error: &TableError) -> ! {
+fn panic_free_fail(error: &TableError<Infallible>) -> ! {
     unreachable!("unexpected error variant: {error:?}")
 }

@@ -22,6 +22,20 @@ pub trait Clock: Send + Sync + fmt::Debug {
     /// The current wall-clock time.
     fn now(&self) -> Timestamp;
 
+    /// The current wall-clock time, read cheaply and coarsely, for the token manager's hot path:
+    /// it may lag behind [`now`](Self::now) by a little, never by [`COARSE_LAG_BOUND`] or more,
+    /// and is never ahead of it.
+    ///
+    /// The default reads [`now`](Self::now). [`SystemClock`] reads the kernel's coarse clock
+    /// (`CLOCK_REALTIME_COARSE`: a vDSO read of the time at the last scheduler tick, with no
+    /// hardware access), which lags by a tick or two (a few milliseconds). The token manager
+    /// trusts it only for a token more than [`COARSE_LAG_BOUND`] away from its refresh point;
+    /// nearer to it, the precise clock decides, so the rule "hand out a token only before its
+    /// expiry minus the skew" holds exactly.
+    fn now_coarse(&self) -> Timestamp {
+        self.now()
+    }
+
     /// Sleeps until `deadline` (as this clock counts), returns at once if it has passed, and
     /// never returns for [`Timestamp::NEVER`].
     async fn sleep_until(&self, deadline: Timestamp) {
@@ -35,6 +49,29 @@ pub trait Clock: Send + Sync + fmt::Debug {
     }
 }
 
+/// How far behind the precise clock [`Clock::now_coarse`] may read at most: one second, two
+/// orders of magnitude more than the kernel's coarse clock lags (a tick or two), and far less than
+/// the refresh skew (60 s by default).
+pub const COARSE_LAG_BOUND: Duration = Duration::from_secs(1);
+
+/// The Table API client's retry sleep, through the app's [`Clock`]: a test that moves a
+/// [`ManualClock`] and pauses tokio's time controls the table client's waits as well.
+#[derive(Debug)]
+pub(crate) struct ClockSleep(pub(crate) Arc<dyn Clock>);
+
+impl servicenow_table::RetrySleep for ClockSleep {
+    fn sleep(
+        &self,
+        duration: Duration,
+    ) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send + 'static>> {
+        let clock = Arc::clone(&self.0);
+        Box::pin(async move {
+            let deadline = clock.now().saturating_add(duration);
+            clock.sleep_until(deadline).await;
+        })
+    }
+}
+
 /// The operating system's wall clock.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct SystemClock;
@@ -43,6 +80,40 @@ pub struct SystemClock;
 impl Clock for SystemClock {
     fn now(&self) -> Timestamp {
         Timestamp::from_unix_millis(system_millis())
+    }
+
+    fn now_coarse(&self) -> Timestamp {
+        coarse::now().unwrap_or_else(|| self.now())
+    }
+}
+
+/// The kernel's coarse wall clock: a vDSO read of the time at the last tick, with no hardware
+/// access, several times cheaper than the precise clock.
+#[cfg(target_os = "linux")]
+mod coarse {
+    use rustix::time::{ClockId, clock_gettime};
+    use servicenow_auth::Timestamp;
+
+    /// The kernel's coarse wall clock, in whole milliseconds.
+    pub(super) fn now() -> Option<Timestamp> {
+        let now = clock_gettime(ClockId::RealtimeCoarse);
+        let seconds = u64::try_from(now.tv_sec).ok()?;
+        let nanos = u64::try_from(now.tv_nsec).ok()?;
+        Some(Timestamp::from_unix_millis(
+            seconds
+                .saturating_mul(1000)
+                .saturating_add(nanos / 1_000_000),
+        ))
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+mod coarse {
+    use servicenow_auth::Timestamp;
+
+    /// No coarse clock on this platform: the precise one is used.
+    pub(super) fn now() -> Option<Timestamp> {
+        None
     }
 }
 
@@ -85,6 +156,20 @@ fn system_millis() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_coarse_clock_is_never_ahead_of_the_precise_one_and_lags_less_than_its_bound() {
+        for _ in 0..100_000 {
+            let before = SystemClock.now();
+            let coarse = SystemClock.now_coarse();
+            let after = SystemClock.now();
+            assert!(coarse <= after, "coarse {coarse:?} is ahead of {after:?}");
+            assert!(
+                before.saturating_duration_since(coarse) < COARSE_LAG_BOUND,
+                "coarse {coarse:?} lags {before:?} by its bound or more"
+            );
+        }
+    }
 
     #[test]
     fn manual_clock_moves_every_clone_forward() {

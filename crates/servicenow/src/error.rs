@@ -1,57 +1,68 @@
-//! The facade's one error type, `servicenow::Error`, wrapping each layer's errors.
+//! The facade's one error type, `servicenow::Error`: each layer's typed error lifted by `From` at its source, and `ErrorKind` for callers that branch.
 
-use servicenow_auth::{AuthError, ReauthorizationReason, TokenFailure};
-use servicenow_http::TransportError;
+use std::{convert::Infallible, sync::Arc};
+
+use servicenow_auth::{AuthError, LoginFailure, ReauthorizationReason, TokenFailure};
+use servicenow_http::{SenderError, TransportError};
 use servicenow_store::StoreError;
 use servicenow_table::TableError;
 
 /// Everything that can go wrong in the facade. No variant ever carries a token or a secret.
-#[derive(Debug, thiserror::Error)]
+///
+/// Every method of the facade returns it, the Table API's streams included. Errors are cheap to
+/// clone (the sources that are not `Clone` are shared), because the one refresh that many
+/// callers wait on hands each of them the same failure. Branch on [`Error::kind`]; match on
+/// variants for the details.
+#[derive(Clone, Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The credential needs a person: log in again (the refresh was rejected, the refresh token
     /// expired, or there never was a login).
-    #[error("re-authorization required: {reason:?}")]
+    #[error("no token can be obtained without a new login: {reason}")]
     ReauthorizationRequired {
         /// Why no token can be obtained without a new login.
         reason: ReauthorizationReason,
     },
     /// No usable token could be obtained because the token endpoint kept failing in a way that
-    /// may pass (5xx, timeouts); the manager will try again on the next call.
-    #[error("token unavailable: {failure:?}")]
+    /// may pass (5xx, timeouts); the next call tries again.
+    #[error("no token could be obtained for now (the next call tries again): {failure}")]
     TokenUnavailable {
         /// The last failure.
         failure: TokenFailure,
     },
     /// A login callback was refused or its code exchange failed.
-    #[error("login failed: {0}")]
+    #[error("completing the login failed: {0}")]
     Login(#[from] LoginError),
-    /// A request was addressed to another origin than the configured instance; no token was sent.
-    #[error("request to {origin} refused: the bearer token is only ever sent to {instance}")]
+    /// A request was addressed to another origin than the configured instance; nothing was sent.
+    #[error(
+        "sending a request to {origin} was refused: the bearer token is only ever sent to {instance}"
+    )]
     ForeignOrigin {
-        /// The origin the request was for.
+        /// The origin the request was for (or a description of an unparsable URL).
         origin: String,
         /// The configured instance origin.
         instance: String,
     },
     /// A protocol value was refused at construction (an instance URL, a client id, a redirect
     /// URI, a callback).
-    #[error("invalid oauth value: {0}")]
-    OAuth(#[from] servicenow_oauth::Error),
+    #[error("a value was refused: {0}")]
+    InvalidValue(#[source] Arc<servicenow_oauth::Error>),
     /// The token store failed.
-    #[error("token store: {0}")]
-    Store(#[from] StoreError),
-    /// The transport failed.
-    #[error("transport: {0}")]
-    Transport(#[from] TransportError),
-    /// The Table API failed.
-    #[error("table api: {0}")]
-    Table(#[from] TableError),
+    #[error("the token store failed: {0}")]
+    Store(#[source] Arc<StoreError>),
+    /// The transport could not deliver a request or bring back a complete response.
+    #[error("the transport failed: {0}")]
+    Transport(#[source] Arc<TransportError>),
+    /// The Table API answered with an error, or its answer was not what the API sends, or a
+    /// query or name was refused before anything was sent.
+    #[error("{0}")]
+    Table(#[source] Arc<TableError<Infallible>>),
     /// The authentication machine was misused (a bug in this crate, reported rather than hidden).
-    #[error("authentication machine: {0}")]
-    Auth(#[from] AuthError),
-    /// A stored token set or pending login could not be read (written by an incompatible version).
-    #[error("decoding stored {what}: {reason:?}")]
+    #[error("the authentication machine refused an input (a bug in this crate): {0}")]
+    Auth(#[source] Arc<AuthError>),
+    /// A stored token set or pending login could not be read (written by an incompatible
+    /// version, or damaged).
+    #[error("decoding the stored {what} failed: {reason}")]
     StoredValue {
         /// What was being decoded.
         what: &'static str,
@@ -59,35 +70,206 @@ pub enum Error {
         reason: String,
     },
     /// The configuration is incomplete or inconsistent.
-    #[error("configuration: {0}")]
-    Config(String),
-    /// A failure of the one refresh that several callers waited on, shared between them.
-    #[error("{0}")]
-    Shared(std::sync::Arc<Self>),
-    /// The background task driving a refresh stopped unexpectedly (the runtime shut down).
-    #[error("token refresh task stopped before it finished")]
+    #[error("the configuration is incomplete: {0}")]
+    Config(#[from] ConfigError),
+    /// The authentication machine stopped where the facade did not expect it (a bug in this
+    /// crate, reported rather than hidden).
+    #[error(
+        "{operation} failed: the authentication machine stopped at {what} (a bug in this crate)"
+    )]
+    Unexpected {
+        /// What the facade was doing.
+        operation: &'static str,
+        /// Where the machine stopped.
+        what: &'static str,
+    },
+    /// The task driving a refresh stopped before it finished (the runtime shut down, or it
+    /// panicked).
+    #[error("the token refresh task stopped before it finished")]
     RefreshTaskStopped,
 }
 
+/// What a caller branches on: the class of an [`Error`], stable across versions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// A person must log in again ([`Error::ReauthorizationRequired`], a refused login).
+    Reauthorize,
+    /// A failure that may pass: the token endpoint or the instance failed for now, the network
+    /// broke, a rate limit answered.
+    Unavailable,
+    /// The instance refused the operation: an ACL, a business rule, a data policy (403).
+    Forbidden,
+    /// The record does not exist or an ACL hides it (404).
+    NotFound,
+    /// The request was refused as malformed (400), or a value was refused before sending.
+    InvalidInput,
+    /// The token store failed, or holds a value this version cannot read.
+    Store,
+    /// The configuration is incomplete or inconsistent, or a request was aimed at another origin.
+    Config,
+    /// The instance answered something the API does not send, or a bug in this crate.
+    Internal,
+}
+
+impl Error {
+    /// The class of this error, for exit codes, retries and messages to people.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Self::ReauthorizationRequired { .. } => ErrorKind::Reauthorize,
+            Self::Login(login) => match login {
+                LoginError::MalformedCallback(_) => ErrorKind::InvalidInput,
+                LoginError::Failed(LoginFailure::ExchangeFailed(_)) | LoginError::Incomplete => {
+                    ErrorKind::Unavailable
+                }
+                _ => ErrorKind::Reauthorize,
+            },
+            Self::TokenUnavailable { .. } | Self::RefreshTaskStopped => ErrorKind::Unavailable,
+            Self::Transport(transport) => match transport.as_ref() {
+                TransportError::InsecureUrl { .. } | TransportError::Setup { .. } => {
+                    ErrorKind::Config
+                }
+                TransportError::InvalidRequest { .. } => ErrorKind::InvalidInput,
+                _ => ErrorKind::Unavailable,
+            },
+            Self::ForeignOrigin { .. } | Self::Config(_) => ErrorKind::Config,
+            Self::InvalidValue(_) => ErrorKind::InvalidInput,
+            Self::Store(_) | Self::StoredValue { .. } => ErrorKind::Store,
+            Self::Auth(_) | Self::Unexpected { .. } => ErrorKind::Internal,
+            Self::Table(table) => table_kind(table),
+        }
+    }
+
+    /// The Table API's error, when that is what failed.
+    pub fn table_error(&self) -> Option<&TableError<Infallible>> {
+        match self {
+            Self::Table(table) => Some(table),
+            _ => None,
+        }
+    }
+}
+
+fn table_kind(error: &TableError<Infallible>) -> ErrorKind {
+    match error {
+        TableError::NotFound { .. } => ErrorKind::NotFound,
+        TableError::Forbidden { .. } => ErrorKind::Forbidden,
+        TableError::Unauthorized { .. } => ErrorKind::Reauthorize,
+        TableError::BadRequest { .. }
+        | TableError::UnsafeQuery { .. }
+        | TableError::InvalidName { .. }
+        | TableError::Serialize { .. } => ErrorKind::InvalidInput,
+        TableError::RateLimited { .. }
+        | TableError::TransactionTimeout { .. }
+        | TableError::ServerError { .. } => ErrorKind::Unavailable,
+        TableError::ForeignOrigin { .. } => ErrorKind::Config,
+        _ => ErrorKind::Internal,
+    }
+}
+
 /// Why a login callback did not produce a token set.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum LoginError {
     /// The callback's `state` matches no login begun for this subject (forged, replayed, expired,
-    /// or already completed).
+    /// begun for another subject, or already completed).
     #[error(
-        "the callback's state matches no pending login (forged, replayed, expired or already used)"
+        "the callback's state matches no pending login of this subject (forged, replayed, expired or already used)"
     )]
     UnknownState,
     /// The callback could not be read.
     #[error("the callback query is malformed: {0}")]
-    MalformedCallback(servicenow_oauth::Error),
-    /// The machine refused the callback or the exchange failed.
-    #[error("{0:?}")]
-    Failed(servicenow_auth::LoginFailure),
-    /// The exchange did not finish (the token endpoint kept failing).
+    MalformedCallback(#[source] Arc<servicenow_oauth::Error>),
+    /// The machine refused the callback or the code exchange failed.
+    #[error("{0}")]
+    Failed(LoginFailure),
+    /// The exchange did not finish (the token endpoint gave no answer in time).
     #[error("the code exchange did not complete")]
     Incomplete,
+}
+
+/// What is missing from or inconsistent in the configuration.
+#[derive(Clone, Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A user credential or a login was asked for, but no redirect URI was configured.
+    #[error(
+        "signing users in needs the redirect uri registered in the instance: call ServicenowBuilder::redirect_uri"
+    )]
+    NoRedirectUri,
+    /// No transport feature is enabled and no transport was given.
+    #[error(
+        "there is no transport: enable the `reqwest` or `hyper` feature, or pass one with ServicenowBuilder::transport"
+    )]
+    NoTransport,
+    /// There is no home directory to keep the default token store in.
+    #[error(
+        "there is no home directory for the default token store: pass a store or a store directory"
+    )]
+    NoHomeDirectory,
+    /// The store directory could not be created or is not private.
+    #[error("preparing the store directory {path} failed: {reason}")]
+    StoreDirectory {
+        /// The directory.
+        path: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The operating system's random number generator failed.
+    #[error("the operating system's random number generator failed")]
+    Randomness,
+}
+
+impl From<servicenow_oauth::Error> for Error {
+    fn from(error: servicenow_oauth::Error) -> Self {
+        Self::InvalidValue(Arc::new(error))
+    }
+}
+
+impl From<StoreError> for Error {
+    fn from(error: StoreError) -> Self {
+        Self::Store(Arc::new(error))
+    }
+}
+
+impl From<TransportError> for Error {
+    fn from(error: TransportError) -> Self {
+        Self::Transport(Arc::new(error))
+    }
+}
+
+impl From<AuthError> for Error {
+    fn from(error: AuthError) -> Self {
+        Self::Auth(Arc::new(error))
+    }
+}
+
+impl From<TableError<Infallible>> for Error {
+    fn from(error: TableError<Infallible>) -> Self {
+        Self::Table(Arc::new(error))
+    }
+}
+
+/// A Table API call through the authorizing transport: the sender's failure is already a facade
+/// error (a transport failure, or why no token could be had), so it is taken as it is; the Table
+/// API's own failures are kept as they are.
+impl From<TableError<Self>> for Error {
+    fn from(error: TableError<Self>) -> Self {
+        match error.into_sender_failure() {
+            Ok((_operation, sender)) => sender,
+            Err(table) => table.into(),
+        }
+    }
+}
+
+/// The facade's error is what the authorizing transport fails with: a transport failure inside
+/// is retried by the table client as any transport failure is; a failure to authorize never is.
+impl SenderError for Error {
+    fn as_transport(&self) -> Option<&TransportError> {
+        match self {
+            Self::Transport(transport) => Some(transport),
+            _ => None,
+        }
+    }
 }
 
 /// `Result` with the facade's [`Error`].

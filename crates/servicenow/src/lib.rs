@@ -9,20 +9,22 @@
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod app;
 mod authorized;
 mod client;
 mod clock;
 mod codec;
+mod drive;
 mod error;
-mod exchange;
 mod login;
 mod manager;
 pub mod stores;
 
+pub use crate::app::{Servicenow, ServicenowBuilder, default_transport};
 pub use crate::authorized::AuthorizedTransport;
-pub use crate::client::{Client, ClientBuilder, ClientTransport, Table, default_transport};
-pub use crate::clock::{Clock, ManualClock, SystemClock};
-pub use crate::error::{Error, LoginError, Result};
+pub use crate::client::{Client, ClientTransport, Table};
+pub use crate::clock::{COARSE_LAG_BOUND, Clock, ManualClock, SystemClock};
+pub use crate::error::{ConfigError, Error, ErrorKind, LoginError, Result};
 pub use crate::login::Login;
 pub use crate::manager::{Bearer, ManagerOptions, ManagerStats, TokenManager};
 

@@ -1,95 +1,79 @@
-//! `Login`: the web-app helper for the authorization code flow (begin, complete, logout), with pending logins in the store.
+//! `Login`: the web flow of a `Servicenow` (begin, complete, logout), with pending logins sealed in the store so any replica can complete them.
 
 use std::sync::Arc;
 
-use servicenow_auth::{
-    AuthConfig, AuthMachine, Command, Event, Input, Output, RevocationOutcome, TokenSet,
-};
-use servicenow_http::HttpTransport;
-use servicenow_oauth::{AuthorizationResponse, InstanceUrl, State, parse_callback_query};
-use servicenow_store::{CredentialKey, TokenStore};
+use servicenow_auth::{AuthConfig, AuthMachine, Command, Event, RevocationOutcome, TokenSet};
+use servicenow_oauth::{AuthorizationResponse, State, parse_callback_query};
+use servicenow_store::{CredentialKey, Version};
 
 use crate::{
-    clock::Clock,
+    app::{App, CredentialKind},
     codec,
-    error::{Error, LoginError, Result},
-    exchange,
+    drive::{Stop, TokenEndpoint, os_seed},
+    error::{ConfigError, Error, LoginError, Result},
 };
 
-/// Signs users in with the authorization code flow + PKCE S256 and keeps their tokens in a
-/// [`TokenStore`], never in the browser.
+/// Signs users in with the authorization code flow + PKCE S256 and keeps their tokens in the
+/// app's store, never in the browser. From [`Servicenow::login`](crate::Servicenow::login).
 ///
 /// - [`begin`](Self::begin) returns the URL to redirect the user to and keeps the pending login
 ///   (its `state`, PKCE verifier and redirect URI, sealed) in the store, so that any replica
 ///   sharing the store can complete it;
 /// - [`complete`](Self::complete) takes the callback's query string, accepts it only for a
-///   `state` begun for that subject, unexpired and unused (the store's atomic take makes it
-///   single-use across replicas), exchanges the code and stores the token set;
+///   `state` begun **for that subject**, unexpired and unused (the store's atomic take makes it
+///   single-use across replicas), exchanges the code and stores the token set. The subject is
+///   asked for again on purpose: it binds the callback to the user who began the login, so a
+///   callback begun by someone else (login CSRF) is refused;
 /// - [`logout`](Self::logout) revokes the tokens and deletes them.
+///
+/// After `complete` and `logout`, every live [`Client`](crate::Client) of that subject reloads
+/// its tokens from the store.
 #[derive(Clone)]
 pub struct Login {
-    config: AuthConfig,
-    store: Arc<dyn TokenStore>,
-    transport: Arc<dyn HttpTransport>,
-    clock: Arc<dyn Clock>,
+    app: Arc<App>,
+    config: Arc<AuthConfig>,
 }
 
 impl std::fmt::Debug for Login {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Login")
-            .field("config", &self.config)
-            .field("store", &self.store)
-            .field("clock", &self.clock)
+            .field("instance", &self.app.instance)
             .finish_non_exhaustive()
     }
 }
 
 impl Login {
-    /// A login helper for the authorization-code credential in `config`.
-    pub fn new(
-        config: AuthConfig,
-        store: Arc<dyn TokenStore>,
-        transport: Arc<dyn HttpTransport>,
-        clock: Arc<dyn Clock>,
-    ) -> Self {
-        Self {
-            config,
-            store,
-            transport,
-            clock,
-        }
+    pub(crate) fn new(app: Arc<App>) -> Result<Self> {
+        let config = app
+            .user_config
+            .clone()
+            .ok_or(Error::Config(ConfigError::NoRedirectUri))?;
+        Ok(Self { app, config })
     }
 
     /// The store key of `subject`'s tokens (instance origin, client id, subject).
     pub fn credential_key(&self, subject: &str) -> Result<CredentialKey> {
-        credential_key(&self.config.instance, &self.config, subject)
+        self.app.key(&CredentialKind::User(subject))
     }
 
     /// Begins a login for `subject` (the application's own user id): returns the authorization
     /// URL to redirect the user's browser to.
     pub async fn begin(&self, subject: &str) -> Result<String> {
         let key = self.credential_key(subject)?;
+        let endpoint = self.endpoint();
         let mut machine = self.machine()?;
-        self.command(&mut machine, Command::BeginLogin)?;
-        let started = loop {
-            match machine.poll_output() {
-                Output::Event(Event::LoginStarted(started)) => break started,
-                Output::Timeout(_) => {
-                    return Err(Error::Config(
-                        "the credential is not an authorization-code credential".to_owned(),
-                    ));
-                }
-                _ => (),
-            }
+        endpoint.command(&mut machine, Command::BeginLogin)?;
+        let started = match self.run(&mut machine, &key, &mut None).await? {
+            Stop::Event(Event::LoginStarted(started)) => started,
+            other => return Err(unexpected("beginning a login", &other)),
         };
         let pending = machine
             .export_pending_login(&started.state)
-            .ok_or_else(|| {
-                Error::Config("the machine did not keep the login it began".to_owned())
-            })?;
+            .ok_or_else(|| unexpected_text("beginning a login", "the login begun was not kept"))?;
         let bytes = codec::encode_pending_login(&pending)?;
         let id = codec::pending_id(&started.state)?;
-        self.store
+        endpoint
+            .store
             .put_pending(&key, &id, bytes, self.config.timing.login_lifetime)
             .await?;
         tracing::info!(subject, "login begun");
@@ -100,9 +84,10 @@ impl Login {
     /// `error=…`), exchanges the code, stores the token set and returns it.
     pub async fn complete(&self, subject: &str, callback_query: &str) -> Result<TokenSet> {
         let key = self.credential_key(subject)?;
+        let endpoint = self.endpoint();
         let state = callback_state(callback_query)?;
         let id = codec::pending_id(&state)?;
-        let Some(bytes) = self.store.take_pending(&key, &id).await? else {
+        let Some(bytes) = endpoint.store.take_pending(&key, &id).await? else {
             tracing::warn!(
                 subject,
                 "login callback refused: unknown, used or expired state"
@@ -111,35 +96,32 @@ impl Login {
         };
         let pending = codec::decode_pending_login(&bytes)?;
         let mut machine = self.machine()?;
-        self.command(&mut machine, Command::ImportPendingLogin(pending))?;
-        self.command(
+        endpoint.command(&mut machine, Command::ImportPendingLogin(pending))?;
+        endpoint.command(
             &mut machine,
             Command::CompleteLogin {
                 callback_query: callback_query.to_owned(),
             },
         )?;
-        let mut token_set = None;
+        let mut version = self.stored_version(&key).await?;
         loop {
-            match machine.poll_output() {
-                Output::HttpRequest { id, request } => {
-                    let input = self.exchange(id, request).await;
-                    machine.handle_input(input)?;
-                }
-                Output::Event(Event::Persist(set)) => {
-                    self.save(&key, &set).await?;
-                    token_set = Some(set);
-                }
-                Output::Event(Event::LoginCompleted { .. }) => {
+            match self.run(&mut machine, &key, &mut version).await? {
+                Stop::Persisted => {}
+                Stop::PersistFailed(_, error) => return Err(error),
+                Stop::Event(Event::LoginCompleted { .. }) => {
                     tracing::info!(subject, "login completed");
-                    return token_set.ok_or_else(|| LoginError::Incomplete.into());
+                    self.reload_live(&key).await;
+                    return machine
+                        .token_set()
+                        .cloned()
+                        .ok_or_else(|| LoginError::Incomplete.into());
                 }
-                Output::Event(Event::LoginFailed(failure)) => {
-                    tracing::warn!(subject, failure = ?failure, "login failed");
+                Stop::Event(Event::LoginFailed(failure)) => {
+                    tracing::warn!(subject, failure = %failure, "login failed");
                     return Err(LoginError::Failed(failure).into());
                 }
-                Output::Event(_) => (),
-                Output::Timeout(_) => return Err(LoginError::Incomplete.into()),
-                _ => (),
+                Stop::Event(_) => {}
+                Stop::Waiting(_) => return Err(LoginError::Incomplete.into()),
             }
         }
     }
@@ -148,109 +130,106 @@ impl Login {
     /// token set whatever the server says. Returns what the server confirmed.
     pub async fn logout(&self, subject: &str) -> Result<Option<RevocationOutcome>> {
         let key = self.credential_key(subject)?;
-        let Some(stored) = self.store.load(&key).await? else {
+        let endpoint = self.endpoint();
+        let Some(stored) = endpoint.store.load(&key).await? else {
             return Ok(None);
         };
-        let token_set = codec::decode_token_set(&stored.value);
-        let Ok(token_set) = token_set else {
+        let Ok(token_set) = codec::decode_token_set(&stored.value) else {
             // Unreadable: nothing can be revoked, but the user asked to be logged out.
-            self.store.delete(&key, None).await?;
+            endpoint.store.delete(&key, None).await?;
+            self.reload_live(&key).await;
             return Ok(None);
         };
         let mut machine = self.machine()?;
-        self.command(&mut machine, Command::Restore(token_set))?;
-        self.command(&mut machine, Command::Revoke)?;
+        endpoint.command(&mut machine, Command::Restore(token_set))?;
+        endpoint.command(&mut machine, Command::Revoke)?;
+        let mut version = Some(stored.version);
         let mut outcome = None;
         loop {
-            match machine.poll_output() {
-                Output::HttpRequest { id, request } => {
-                    let input = self.exchange(id, request).await;
-                    machine.handle_input(input)?;
-                }
-                Output::Event(Event::TokenSetDropped) => {
-                    self.store.delete(&key, None).await?;
-                }
-                Output::Event(Event::LoggedOut(result)) => outcome = Some(result),
-                Output::Event(_) => (),
-                Output::Timeout(_) => break,
-                _ => (),
+            match self.run(&mut machine, &key, &mut version).await? {
+                Stop::Event(Event::LoggedOut(result)) => outcome = Some(result),
+                Stop::Waiting(_) => break,
+                _ => {}
             }
         }
         // Deleted whatever happened above.
-        self.store.delete(&key, None).await?;
+        endpoint.store.delete(&key, None).await?;
+        self.reload_live(&key).await;
         tracing::info!(subject, outcome = ?outcome, "logged out");
         Ok(outcome)
     }
 
     /// The token set stored for `subject`, if any (for status displays; send tokens only through
-    /// a [`TokenManager`](crate::TokenManager), which refreshes them).
+    /// a [`Client`](crate::Client), which refreshes them).
     pub async fn stored_token_set(&self, subject: &str) -> Result<Option<TokenSet>> {
         let key = self.credential_key(subject)?;
-        match self.store.load(&key).await? {
+        match self.endpoint().store.load(&key).await? {
             Some(stored) => Ok(Some(codec::decode_token_set(&stored.value)?)),
             None => Ok(None),
         }
     }
 
+    fn endpoint(&self) -> &TokenEndpoint {
+        &self.app.managers.endpoint
+    }
+
     fn machine(&self) -> Result<AuthMachine> {
         Ok(AuthMachine::new(
-            self.config.clone(),
-            self.clock.now(),
-            exchange::os_seed()?,
+            (*self.config).clone(),
+            self.endpoint().clock.now(),
+            os_seed()?,
         ))
     }
 
-    fn command(&self, machine: &mut AuthMachine, command: Command) -> Result<()> {
-        machine.handle_input(Input::Command {
-            now: self.clock.now(),
-            command,
-        })?;
-        Ok(())
-    }
-
-    async fn exchange(
+    async fn run(
         &self,
-        id: servicenow_auth::RequestId,
-        request: http::Request<Vec<u8>>,
-    ) -> Input {
-        exchange::exchange(
-            self.transport.as_ref(),
-            self.clock.as_ref(),
-            id,
-            request,
-            self.config.timing.request_timeout,
-        )
-        .await
+        machine: &mut AuthMachine,
+        key: &CredentialKey,
+        version: &mut Option<Version>,
+    ) -> Result<Stop> {
+        self.endpoint()
+            .run_until_waiting(machine, key, version, &|| {})
+            .await
     }
 
-    /// Saves a freshly obtained token set over whatever the store holds for the key.
-    async fn save(&self, key: &CredentialKey, token_set: &TokenSet) -> Result<()> {
-        let current = self.store.load(key).await?.map(|stored| stored.version);
-        codec::save_newest(self.store.as_ref(), key, token_set, current).await?;
-        Ok(())
+    async fn stored_version(&self, key: &CredentialKey) -> Result<Option<Version>> {
+        Ok(self
+            .endpoint()
+            .store
+            .load(key)
+            .await?
+            .map(|stored| stored.version))
     }
-}
 
-/// The store key for `subject` under this instance and client.
-pub(crate) fn credential_key(
-    instance: &InstanceUrl,
-    config: &AuthConfig,
-    subject: &str,
-) -> Result<CredentialKey> {
-    Ok(CredentialKey::new(
-        instance.origin(),
-        config.client.client_id.as_str(),
-        subject,
-    )?)
+    /// Makes the live handles of `key` (if any) read the store again.
+    async fn reload_live(&self, key: &CredentialKey) {
+        if let Some(manager) = self.app.live_manager(key) {
+            manager.reload().await;
+        }
+    }
 }
 
 /// The `state` a callback carries, to find its pending login.
 fn callback_state(callback_query: &str) -> Result<State> {
     let response = parse_callback_query(callback_query)
-        .map_err(|error| Error::from(LoginError::MalformedCallback(error)))?;
+        .map_err(|error| Error::from(LoginError::MalformedCallback(Arc::new(error))))?;
     let state = match response {
         AuthorizationResponse::Success(success) => Some(success.state),
         AuthorizationResponse::Error(error) => error.state,
     };
     state.ok_or_else(|| LoginError::UnknownState.into())
+}
+
+/// The machine stopped where a login step did not expect it: a bug, reported as such.
+fn unexpected(operation: &'static str, stop: &Stop) -> Error {
+    let what = match stop {
+        Stop::Event(_) => "an unexpected event",
+        Stop::Persisted | Stop::PersistFailed(..) => "an unexpected persist",
+        Stop::Waiting(_) => "waiting without an answer",
+    };
+    unexpected_text(operation, what)
+}
+
+fn unexpected_text(operation: &'static str, what: &'static str) -> Error {
+    Error::Unexpected { operation, what }
 }

@@ -52,9 +52,7 @@ pub fn open_memory() -> Result<Arc<dyn TokenStore>> {
 pub fn default_directory() -> Result<std::path::PathBuf> {
     directories::ProjectDirs::from("", "", "servicenow-rs")
         .map(|dirs| dirs.data_dir().to_path_buf())
-        .ok_or_else(|| {
-            crate::Error::Config("no home directory to keep the token store in".to_owned())
-        })
+        .ok_or_else(|| crate::ConfigError::NoHomeDirectory.into())
 }
 
 #[cfg(feature = "sqlite")]
@@ -67,10 +65,10 @@ fn create_private_directory(directory: &std::path::Path) -> Result<()> {
             .mode(0o700)
             .create(directory)
             .map_err(|error| {
-                crate::Error::Config(format!(
-                    "creating store directory {}: {error}",
-                    directory.display()
-                ))
+                crate::Error::from(crate::ConfigError::StoreDirectory {
+                    path: directory.display().to_string(),
+                    reason: error.to_string(),
+                })
             })?;
     }
     let mode = std::fs::metadata(directory)

@@ -9,8 +9,8 @@ use common::{
     INSTANCE, MockStore, MockTransport, StoredRecord, bearer_of, is_refresh, json_response,
     manager, mock_store_loading, token_response, token_set,
 };
-use servicenow::{AuthorizedTransport, ManualClock, TokenManager};
-use servicenow_http::{HttpTransport, TransportError};
+use servicenow::{AuthorizedTransport, Error, ManualClock, TokenManager};
+use servicenow_http::RequestSender as _;
 use servicenow_oauth::InstanceUrl;
 
 const INCIDENTS: &str = "https://dev1.service-now.com/api/now/table/incident?sysparm_limit=1";
@@ -47,7 +47,7 @@ fn authorized(
     let manager = manager(Arc::new(store), transport.clone(), clock);
     let instance = InstanceUrl::new(INSTANCE).expect("valid instance");
     (
-        AuthorizedTransport::new(transport, manager.clone(), &instance),
+        AuthorizedTransport::new(transport, manager.clone(), instance),
         manager,
     )
 }
@@ -68,7 +68,10 @@ async fn a_401_refreshes_once_and_retries_once_with_the_new_token() {
         .returning(|_| Ok(json_response(http::StatusCode::OK, r#"{"result":[]}"#)));
     let (authorized, manager) = authorized(&clock, transport);
 
-    let response = authorized.send(get(INCIDENTS)).await.expect("a response");
+    let response = authorized
+        .send_request(get(INCIDENTS))
+        .await
+        .expect("a response");
 
     assert_eq!(response.status(), http::StatusCode::OK);
     assert_eq!(manager.stats().token_requests, 1);
@@ -87,7 +90,10 @@ async fn a_second_401_is_returned_to_the_caller_and_never_retried() {
     }
     let (authorized, manager) = authorized(&clock, transport);
 
-    let response = authorized.send(get(INCIDENTS)).await.expect("a response");
+    let response = authorized
+        .send_request(get(INCIDENTS))
+        .await
+        .expect("a response");
 
     assert_eq!(response.status(), http::StatusCode::UNAUTHORIZED);
     assert_eq!(manager.stats().token_requests, 1, "one refresh, not two");
@@ -105,7 +111,7 @@ async fn requests_to_any_other_origin_are_refused_and_nothing_is_sent() {
     let transport = Arc::new(transport);
     let manager = manager(Arc::new(store), transport.clone(), &clock);
     let instance = InstanceUrl::new(INSTANCE).expect("valid instance");
-    let authorized = AuthorizedTransport::new(transport, manager, &instance);
+    let authorized = AuthorizedTransport::new(transport, manager, instance);
 
     for url in [
         "https://evil.example.com/api/now/table/incident",
@@ -115,12 +121,9 @@ async fn requests_to_any_other_origin_are_refused_and_nothing_is_sent() {
         "https://dev2.service-now.com/api/now/table/incident",
         "/api/now/table/incident",
     ] {
-        match authorized.send(get(url)).await {
-            Err(TransportError::Unauthorized { reason, .. }) => {
-                assert!(
-                    reason.contains("https://dev1.service-now.com"),
-                    "{url}: {reason}"
-                );
+        match authorized.send_request(get(url)).await {
+            Err(Error::ForeignOrigin { instance, .. }) => {
+                assert_eq!(instance, "https://dev1.service-now.com", "{url}");
             }
             other => panic!("{url}: expected a refusal, got {other:?}"),
         }

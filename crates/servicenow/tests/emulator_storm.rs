@@ -8,7 +8,7 @@ use bytes::Bytes;
 use common::{PAST_EXPIRY, emulator, memory_store};
 use servicenow::{AuthorizedTransport, ManualClock};
 use servicenow_emulator::{Emulator, TokenOutcome};
-use servicenow_http::{HttpTransport, ReqwestTransport};
+use servicenow_http::{HttpTransport, RequestSender as _, ReqwestTransport};
 use servicenow_store::TokenStore;
 
 const CALLERS: usize = 1000;
@@ -21,8 +21,8 @@ async fn a_thousand_callers_on_an_expired_token_cause_exactly_one_token_request(
     let transport: Arc<dyn HttpTransport> =
         Arc::new(ReqwestTransport::new().expect("transport builds"));
     let config = emulator::config(instance.base_url());
-    let logged_in = emulator::log_in(&config, &store, &transport, &clock, "alice").await;
-    let manager = emulator::manager(&config, "alice", &store, &transport, &clock);
+    let (logged_in, key) = emulator::log_in(&config, &store, &transport, &clock, "alice").await;
+    let manager = emulator::manager(&config, &key, &store, &transport, &clock);
     let restored = manager.bearer().await.expect("the stored token is valid");
     assert_eq!(
         restored.token().secret(),
@@ -74,12 +74,15 @@ async fn a_thousand_callers_on_an_expired_token_cause_exactly_one_token_request(
     );
 
     // And the emulator accepts it.
-    let authorized =
-        AuthorizedTransport::new(Arc::clone(&transport), manager.clone(), &config.instance);
+    let authorized = AuthorizedTransport::new(
+        Arc::clone(&transport),
+        manager.clone(),
+        config.instance.clone(),
+    );
     let request = http::Request::get(instance.url("/api/now/table/incident?sysparm_limit=1"))
         .body(Bytes::new())
         .expect("valid request");
-    let response = authorized.send(request).await.expect("a response");
+    let response = authorized.send_request(request).await.expect("a response");
     assert_eq!(response.status(), http::StatusCode::OK);
     assert_eq!(instance.counters().table_unauthorized, 0);
     assert_eq!(

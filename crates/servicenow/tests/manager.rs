@@ -445,10 +445,7 @@ async fn a_refresh_that_panicked_does_not_wedge_the_callers_after_it() {
     clock.advance(PAST_EXPIRY);
 
     let failed = manager.bearer().await;
-    let stopped = match &failed {
-        Err(Error::Shared(error)) => matches!(error.as_ref(), Error::RefreshTaskStopped),
-        other => matches!(other, Err(Error::RefreshTaskStopped)),
-    };
+    let stopped = matches!(failed, Err(Error::RefreshTaskStopped));
     assert!(stopped, "{failed:?}");
 
     let recovered = tokio::time::timeout(Duration::from_secs(120), manager.bearer())

@@ -15,12 +15,13 @@ use std::{
 use async_trait::async_trait;
 use bytes::Bytes;
 use common::{PAST_EXPIRY, emulator, memory_store};
-use servicenow::{AuthorizedTransport, Login, ManualClock};
+use servicenow::{AuthorizedTransport, ManualClock, Servicenow};
 use servicenow_emulator::{
-    DEFAULT_CLIENT_SECRET, Emulator,
+    DEFAULT_CLIENT_SECRET, DEFAULT_REDIRECT_URIS, Emulator,
     user_agent::{ConsentDecision, ScriptedUserAgent},
 };
-use servicenow_http::{HttpTransport, ReqwestTransport, TransportError};
+use servicenow_http::{HttpTransport, RequestSender as _, ReqwestTransport, TransportError};
+use servicenow_oauth::RedirectUri;
 use servicenow_store::TokenStore;
 use tracing::{
     Subscriber,
@@ -169,12 +170,15 @@ async fn tracing_output_of_login_refresh_and_table_call_holds_no_secret() {
     let config = emulator::config(instance.base_url());
 
     // The login, with the code and state seen on the way.
-    let login = Login::new(
-        config.clone(),
-        Arc::clone(&store),
-        Arc::clone(&transport),
-        Arc::new(clock.clone()),
-    );
+    let servicenow = Servicenow::builder(config.instance.clone(), config.client.clone())
+        .redirect_uri(RedirectUri::new(DEFAULT_REDIRECT_URIS[0]).expect("valid redirect uri"))
+        .store(Arc::clone(&store))
+        .transport(Arc::clone(&transport))
+        .clock(Arc::new(clock.clone()))
+        .build()
+        .await
+        .expect("the integration builds");
+    let login = servicenow.login().expect("users are configured");
     let authorization_url = login.begin("alice").await.expect("login begins");
     let redirect = ScriptedUserAgent::new()
         .authorize(&authorization_url, "admin", "admin", ConsentDecision::Allow)
@@ -186,15 +190,19 @@ async fn tracing_output_of_login_refresh_and_table_call_holds_no_secret() {
         .expect("login completes");
 
     // Half an hour later a table call refreshes first.
-    let manager = emulator::manager(&config, "alice", &store, &transport, &clock);
+    let key = login.credential_key("alice").expect("a valid key");
+    let manager = emulator::manager(&config, &key, &store, &transport, &clock);
     instance.clock().advance(PAST_EXPIRY);
     clock.advance(PAST_EXPIRY);
-    let authorized =
-        AuthorizedTransport::new(Arc::clone(&transport), manager.clone(), &config.instance);
+    let authorized = AuthorizedTransport::new(
+        Arc::clone(&transport),
+        manager.clone(),
+        config.instance.clone(),
+    );
     let request = http::Request::get(instance.url("/api/now/table/incident?sysparm_limit=2"))
         .body(Bytes::new())
         .expect("valid request");
-    let response = authorized.send(request).await.expect("a response");
+    let response = authorized.send_request(request).await.expect("a response");
     assert_eq!(response.status(), http::StatusCode::OK);
     let refreshed = manager.bearer().await.expect("the refreshed token");
     assert_ne!(

@@ -12,7 +12,7 @@ use std::{
 use futures::TryStreamExt as _;
 use serde::Deserialize;
 use servicenow::{
-    Client, ManualClock,
+    Client, ManualClock, Servicenow,
     http::{ReqwestTransport, TransportConfig},
     oauth::{ClientId, ClientSecret, InstanceUrl, OAuthClient, RedirectUri},
     table::{FieldName, ReadOptions, Record, RetryPolicy, StreamConfig, SysId, WriteOptions},
@@ -38,17 +38,14 @@ async fn logged_in_client(emulator: &EmulatorHandle) -> Client {
         ..TransportConfig::default()
     })
     .expect("transport builds");
-    let client = Client::builder(
+    let servicenow = Servicenow::builder(
         InstanceUrl::new(emulator.base_url()).expect("loopback instance"),
         OAuthClient::confidential(
             ClientId::new(DEFAULT_CLIENT_ID).expect("client id"),
             ClientSecret::new(DEFAULT_CLIENT_SECRET).expect("client secret"),
         ),
     )
-    .user(
-        SUBJECT,
-        RedirectUri::new(DEFAULT_REDIRECT_URIS[0]).expect("redirect uri"),
-    )
+    .redirect_uri(RedirectUri::new(DEFAULT_REDIRECT_URIS[0]).expect("redirect uri"))
     .store(servicenow::stores::open_memory().expect("memory store"))
     .transport(Arc::new(transport))
     .clock(Arc::new(ManualClock::new()))
@@ -62,7 +59,7 @@ async fn logged_in_client(emulator: &EmulatorHandle) -> Client {
     .build()
     .await
     .expect("client builds");
-    let login = client.login().expect("a user credential");
+    let login = servicenow.login().expect("users are configured");
     let authorization_url = login.begin(SUBJECT).await.expect("login begins");
     let redirect = ScriptedUserAgent::new()
         .authorize(&authorization_url, "admin", "admin", ConsentDecision::Allow)
@@ -72,7 +69,7 @@ async fn logged_in_client(emulator: &EmulatorHandle) -> Client {
         .complete(SUBJECT, redirect.query())
         .await
         .expect("login completes");
-    client
+    servicenow.user(SUBJECT).expect("users are configured")
 }
 
 fn sys_id_only() -> ReadOptions {
@@ -138,10 +135,8 @@ async fn a_record_makes_a_full_crud_round_trip_through_the_client_with_oauth() {
     let gone = incidents.get(&sys_id, &ReadOptions::default()).await;
     assert!(
         matches!(
-            gone,
-            Err(servicenow::Error::Table(
-                servicenow::table::TableError::NotFound { .. }
-            ))
+            gone.as_ref().map_err(servicenow::Error::table_error),
+            Err(Some(servicenow::table::TableError::NotFound { .. }))
         ),
         "a deleted record is not found: {gone:?}"
     );
@@ -323,7 +318,7 @@ async fn after_a_logout_elsewhere_table_calls_ask_for_a_new_login_with_a_typed_e
         .await
         .expect("emulator starts");
     let client = logged_in_client(&emulator).await;
-    let login = client.login().expect("a user credential");
+    let login = client.servicenow().login().expect("users are configured");
     let incidents = client.table::<Record>("incident").expect("table name");
     assert!(
         incidents.first(None).await.expect("logged in").is_some(),
@@ -347,7 +342,7 @@ async fn after_a_logout_elsewhere_table_calls_ask_for_a_new_login_with_a_typed_e
             .is_none(),
         "logout deleted the stored set"
     );
-    client.token_manager().reload().await;
+    // The logout reloaded this process's live handle of the user: no reload by hand.
 
     let result = incidents.first(None).await;
     assert!(
@@ -355,7 +350,7 @@ async fn after_a_logout_elsewhere_table_calls_ask_for_a_new_login_with_a_typed_e
             result,
             Err(servicenow::Error::ReauthorizationRequired { .. })
         ),
-        "a table call with no token is a typed re-authorization error, not a transport error: {result:?}"
+        "after a logout, a table call of a live handle is a typed re-authorization error, not a transport error: {result:?}"
     );
     emulator.shutdown().await;
 }

@@ -16,15 +16,14 @@ mod pages;
 mod routes;
 mod sessions;
 
-use std::{collections::HashMap, net::SocketAddr, path::Path, sync::Arc};
+use std::{path::Path, sync::Arc};
 
 use servicenow::{
-    Client, Login,
-    oauth::{InstanceUrl, OAuthClient, RedirectUri},
+    Client, Login, Servicenow,
+    oauth::{InstanceUrl, OAuthClient, RedirectUri, is_loopback_host},
     store::TokenStore,
     stores,
 };
-use tokio::sync::Mutex;
 
 use crate::sessions::Sessions;
 
@@ -53,8 +52,9 @@ pub struct App {
 #[derive(Debug)]
 struct AppInner {
     config: AppConfig,
+    /// One integration for every user: one connection pool, one store, one clock.
+    servicenow: Servicenow,
     login: Login,
-    clients: Mutex<HashMap<String, Client>>,
     sessions: Sessions,
     secure_cookies: bool,
 }
@@ -62,21 +62,18 @@ struct AppInner {
 impl App {
     /// Builds the app (no request is sent yet).
     pub async fn new(config: AppConfig) -> anyhow::Result<Self> {
-        let bootstrap = Client::builder(config.instance.clone(), config.oauth_client.clone())
-            .user("web-login", config.redirect_uri.clone())
+        let servicenow = Servicenow::builder(config.instance.clone(), config.oauth_client.clone())
+            .redirect_uri(config.redirect_uri.clone())
             .store(Arc::clone(&config.store))
             .build()
             .await?;
-        let login = bootstrap
-            .login()
-            .cloned()
-            .ok_or_else(|| anyhow::format_err!("the user credential has no login helper"))?;
+        let login = servicenow.login()?;
         let secure_cookies = !is_loopback_http(&config.public_url);
         Ok(Self {
             inner: Arc::new(AppInner {
                 config,
+                servicenow,
                 login,
-                clients: Mutex::new(HashMap::new()),
                 sessions: Sessions::default(),
                 secure_cookies,
             }),
@@ -109,24 +106,10 @@ impl App {
         &self.inner.login
     }
 
-    /// The client reading records for `subject`, built on first use and kept.
-    async fn client_for(&self, subject: &str) -> servicenow::Result<Client> {
-        let mut clients = self.inner.clients.lock().await;
-        if let Some(client) = clients.get(subject) {
-            return Ok(client.clone());
-        }
-        let config = &self.inner.config;
-        let client = Client::builder(config.instance.clone(), config.oauth_client.clone())
-            .user(subject, config.redirect_uri.clone())
-            .store(Arc::clone(&config.store))
-            .build()
-            .await?;
-        clients.insert(subject.to_owned(), client.clone());
-        Ok(client)
-    }
-
-    async fn forget_client(&self, subject: &str) {
-        self.inner.clients.lock().await.remove(subject);
+    /// The handle reading records for `subject`: cheap, sharing the app's connection pool;
+    /// handles of one user share one token manager while any of them is alive.
+    fn client_for(&self, subject: &str) -> servicenow::Result<Client> {
+        self.inner.servicenow.user(subject)
     }
 }
 
@@ -158,18 +141,9 @@ pub async fn open_store(spec: &str, key_file: &Path) -> anyhow::Result<Arc<dyn T
 
 /// Whether `url` is plain http on a loopback host (the one place a cookie may lack `Secure`).
 fn is_loopback_http(url: &str) -> bool {
-    let Some(rest) = url.strip_prefix("http://") else {
-        return false;
-    };
-    let host = rest.split('/').next().unwrap_or_default();
-    if let Ok(address) = host.parse::<SocketAddr>() {
-        return address.ip().is_loopback();
-    }
-    let name = host.rsplit_once(':').map_or(host, |(name, _)| name);
-    name == "localhost"
-        || name
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
+    url.parse::<http::Uri>().is_ok_and(|uri| {
+        uri.scheme_str() == Some("http") && uri.host().is_some_and(is_loopback_host)
+    })
 }
 
 #[cfg(test)]

@@ -8,10 +8,9 @@ use axum::{
     routing::{get, post},
 };
 use servicenow::{
-    Error, LoginError,
+    Error, ErrorKind, LoginError,
     auth::LoginFailure,
-    http::TransportError,
-    table::{Condition, FieldName, ListParams, Query, ReadOptions, Record, TableError},
+    table::{Condition, FieldName, ListParams, Query, ReadOptions, Record},
 };
 
 use crate::{
@@ -53,7 +52,6 @@ async fn home(State(app): State<App>, headers: HeaderMap, RawQuery(query): RawQu
         ),
         Err(error) if needs_login(&error) => {
             app.inner.sessions.set_connected(&id, false).await;
-            app.forget_client(&session.subject).await;
             html(
                 StatusCode::OK,
                 pages::connect_page(
@@ -111,7 +109,6 @@ async fn callback(
     match app.inner.login.complete(&session.subject, &query).await {
         Ok(_) => {
             app.inner.sessions.set_connected(&id, true).await;
-            app.forget_client(&session.subject).await;
             redirect("/")
         }
         Err(Error::Login(LoginError::Failed(LoginFailure::AuthorizationDenied { .. }))) => html(
@@ -148,7 +145,6 @@ async fn logout(State(app): State<App>, headers: HeaderMap) -> Response {
         if let Err(error) = app.inner.login.logout(&session.subject).await {
             tracing::warn!(%error, "logging out failed");
         }
-        app.forget_client(&session.subject).await;
         app.inner.sessions.remove(&id).await;
     }
     add_cookie(&mut response, &clear_cookie(app.inner.secure_cookies));
@@ -159,7 +155,7 @@ async fn open_incidents(
     app: &App,
     subject: &str,
 ) -> servicenow::Result<(Vec<IncidentRow>, Option<u64>)> {
-    let client = app.client_for(subject).await?;
+    let client = app.client_for(subject)?;
     let fields = ["number", "short_description", "priority", "state"]
         .into_iter()
         .map(FieldName::new)
@@ -195,19 +191,7 @@ async fn open_incidents(
 
 /// Whether the failure means the user must connect again.
 fn needs_login(error: &Error) -> bool {
-    match error {
-        Error::ReauthorizationRequired { .. } => true,
-        Error::Shared(inner) => needs_login(inner),
-        Error::Table(TableError::Transport {
-            source:
-                TransportError::Unauthorized {
-                    source: Some(source),
-                    ..
-                },
-            ..
-        }) => source.downcast_ref::<Error>().is_some_and(needs_login),
-        _ => false,
-    }
+    error.kind() == ErrorKind::Reauthorize
 }
 
 /// An HTML response that no cache keeps and no other site frames.

@@ -21,6 +21,9 @@ pub(crate) enum Action {
     Advance { millis: u64 },
     /// Jump straight to the machine's next deadline.
     AdvanceToDeadline,
+    /// Time passes while the driver sleeps through the machine's deadlines (a late timer, a
+    /// suspended process): the next input arrives with a later `now` and nothing before it.
+    Sleep { millis: u64 },
     /// The network delivers the answer to one outstanding request (chosen by index).
     Deliver { pick: usize, answer: AnswerKind },
     /// An answer already delivered arrives again.
@@ -43,6 +46,10 @@ pub(crate) enum AnswerKind {
     AccessDenied,
     InvalidGrant,
     TransportFailure,
+    /// HTTP 429 with `Retry-After` in seconds.
+    RateLimited {
+        secs: u64,
+    },
     /// No answer ever: the request is forgotten by the network.
     Lost,
 }
@@ -83,6 +90,7 @@ fn answer_kind() -> impl Strategy<Value = AnswerKind> {
         1 => Just(AnswerKind::AccessDenied),
         1 => Just(AnswerKind::InvalidGrant),
         1 => Just(AnswerKind::TransportFailure),
+        1 => prop_oneof![Just(1_u64), Just(45), Just(900)].prop_map(|secs| AnswerKind::RateLimited { secs }),
         1 => Just(AnswerKind::Lost),
     ]
 }
@@ -122,6 +130,7 @@ fn action() -> impl Strategy<Value = Action> {
     prop_oneof![
         3 => prop_oneof![0..2_000_u64, 0..120_000_u64, 0..4_000_000_u64].prop_map(|millis| Action::Advance { millis }),
         3 => Just(Action::AdvanceToDeadline),
+        1 => prop_oneof![0..120_000_u64, 0..4_000_000_u64].prop_map(|millis| Action::Sleep { millis }),
         8 => (any::<usize>(), answer_kind()).prop_map(|(pick, answer)| Action::Deliver { pick, answer }),
         1 => any::<usize>().prop_map(|pick| Action::DuplicateAnswer { pick }),
         6 => command_kind().prop_map(Action::Command),

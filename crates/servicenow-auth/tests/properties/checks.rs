@@ -119,9 +119,6 @@ impl World {
                     || (after_string.is_some() && after_string == from_response)
             }
         };
-        if after_string.is_some() && before_string.is_some() && after_string != before_string {
-            self.coverage.rotations_seen += 1;
-        }
         if !allowed {
             self.violation(
                 Invariant::RefreshTokenNeverLost,

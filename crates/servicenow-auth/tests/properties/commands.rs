@@ -5,20 +5,32 @@ use servicenow_auth::{Command, Event, Input, Output};
 use servicenow_testkit::form;
 
 use crate::actions::{CallbackKind, CommandKind};
+use crate::model::{Expected, Request, Step};
+use crate::observe::set_view;
 use crate::world::{Invariant, RefreshTokenLicence, World};
 
 impl World {
     pub(crate) fn command(&mut self, command: CommandKind) {
         match command {
-            CommandKind::EnsureFresh => {
-                self.give(Command::EnsureFresh, RefreshTokenLicence::Unchanged)
-            }
+            CommandKind::EnsureFresh => self.give(
+                Command::EnsureFresh,
+                RefreshTokenLicence::Unchanged,
+                Step::EnsureFresh,
+            ),
             CommandKind::BeginLogin if !self.client_credentials => {
-                self.give(Command::BeginLogin, RefreshTokenLicence::Unchanged);
+                self.give(
+                    Command::BeginLogin,
+                    RefreshTokenLicence::Unchanged,
+                    Step::BeginLogin,
+                );
             }
             CommandKind::Acquire if self.client_credentials => {
                 self.blocked = false;
-                self.give(Command::Acquire, RefreshTokenLicence::Unchanged);
+                self.give(
+                    Command::Acquire,
+                    RefreshTokenLicence::Unchanged,
+                    Step::Acquire,
+                );
             }
             CommandKind::BeginLogin | CommandKind::Acquire => (),
             CommandKind::UnauthorizedCurrent => self.unauthorized_current(),
@@ -30,14 +42,20 @@ impl World {
                 else {
                     return;
                 };
+                let number = self.ids.number(older);
                 self.give(
                     Command::Unauthorized { token_id: older },
                     RefreshTokenLicence::Unchanged,
+                    Step::Unauthorized(number),
                 );
-                if self.token_requests_this_drain != 0 {
+                // The 401 itself does nothing; a refresh may still go out if it had fallen due
+                // while the driver slept, as the model says.
+                let expected = self.predicted_token_requests();
+                if self.token_requests_this_drain != expected {
+                    let sent = self.token_requests_this_drain;
                     self.violation(
                         Invariant::UnauthorizedRefreshesOnce,
-                        "a 401 for an older token sent a token request".into(),
+                        format!("a 401 for an older token sent {sent} token requests, the model expected {expected}"),
                     );
                 }
             }
@@ -59,40 +77,36 @@ impl World {
                     set.refresh_token()
                         .map(|record| record.token().secret().to_owned()),
                 );
-                self.give(Command::Restore(set), licence);
+                let step = Step::Restore(set_view(&set));
+                self.give(Command::Restore(set), licence, step);
             }
-            CommandKind::Revoke => self.give(Command::Revoke, RefreshTokenLicence::Dropped),
+            CommandKind::Revoke => {
+                self.give(Command::Revoke, RefreshTokenLicence::Dropped, Step::Revoke);
+            }
         }
     }
 
-    /// A 401 for the token handed out now: exactly one token request when the rules allow one,
-    /// and none for a second 401 of the same token.
+    /// A 401 for the token handed out now: exactly the one token request the reference model
+    /// predicts (none when a request is in flight, a retry waits, re-authorization is required
+    /// or nothing can refresh), the refused token withdrawn, and nothing for a second 401.
     fn unauthorized_current(&mut self) {
         let Some(current) = self.machine.access_token(self.now).map(|token| token.id) else {
             return;
         };
-        let status = self.machine.status(self.now);
-        let refresh_token_usable = self
-            .machine
-            .token_set()
-            .and_then(|set| set.refresh_token())
-            .is_some_and(|record| !record.is_expired_at(self.now));
-        let may_request = !status.token_request_in_flight
-            && status.retry_at.is_none_or(|retry_at| retry_at <= self.now)
-            && status.reauthorization_required.is_none()
-            && (self.client_credentials || refresh_token_usable);
+        let number = self.ids.number(current);
         self.give(
             Command::Unauthorized { token_id: current },
             RefreshTokenLicence::Unchanged,
+            Step::Unauthorized(number),
         );
-        let expected = usize::from(may_request);
+        let expected = self.predicted_token_requests();
         self.coverage.unauthorized_refreshes += expected;
         if self.token_requests_this_drain != expected {
             let sent = self.token_requests_this_drain;
             self.violation(
                 Invariant::UnauthorizedRefreshesOnce,
                 format!(
-                    "a 401 for the current token sent {sent} token requests, expected {expected}"
+                    "a 401 for the current token sent {sent} token requests, the model expected {expected}"
                 ),
             );
         }
@@ -109,6 +123,7 @@ impl World {
         self.give(
             Command::Unauthorized { token_id: current },
             RefreshTokenLicence::Unchanged,
+            Step::Unauthorized(number),
         );
         if self.token_requests_this_drain != 0 {
             self.violation(
@@ -118,8 +133,18 @@ impl World {
         }
     }
 
+    /// The token requests (not revocations) the reference model predicted for the last input.
+    fn predicted_token_requests(&self) -> usize {
+        self.last_expected
+            .iter()
+            .filter(|output| {
+                matches!(output, Expected::Request { request, .. } if !matches!(request, Request::Revoke { .. }))
+            })
+            .count()
+    }
+
     pub(crate) fn callback(&mut self, kind: CallbackKind, pick: usize) {
-        let (query, code, expected_accept, code_never_valid) = match kind {
+        let (query, code, expected_accept, code_never_valid, step) = match kind {
             CallbackKind::Genuine | CallbackKind::Denied => {
                 if self.logins.is_empty() {
                     return;
@@ -132,20 +157,27 @@ impl World {
                 login.delivered = true;
                 if matches!(kind, CallbackKind::Denied) {
                     let url = login.authorization_url.clone();
-                    (self.server.deny(&url), None, false, false)
+                    let step = Step::CallbackError { login: Some(index) };
+                    (self.server.deny(&url), None, false, false, step)
                 } else {
                     let query = login.callback.clone();
                     let code = form(query.as_bytes()).get("code").cloned();
-                    (query, code, accept, first_delivery && !accept)
+                    let step = Step::CallbackCode {
+                        login: Some(index),
+                        code: code.clone().unwrap_or_default(),
+                    };
+                    (query, code, accept, first_delivery && !accept, step)
                 }
             }
             CallbackKind::Replayed => {
                 if self.delivered_callbacks.is_empty() {
                     return;
                 }
-                let query = self.delivered_callbacks[pick % self.delivered_callbacks.len()].clone();
+                let replayed = pick % self.delivered_callbacks.len();
+                let query = self.delivered_callbacks[replayed].clone();
+                let step = self.delivered_steps[replayed].clone();
                 let code = form(query.as_bytes()).get("code").cloned();
-                (query, code, false, false)
+                (query, code, false, false, step)
             }
             CallbackKind::Forged => {
                 let genuine_url = self
@@ -158,22 +190,32 @@ impl World {
                     .cloned()
                     .unwrap_or_default();
                 let query = format!("code={code}&state=forged{pick:026}");
-                (query, Some(code), false, true)
+                let step = Step::CallbackCode {
+                    login: None,
+                    code: code.clone(),
+                };
+                (query, Some(code), false, true, step)
             }
             CallbackKind::Foreign => {
                 let started = self.foreign_login();
                 let query = self.server.authorize(&started);
                 let code = form(query.as_bytes()).get("code").cloned();
-                (query, code, false, true)
+                let step = Step::CallbackCode {
+                    login: None,
+                    code: code.clone().unwrap_or_default(),
+                };
+                (query, code, false, true, step)
             }
         };
         self.delivered_callbacks.push(query.clone());
+        self.delivered_steps.push(step.clone());
         let failures_before = self.login_failures_seen;
         self.give(
             Command::CompleteLogin {
                 callback_query: query,
             },
             RefreshTokenLicence::Unchanged,
+            step,
         );
         let refused = self.login_failures_seen > failures_before;
         self.coverage.callbacks_refused += usize::from(refused);

@@ -14,6 +14,8 @@ use servicenow_testkit::{
 };
 
 use crate::checks::{copy_response, refresh_token_in, refresh_token_of, status_only};
+use crate::model::{Expected, Model, Rules, Step, TokenAnswer};
+use crate::observe::{Combinations, TokenIds};
 
 use crate::actions::{Action, AnswerKind, CallbackKind, CommandKind, Scenario};
 
@@ -29,6 +31,8 @@ pub(crate) enum Invariant {
     NoTokenRequestAfterReauthorization,
     UnauthorizedRefreshesOnce,
     NoSecretInDebug,
+    /// The machine's outputs equal the reference model's, step by step.
+    MatchesModel,
     /// The harness itself misused the machine (a bug in the test, reported under every property).
     HarnessMisuse,
 }
@@ -82,10 +86,19 @@ pub(crate) struct World {
     pub(crate) step: usize,
     pub(crate) violations: Vec<(Invariant, String)>,
     pub(crate) coverage: Coverage,
+    pub(crate) model: Model,
+    pub(crate) ids: TokenIds,
+    pub(crate) combinations: Combinations,
+    /// What the model predicted for the last input.
+    pub(crate) last_expected: Vec<Expected>,
+    /// The machine and the model disagreed once: later steps are not compared.
+    pub(crate) diverged: bool,
+    /// The callbacks delivered so far, with what the model was told of each.
+    pub(crate) delivered_steps: Vec<Step>,
 }
 
 /// How often the situations the properties are about happened, so a generator that stops
-/// reaching them is noticed (see `the_schedules_reach_every_situation`).
+/// reaching them is noticed (see `every_combination_is_reached_at_the_default_case_count`).
 #[derive(Clone, Copy, Default, Debug)]
 pub(crate) struct Coverage {
     pub(crate) refreshes: usize,
@@ -94,10 +107,51 @@ pub(crate) struct Coverage {
     pub(crate) callbacks_refused: usize,
     pub(crate) reauthorizations: usize,
     pub(crate) transient_failures: usize,
-    pub(crate) rotations_seen: usize,
     pub(crate) unauthorized_refreshes: usize,
     pub(crate) logouts: usize,
 }
+
+impl Coverage {
+    pub(crate) const NAMES: [&'static str; 8] = [
+        "refresh requests",
+        "acquisition requests",
+        "logins completed",
+        "callbacks refused",
+        "re-authorizations required",
+        "transient failures",
+        "401s that refreshed",
+        "logouts",
+    ];
+
+    pub(crate) fn counts(&self) -> [usize; 8] {
+        [
+            self.refreshes,
+            self.acquisitions,
+            self.logins_completed,
+            self.callbacks_refused,
+            self.reauthorizations,
+            self.transient_failures,
+            self.unauthorized_refreshes,
+            self.logouts,
+        ]
+    }
+
+    pub(crate) fn add(&mut self, other: &Self) {
+        self.refreshes += other.refreshes;
+        self.acquisitions += other.acquisitions;
+        self.logins_completed += other.logins_completed;
+        self.callbacks_refused += other.callbacks_refused;
+        self.reauthorizations += other.reauthorizations;
+        self.transient_failures += other.transient_failures;
+        self.unauthorized_refreshes += other.unauthorized_refreshes;
+        self.logouts += other.logouts;
+    }
+}
+
+/// The most timer wake-ups one `Advance` may take before the case fails as a timer loop.
+const WAKE_CAP: usize = 1_000;
+/// The most outputs one input may produce before the case fails as an output loop.
+const DRAIN_CAP: usize = 10_000;
 
 impl World {
     pub(crate) fn new(scenario: &Scenario) -> Self {
@@ -110,6 +164,7 @@ impl World {
             .refresh_token_lifetime_secs
             .map(Duration::from_secs);
         config.timing.refresh_token_lifetime = refresh_token_lifetime;
+        let model = Model::new(Rules::of(&config), EPOCH);
         let foreign = AuthMachine::new(fixtures::authorization_code_config(), EPOCH, [255; 32]);
         let mut server = fixtures::servicenow_server();
         server.access_token_lifetime = Duration::from_secs(scenario.access_token_lifetime_secs);
@@ -141,6 +196,12 @@ impl World {
             step: 0,
             violations: Vec::new(),
             coverage: Coverage::default(),
+            model,
+            ids: TokenIds::default(),
+            combinations: Combinations::default(),
+            last_expected: Vec::new(),
+            diverged: false,
+            delivered_steps: Vec::new(),
         }
     }
 
@@ -193,8 +254,12 @@ impl World {
                     self.feed(
                         Input::Timeout { now: self.now },
                         RefreshTokenLicence::Unchanged,
+                        Step::Tick,
                     );
                 }
+            }
+            Action::Sleep { millis } => {
+                self.now = self.now.saturating_add(Duration::from_millis(*millis));
             }
             Action::Deliver { pick, answer } => self.deliver(*pick, *answer),
             Action::DuplicateAnswer { pick } => {
@@ -204,6 +269,7 @@ impl World {
                 let (id, response) = &self.delivered[pick % self.delivered.len()];
                 let (id, response) = (*id, copy_response(response));
                 let licence = RefreshTokenLicence::FromResponse(refresh_token_in(&response));
+                let step = Self::answer_step(id, &response);
                 self.feed(
                     Input::Response {
                         now: self.now,
@@ -211,6 +277,7 @@ impl World {
                         response,
                     },
                     licence,
+                    step,
                 );
             }
             Action::Command(command) => self.command(*command),
@@ -221,20 +288,28 @@ impl World {
 
     fn advance(&mut self, duration: Duration) {
         let target = self.now.saturating_add(duration);
-        for _ in 0..1_000 {
-            if self.deadline > target {
-                break;
+        let mut wakes = 0;
+        while self.deadline <= target {
+            wakes += 1;
+            if wakes > WAKE_CAP {
+                self.violation(
+                    Invariant::HarnessMisuse,
+                    format!("the machine asked to be woken more than {WAKE_CAP} times in {duration:?}: a timer loop"),
+                );
+                return;
             }
             self.now = self.now.max(self.deadline);
             self.feed(
                 Input::Timeout { now: self.now },
                 RefreshTokenLicence::Unchanged,
+                Step::Tick,
             );
         }
         self.now = target;
         self.feed(
             Input::Timeout { now: self.now },
             RefreshTokenLicence::Unchanged,
+            Step::Tick,
         );
     }
 
@@ -262,6 +337,9 @@ impl World {
             AnswerKind::AccessDenied => Some(Fault::AccessDenied),
             AnswerKind::InvalidGrant => Some(Fault::InvalidGrant),
             AnswerKind::TransportFailure => Some(Fault::Transport(TransportFailure::Interrupted)),
+            AnswerKind::RateLimited { secs } => Some(Fault::RateLimited {
+                retry_after_secs: secs,
+            }),
         };
         let answer = match (fault, is_token_request) {
             (Some(Fault::Transport(failure)), _) => ServerAnswer::Transport(failure),
@@ -276,6 +354,7 @@ impl World {
             ServerAnswer::Response(response) => {
                 self.delivered.push((id, copy_response(&response)));
                 let licence = RefreshTokenLicence::FromResponse(refresh_token_in(&response));
+                let step = Self::answer_step(id, &response);
                 self.feed(
                     Input::Response {
                         now: self.now,
@@ -283,9 +362,15 @@ impl World {
                         response,
                     },
                     licence,
+                    step,
                 );
             }
             ServerAnswer::Transport(failure) => {
+                let step = Step::Answer {
+                    request: id.as_u64(),
+                    token: TokenAnswer::Transient { retry_after: None },
+                    success: false,
+                };
                 self.feed(
                     Input::TransportFailed {
                         now: self.now,
@@ -293,24 +378,26 @@ impl World {
                         failure,
                     },
                     RefreshTokenLicence::Unchanged,
+                    step,
                 );
             }
             ServerAnswer::Silence => (),
         }
     }
 
-    pub(crate) fn give(&mut self, command: Command, licence: RefreshTokenLicence) {
+    pub(crate) fn give(&mut self, command: Command, licence: RefreshTokenLicence, step: Step) {
         self.feed(
             Input::Command {
                 now: self.now,
                 command,
             },
             licence,
+            step,
         );
     }
 
     /// Feeds one input, drains the outputs, and checks every invariant on the way.
-    fn feed(&mut self, input: Input, licence: RefreshTokenLicence) {
+    fn feed(&mut self, input: Input, licence: RefreshTokenLicence, step: Step) {
         self.check_debug("input", &format!("{input:?}"));
         let before = refresh_token_of(&self.machine);
         let answered = match &input {
@@ -334,23 +421,34 @@ impl World {
         }
         self.token_requests_this_drain = 0;
         self.check_hand_out();
-        for _ in 0..10_000 {
+        let mut observed = Vec::new();
+        let mut drained = false;
+        for _ in 0..DRAIN_CAP {
             let output = self.machine.poll_output();
             self.check_debug("output", &format!("{output:?}"));
+            observed.extend(self.observe(&output));
             match output {
                 Output::HttpRequest { id, request } => self.record_request(id, request),
                 Output::Event(event) => self.record_event(event),
                 Output::Timeout(deadline) => {
                     self.deadline = deadline;
+                    drained = true;
                     break;
                 }
                 _ => (),
             }
             self.check_hand_out();
         }
+        if !drained {
+            self.violation(
+                Invariant::HarnessMisuse,
+                format!("one input gave more than {DRAIN_CAP} outputs: an output loop"),
+            );
+        }
         self.check_debug("machine", &format!("{:?}", self.machine));
         self.check_in_flight();
         self.check_refresh_token(&before, licence);
+        self.compare_with_model(&step, observed);
     }
 
     fn record_request(&mut self, id: RequestId, request: http::Request<Vec<u8>>) {

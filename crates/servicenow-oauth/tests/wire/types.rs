@@ -141,7 +141,7 @@ proptest! {
     fn instance_url_validation_never_panics_and_accepted_origins_are_stable(input in "(?s).{0,60}") {
         if let Ok(instance) = InstanceUrl::new(&input) {
             let origin = instance.origin();
-            prop_assert!(origin.starts_with("https://") || instance.is_loopback_http());
+            prop_assert!(origin.starts_with("https://") || instance.is_loopback());
             prop_assert_eq!(InstanceUrl::new(origin).unwrap(), instance.clone());
         }
     }

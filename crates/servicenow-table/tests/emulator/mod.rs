@@ -12,7 +12,8 @@ use servicenow_emulator::{EmulatorBuilder, EmulatorHandle};
 use servicenow_http::{
     HttpTransport, ReqwestTransport, TransportConfig, TransportError, async_trait,
 };
-use servicenow_table::{InstanceBase, RetryPolicy, TableClient};
+use servicenow_oauth::InstanceUrl;
+use servicenow_table::{RetryPolicy, TableClient};
 
 /// Adds `Authorization: Basic admin:admin` to every request, then forwards it.
 #[derive(Debug)]
@@ -61,7 +62,7 @@ pub(crate) fn client(emulator: &EmulatorHandle) -> Client {
     };
     let transport = ReqwestTransport::with_config(config).expect("the transport builds");
     let instance =
-        InstanceBase::new(emulator.base_url()).expect("the emulator's url is a loopback origin");
+        InstanceUrl::new(emulator.base_url()).expect("the emulator's url is a loopback origin");
     let policy = RetryPolicy {
         max_attempts: 10,
         initial_backoff: Duration::from_millis(5),

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use servicenow::{Clock, Login, ManualClock, TokenManager};
+use servicenow::{Clock, ManualClock, Servicenow, TokenManager};
 use servicenow_auth::{AuthConfig, AuthMachine, TokenSet};
 use servicenow_emulator::{
     DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_REDIRECT_URIS,
@@ -24,41 +24,47 @@ pub(crate) fn config(base_url: &str) -> AuthConfig {
     )
 }
 
-/// Logs `subject` in as the emulator's `admin` user: `Login::begin`, the login and consent pages
-/// through the scripted user agent, `Login::complete`. The token set ends up in `store`.
+/// Logs `subject` in as the emulator's `admin` user through a `Servicenow` on `store`,
+/// `transport` and `clock`: `Login::begin`, the login and consent pages through the scripted user
+/// agent, `Login::complete`. Returns the token set stored and the store key it is under.
 pub(crate) async fn log_in(
     config: &AuthConfig,
     store: &Arc<dyn TokenStore>,
     transport: &Arc<dyn HttpTransport>,
     clock: &ManualClock,
     subject: &str,
-) -> TokenSet {
-    let login = Login::new(
-        config.clone(),
-        Arc::clone(store),
-        Arc::clone(transport),
-        Arc::new(clock.clone()),
-    );
+) -> (TokenSet, CredentialKey) {
+    let servicenow = Servicenow::builder(config.instance.clone(), config.client.clone())
+        .redirect_uri(RedirectUri::new(DEFAULT_REDIRECT_URIS[0]).expect("valid redirect uri"))
+        .store(Arc::clone(store))
+        .transport(Arc::clone(transport))
+        .clock(Arc::new(clock.clone()))
+        .build()
+        .await
+        .expect("the integration builds");
+    let login = servicenow.login().expect("users are configured");
     let authorization_url = login.begin(subject).await.expect("login begins");
     let redirect = ScriptedUserAgent::new()
         .authorize(&authorization_url, "admin", "admin", ConsentDecision::Allow)
         .await
         .expect("the user logs in and allows access");
-    login
+    let token_set = login
         .complete(subject, redirect.query())
         .await
-        .expect("the callback completes the login")
+        .expect("the callback completes the login");
+    let key = login.credential_key(subject).expect("a valid key");
+    (token_set, key)
 }
 
-/// A manager for `subject`'s credential in `store`, seeded from the operating system.
+/// A manager for the credential stored under `key` in `store`, seeded from the operating system.
 pub(crate) fn manager(
     config: &AuthConfig,
-    subject: &str,
+    key: &CredentialKey,
     store: &Arc<dyn TokenStore>,
     transport: &Arc<dyn HttpTransport>,
     clock: &ManualClock,
 ) -> TokenManager {
-    let key = credential_key(config, subject);
+    let key = key.clone();
     let mut seed = [0_u8; 32];
     getrandom::fill(&mut seed).expect("os randomness");
     TokenManager::new(
@@ -69,14 +75,4 @@ pub(crate) fn manager(
         Arc::new(clock.clone()),
         super::quick_options(),
     )
-}
-
-/// The store key of `subject`'s tokens under `config`'s instance and client.
-pub(crate) fn credential_key(config: &AuthConfig, subject: &str) -> CredentialKey {
-    CredentialKey::new(
-        config.instance.origin(),
-        config.client.client_id.as_str(),
-        subject,
-    )
-    .expect("valid key")
 }

@@ -1,0 +1,181 @@
+//! The one drive loop: runs an authentication machine until it waits, carrying out what it asks through one executor (transport, store, clock).
+//!
+//! The token manager and every `Login` step use [`TokenEndpoint::run_until_waiting`]; they
+//! differ only in what they do with the events it hands back.
+
+use std::{sync::Arc, time::Duration};
+
+use bytes::Bytes;
+use servicenow_auth::{
+    AuthMachine, Command, Event, Input, Output, RequestId, Timestamp, TokenSet, TransportFailure,
+};
+use servicenow_http::{HttpTransport, TransportError};
+use servicenow_store::{CredentialKey, TokenStore, Version};
+use tracing::Instrument as _;
+
+use crate::{
+    clock::Clock,
+    codec,
+    error::{ConfigError, Error, Result},
+};
+
+/// What a drive loop carries out a machine's requests with: the token endpoint's transport, the
+/// store, and the clock that stamps every input.
+#[derive(Clone)]
+pub(crate) struct TokenEndpoint {
+    pub(crate) transport: Arc<dyn HttpTransport>,
+    pub(crate) store: Arc<dyn TokenStore>,
+    pub(crate) clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for TokenEndpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenEndpoint")
+            .field("store", &self.store)
+            .field("clock", &self.clock)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where a run of the machine stopped.
+#[derive(Debug)]
+pub(crate) enum Stop {
+    /// The machine reported an event its driver acts on (a `Persist` is carried out by the
+    /// loop and reported as [`Stop::Persisted`] or [`Stop::PersistFailed`]).
+    Event(Event),
+    /// A token set was saved in the store, before anything else was polled.
+    Persisted,
+    /// Saving a token set failed; the set is handed back so the driver can keep it.
+    PersistFailed(TokenSet, Error),
+    /// The machine has nothing more to do until `deadline` (or until a new input).
+    Waiting(Timestamp),
+}
+
+impl TokenEndpoint {
+    /// Feeds a command to the machine, stamped with the current time.
+    pub(crate) fn command(&self, machine: &mut AuthMachine, command: Command) -> Result<()> {
+        machine.handle_input(Input::Command {
+            now: self.clock.now(),
+            command,
+        })?;
+        Ok(())
+    }
+
+    /// Tells the machine that the deadline it asked to be woken at has passed.
+    pub(crate) fn deadline_passed(&self, machine: &mut AuthMachine) -> Result<()> {
+        machine.handle_input(Input::Timeout {
+            now: self.clock.now(),
+        })?;
+        Ok(())
+    }
+
+    /// The drive loop: polls the machine, sends each token-endpoint or revocation request it
+    /// emits and feeds back the answer, saves each token set it asks to persist (compare-and-swap
+    /// on `version`, which is updated) before polling further, and stops at the first other
+    /// event or when the machine waits.
+    ///
+    /// `requests` counts the requests sent (for the manager's statistics).
+    pub(crate) async fn run_until_waiting(
+        &self,
+        machine: &mut AuthMachine,
+        key: &CredentialKey,
+        version: &mut Option<Version>,
+        requests: &(dyn Fn() + Sync),
+    ) -> Result<Stop> {
+        loop {
+            match machine.poll_output() {
+                Output::HttpRequest { id, request } => {
+                    requests();
+                    let timeout = machine.config().timing.request_timeout;
+                    let input = self.send(id, request, timeout).await;
+                    machine.handle_input(input)?;
+                }
+                Output::Event(Event::Persist(token_set)) => {
+                    let saved =
+                        codec::save_newest(self.store.as_ref(), key, &token_set, *version).await;
+                    return Ok(match saved {
+                        Ok(saved) => {
+                            *version = Some(saved);
+                            Stop::Persisted
+                        }
+                        Err(error) => Stop::PersistFailed(token_set, error),
+                    });
+                }
+                Output::Event(event) => return Ok(Stop::Event(event)),
+                Output::Timeout(deadline) => return Ok(Stop::Waiting(deadline)),
+                _ => {}
+            }
+        }
+    }
+
+    /// Sends one request the machine emitted and returns the input that answers it. The body (a
+    /// form carrying secrets) and the response body are never logged: the span records the
+    /// method, the endpoint path and the status only.
+    ///
+    /// A transport that has not answered after `timeout` (the machine's request timeout) counts
+    /// as timed out, so that a custom transport without deadlines cannot hang every caller.
+    async fn send(
+        &self,
+        id: RequestId,
+        request: http::Request<Vec<u8>>,
+        timeout: Duration,
+    ) -> Input {
+        let span = tracing::info_span!(
+            "token_request",
+            method = %request.method(),
+            endpoint = request.uri().path(),
+            status = tracing::field::Empty,
+        );
+        async move {
+            let result =
+                tokio::time::timeout(timeout, self.transport.send(request.map(Bytes::from))).await;
+            let now = self.clock.now();
+            let Ok(result) = result else {
+                tracing::warn!(?timeout, "token request got no answer in time");
+                return Input::TransportFailed {
+                    now,
+                    id,
+                    failure: TransportFailure::TimedOut,
+                };
+            };
+            match result {
+                Ok(response) => {
+                    tracing::Span::current().record("status", response.status().as_u16());
+                    Input::Response {
+                        now,
+                        id,
+                        response: response.map(Vec::from),
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(error = %error, "token request failed in the transport");
+                    Input::TransportFailed {
+                        now,
+                        id,
+                        failure: classify(&error),
+                    }
+                }
+            }
+        }
+        .instrument(span)
+        .await
+    }
+}
+
+/// Which machine-level failure a transport error is.
+fn classify(error: &TransportError) -> TransportFailure {
+    match error {
+        TransportError::Connect { .. } | TransportError::Tls { .. } => TransportFailure::Connect,
+        TransportError::Timeout { .. } => TransportFailure::TimedOut,
+        TransportError::BodyTooLarge { .. } => TransportFailure::BodyTooLarge,
+        _ => TransportFailure::Interrupted,
+    }
+}
+
+/// 32 bytes from the operating system's RNG, to seed a machine or the table client's jitter (the
+/// layers below never read an OS RNG).
+pub(crate) fn os_seed() -> Result<[u8; 32]> {
+    let mut seed = [0_u8; 32];
+    getrandom::fill(&mut seed).map_err(|_| ConfigError::Randomness)?;
+    Ok(seed)
+}
