@@ -3,7 +3,9 @@
 
 use std::{collections::BTreeMap, net::SocketAddr, time::Duration};
 
-use crate::{EmulatorBuilder, Secret};
+#[cfg(feature = "cli")]
+use crate::EmulatorBuilder;
+use crate::Secret;
 
 /// Default client id of the confidential client registered at start.
 pub const DEFAULT_CLIENT_ID: &str = "emulator-client";

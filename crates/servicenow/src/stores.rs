@@ -15,6 +15,7 @@ pub const KEY_FILE: &str = "tokens.key";
 /// created with mode 0700, the key file with mode 0600, and every value is sealed with
 /// ChaCha20-Poly1305 before SQLite sees it.
 #[cfg(feature = "sqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub async fn open_sqlite(directory: &std::path::Path) -> Result<Arc<dyn TokenStore>> {
     use servicenow_store::{Keyring, SealedStore, SealingKey, SqliteBackend};
 
@@ -49,6 +50,7 @@ pub fn open_memory() -> Result<Arc<dyn TokenStore>> {
 
 /// `$XDG_DATA_HOME/servicenow-rs` (or the platform's equivalent).
 #[cfg(feature = "sqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub fn default_directory() -> Result<std::path::PathBuf> {
     directories::ProjectDirs::from("", "", "servicenow-rs")
         .map(|dirs| dirs.data_dir().to_path_buf())
