@@ -43,7 +43,14 @@ pub(crate) fn run(root: &Path, arguments: &[String]) -> anyhow::Result<()> {
     )?;
     let mut suite = Command::new(target.join("release/servicenow-bench"));
     suite
-        .args(["suite", "--rounds", &rounds, "--bearer"])
+        .args([
+            "suite",
+            "--rounds",
+            &rounds,
+            "--stamp",
+            &stamp(root)?,
+            "--bearer",
+        ])
         .arg(&bearer)
         .arg("--write")
         .arg(root.join("docs/benchmarks.md"))
@@ -52,6 +59,26 @@ pub(crate) fn run(root: &Path, arguments: &[String]) -> anyhow::Result<()> {
         suite.arg("--python").arg(pysnc_python(root)?);
     }
     crate::run(&mut suite)
+}
+
+/// The commit the figures belong to (with `+changes` when the work tree differs from it) and
+/// the date, for the report's header.
+fn stamp(root: &Path) -> anyhow::Result<String> {
+    let output = |arguments: &[&str]| -> anyhow::Result<String> {
+        let out = Command::new(arguments[0])
+            .args(&arguments[1..])
+            .current_dir(root)
+            .output()
+            .with_context(|| format!("running {}", arguments.join(" ")))?;
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    };
+    let commit = output(&["git", "rev-parse", "--short", "HEAD"])?;
+    let dirty = !output(&["git", "status", "--porcelain", "--untracked-files=no"])?.is_empty();
+    let date = output(&["date", "-u", "+%Y-%m-%d %H:%M UTC"])?;
+    Ok(format!(
+        "commit {commit}{} on {date}",
+        if dirty { "+changes" } else { "" }
+    ))
 }
 
 /// Where cargo builds: `CARGO_TARGET_DIR` when set (relative to the workspace), else `target/`.

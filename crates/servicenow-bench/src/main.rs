@@ -66,7 +66,7 @@ async fn run(arguments: Vec<String>) -> anyhow::Result<()> {
         }
         Some("suite") => suite(&arguments[1..]).await,
         _ => anyhow::bail!(
-            "usage: servicenow-bench suite --write FILE [--python PATH] [--rounds N] [--bearer FILE] | stream-rss INSTANCE ROWS"
+            "usage: servicenow-bench suite --write FILE [--python PATH] [--rounds N] [--bearer FILE] [--stamp TEXT] | stream-rss INSTANCE ROWS"
         ),
     }
 }
@@ -99,6 +99,7 @@ fn rate(value: f64) -> String {
 async fn suite(arguments: &[String]) -> anyhow::Result<()> {
     let started = Instant::now();
     let write = option(arguments, "--write").map(PathBuf::from);
+    let stamp = option(arguments, "--stamp").unwrap_or_else(|| "an unstamped run".to_owned());
     let python = option(arguments, "--python").map(PathBuf::from);
     let rounds: usize = option(arguments, "--rounds").map_or(Ok(3), |rounds| rounds.parse())?;
     let peers_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("peers");
@@ -431,7 +432,7 @@ async fn suite(arguments: &[String]) -> anyhow::Result<()> {
         .collect();
     if let Some(path) = write {
         let text = format!(
-            "# Benchmarks\n\nMeasured by `cargo xtask bench` (crate `servicenow-bench`, release build) against one \
+            "# Benchmarks\n\nFigures of {stamp}.\n\nMeasured by `cargo xtask bench` (crate `servicenow-bench`, release build) against one \
              emulator with {TABLE_ROWS} incidents, each comparison as alternating rounds (A B A B …: {rounds} rounds for the streams, the \
              peers and memory, {auth_rounds} for the auth comparison, whose rounds alternate request by request); figures are medians, ratios are ours / other unless the line says otherwise. The whole run took \
              {:.0} s; the `bearer()` lines are criterion medians (`cargo bench -p servicenow --bench bearer`), run by the same task just before.\n\n## Machine\n\n{}\n\n## Results\n\n{table}\n{}\n",

@@ -259,7 +259,7 @@ pub(crate) async fn run(global: &GlobalArgs, args: &DemoArgs) -> CliResult<()> {
     // its next request asks for a new login instead of sending anything.
     let after_logout = incidents.list(&open_incidents).await;
     let reason = match &after_logout {
-        Err(Error::ReauthorizationRequired { reason }) => Some(reason),
+        Err(Error::ReauthorizationRequired { reason }) => Some(reason.as_ref()),
         _ => None,
     };
     let Some(reason) = reason else {

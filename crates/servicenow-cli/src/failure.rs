@@ -146,61 +146,74 @@ const ACCESS_DENIED_CAUSES: &str = "run `sn login` again; ServiceNow answers 401
 
 /// What to do about `error`: by its cause where the cause tells more, else by its kind.
 fn hint(error: &Error) -> &'static str {
+    hint_by_cause(error).unwrap_or_else(|| hint_by_kind(error))
+}
+
+fn hint_by_cause(error: &Error) -> Option<&'static str> {
     match error {
-        Error::ReauthorizationRequired {
-            reason: ReauthorizationReason::NoTokenSet,
-        } => "run `sn login` (or `sn login --profile NAME` for another profile)",
-        Error::ReauthorizationRequired {
-            reason:
-                ReauthorizationReason::RefreshRejected(_) | ReauthorizationReason::GrantRejected(_),
-        }
-        | Error::Login(LoginError::Failed(LoginFailure::ExchangeRejected(_))) => {
-            ACCESS_DENIED_CAUSES
-        }
-        Error::ReauthorizationRequired {
-            reason: ReauthorizationReason::RefreshTokenExpired,
-        } => {
-            "run `sn login` again; the refresh token's lifespan is set on the instance's \
-             application registry entry"
-        }
-        Error::Login(LoginError::Failed(LoginFailure::AuthorizationDenied { .. })) => {
-            "press Allow on the consent page; `access_denied` also means the redirect URI or \
-             client id does not match the application registry"
-        }
-        Error::Login(LoginError::UnknownState) => {
-            "start again with `sn login`; if it repeats, another program may be answering on \
-             the redirect port"
-        }
-        Error::Login(LoginError::Failed(LoginFailure::Expired)) => {
-            "run `sn login` again and finish within a few minutes"
-        }
-        Error::TokenUnavailable {
-            failure: TokenFailure::ExpiredOnArrival,
-        } => "check that this machine's clock is right",
-        Error::StoredValue { .. } => "run `sn logout` and then `sn login`",
-        Error::ForeignOrigin { .. } => "the instance sent a link to another host; report this",
-        _ => match error.kind() {
-            ErrorKind::Reauthorize => "run `sn login` again",
-            ErrorKind::Unavailable if instance_answered(error) => {
-                "the instance is busy, rate-limits your user, or cancelled a long transaction: \
-                 wait, lower --page-size, or narrow the query"
+        Error::ReauthorizationRequired { reason } => match reason.as_ref() {
+            ReauthorizationReason::NoTokenSet => {
+                Some("run `sn login` (or `sn login --profile NAME` for another profile)")
             }
-            ErrorKind::Unavailable => {
-                "check the instance URL in the profile (`sn status`), your network and any \
-                 proxy, then try again"
+            ReauthorizationReason::RefreshRejected(_) | ReauthorizationReason::GrantRejected(_) => {
+                Some(ACCESS_DENIED_CAUSES)
             }
-            ErrorKind::Forbidden => "your user's roles or the table's ACLs do not allow this",
-            ErrorKind::NotFound => {
-                "check the table name and sys_id; an ACL may also hide the record from your user"
-            }
-            ErrorKind::InvalidInput => {
-                "check the field names and values; a value with `^` (or `,` in --in) would \
-                 change the query's meaning: use --query for a raw encoded query"
-            }
-            ErrorKind::Store => "check that --store-dir (or SN_STORE_DIR) is writable by you only",
-            ErrorKind::Config => "check the profile with `sn status`",
-            _ => "this is a bug in sn; run again with -vv and report what it prints",
+            ReauthorizationReason::RefreshTokenExpired => Some(
+                "run `sn login` again; the refresh token's lifespan is set on the instance's \
+                 application registry entry",
+            ),
+            _ => None,
         },
+        Error::Login(login) => match login.as_ref() {
+            LoginError::Failed(LoginFailure::ExchangeRejected(_)) => Some(ACCESS_DENIED_CAUSES),
+            LoginError::Failed(LoginFailure::AuthorizationDenied { .. }) => Some(
+                "press Allow on the consent page; `access_denied` also means the redirect URI \
+                 or client id does not match the application registry",
+            ),
+            LoginError::UnknownState => Some(
+                "start again with `sn login`; if it repeats, another program may be answering \
+                 on the redirect port",
+            ),
+            LoginError::Failed(LoginFailure::Expired) => {
+                Some("run `sn login` again and finish within a few minutes")
+            }
+            _ => None,
+        },
+        Error::TokenUnavailable { failure }
+            if matches!(failure.as_ref(), TokenFailure::ExpiredOnArrival) =>
+        {
+            Some("check that this machine's clock is right")
+        }
+        Error::StoredValue { .. } => Some("run `sn logout` and then `sn login`"),
+        Error::ForeignOrigin { .. } => {
+            Some("the instance sent a link to another host; report this")
+        }
+        _ => None,
+    }
+}
+
+fn hint_by_kind(error: &Error) -> &'static str {
+    match error.kind() {
+        ErrorKind::Reauthorize => "run `sn login` again",
+        ErrorKind::Unavailable if instance_answered(error) => {
+            "the instance is busy, rate-limits your user, or cancelled a long transaction: \
+                 wait, lower --page-size, or narrow the query"
+        }
+        ErrorKind::Unavailable => {
+            "check the instance URL in the profile (`sn status`), your network and any \
+                 proxy, then try again"
+        }
+        ErrorKind::Forbidden => "your user's roles or the table's ACLs do not allow this",
+        ErrorKind::NotFound => {
+            "check the table name and sys_id; an ACL may also hide the record from your user"
+        }
+        ErrorKind::InvalidInput => {
+            "check the field names and values; a value with `^` (or `,` in --in) would \
+                 change the query's meaning: use --query for a raw encoded query"
+        }
+        ErrorKind::Store => "check that --store-dir (or SN_STORE_DIR) is writable by you only",
+        ErrorKind::Config => "check the profile with `sn status`",
+        _ => "this is a bug in sn; run again with -vv and report what it prints",
     }
 }
 
@@ -212,9 +225,7 @@ fn instance_answered(error: &Error) -> bool {
         .is_some_and(|table| table.status().is_some())
         || matches!(
             error,
-            Error::TokenUnavailable {
-                failure: TokenFailure::Server(_)
-            }
+            Error::TokenUnavailable { failure } if matches!(failure.as_ref(), TokenFailure::Server(_))
         )
 }
 

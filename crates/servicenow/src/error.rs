@@ -20,19 +20,20 @@ pub enum Error {
     /// expired, or there never was a login).
     #[error("no token can be obtained without a new login: {reason}")]
     ReauthorizationRequired {
-        /// Why no token can be obtained without a new login.
-        reason: ReauthorizationReason,
+        /// Why no token can be obtained without a new login (shared, so that an `Error` stays
+        /// small: every `Result` of the token hot path carries one).
+        reason: Arc<ReauthorizationReason>,
     },
     /// No usable token could be obtained because the token endpoint kept failing in a way that
     /// may pass (5xx, timeouts); the next call tries again.
     #[error("no token could be obtained for now (the next call tries again): {failure}")]
     TokenUnavailable {
-        /// The last failure.
-        failure: TokenFailure,
+        /// The last failure (shared, as above).
+        failure: Arc<TokenFailure>,
     },
     /// A login callback was refused or its code exchange failed.
     #[error("completing the login failed: {0}")]
-    Login(#[from] LoginError),
+    Login(#[source] Arc<LoginError>),
     /// A request was addressed to another origin than the configured instance; nothing was sent.
     #[error(
         "sending a request to {origin} was refused: the bearer token is only ever sent to {instance}"
@@ -117,7 +118,7 @@ impl Error {
     pub fn kind(&self) -> ErrorKind {
         match self {
             Self::ReauthorizationRequired { .. } => ErrorKind::Reauthorize,
-            Self::Login(login) => match login {
+            Self::Login(login) => match login.as_ref() {
                 LoginError::MalformedCallback(_) => ErrorKind::InvalidInput,
                 LoginError::Failed(LoginFailure::ExchangeFailed(_)) | LoginError::Incomplete => {
                     ErrorKind::Unavailable
@@ -217,6 +218,21 @@ pub enum ConfigError {
     /// The operating system's random number generator failed.
     #[error("the operating system's random number generator failed")]
     Randomness,
+}
+
+impl Error {
+    /// A credential that needs a person again, for `reason`.
+    pub(crate) fn reauthorization(reason: ReauthorizationReason) -> Self {
+        Self::ReauthorizationRequired {
+            reason: Arc::new(reason),
+        }
+    }
+}
+
+impl From<LoginError> for Error {
+    fn from(error: LoginError) -> Self {
+        Self::Login(Arc::new(error))
+    }
 }
 
 impl From<servicenow_oauth::Error> for Error {

@@ -26,7 +26,7 @@ pub use crate::client::{Client, ClientTransport, Table};
 pub use crate::clock::{COARSE_LAG_BOUND, Clock, ManualClock, SystemClock};
 pub use crate::error::{ConfigError, Error, ErrorKind, LoginError, Result};
 pub use crate::login::Login;
-pub use crate::manager::{Bearer, ManagerOptions, ManagerStats, TokenManager};
+pub use crate::manager::{Bearer, BearerFuture, ManagerOptions, ManagerStats, TokenManager};
 
 #[doc(inline)]
 pub use servicenow_auth as auth;

@@ -203,13 +203,11 @@ fn assert_sentence(call: &str, error: &Error) {
 #[tokio::test]
 async fn a_refused_refresh_is_reauthorization_required_with_the_instances_answer() {
     for (call, error) in story(Script::RefreshRefused, true).await {
+        let Error::ReauthorizationRequired { reason } = &error else {
+            panic!("{call}: {error:?}");
+        };
         assert!(
-            matches!(
-                &error,
-                Error::ReauthorizationRequired {
-                    reason: ReauthorizationReason::RefreshRejected(_)
-                }
-            ),
+            matches!(reason.as_ref(), ReauthorizationReason::RefreshRejected(_)),
             "{call}: {error:?}"
         );
         assert_eq!(error.kind(), ErrorKind::Reauthorize, "{call}");

@@ -221,14 +221,13 @@ async fn a_rejected_refresh_gives_every_waiter_the_same_reauthorization_error() 
     let results = concurrent_bearers(&manager, 200).await;
 
     for result in results {
-        match result {
-            Err(Error::ReauthorizationRequired {
-                reason: ReauthorizationReason::RefreshRejected(error),
-            }) => {
-                assert_eq!(error.status, http::StatusCode::UNAUTHORIZED);
-            }
-            other => panic!("expected a rejected refresh, got {other:?}"),
-        }
+        let Err(Error::ReauthorizationRequired { reason }) = &result else {
+            panic!("expected a rejected refresh, got {result:?}");
+        };
+        let ReauthorizationReason::RefreshRejected(error) = reason.as_ref() else {
+            panic!("expected a rejected refresh, got {result:?}");
+        };
+        assert_eq!(error.status, http::StatusCode::UNAUTHORIZED);
     }
     // Asking again sends nothing: the machine waits for a new login.
     let again = manager.bearer().await;

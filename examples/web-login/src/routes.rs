@@ -111,21 +111,35 @@ async fn callback(
             app.inner.sessions.set_connected(&id, true).await;
             redirect("/")
         }
-        Err(Error::Login(LoginError::Failed(LoginFailure::AuthorizationDenied { .. }))) => html(
-            StatusCode::FORBIDDEN,
-            pages::error_page(
-                "Not connected",
-                "You declined access on ServiceNow, so nothing was connected.",
-            ),
-        ),
-        Err(Error::Login(LoginError::UnknownState | LoginError::MalformedCallback(_))) => html(
-            StatusCode::BAD_REQUEST,
-            pages::error_page(
-                "Sign-in rejected",
-                "This sign-in response does not match a sign-in started in this browser \
+        Err(Error::Login(login))
+            if matches!(
+                login.as_ref(),
+                LoginError::Failed(LoginFailure::AuthorizationDenied { .. })
+            ) =>
+        {
+            html(
+                StatusCode::FORBIDDEN,
+                pages::error_page(
+                    "Not connected",
+                    "You declined access on ServiceNow, so nothing was connected.",
+                ),
+            )
+        }
+        Err(Error::Login(login))
+            if matches!(
+                login.as_ref(),
+                LoginError::UnknownState | LoginError::MalformedCallback(_)
+            ) =>
+        {
+            html(
+                StatusCode::BAD_REQUEST,
+                pages::error_page(
+                    "Sign-in rejected",
+                    "This sign-in response does not match a sign-in started in this browser \
                  (state mismatch); nothing was connected.",
-            ),
-        ),
+                ),
+            )
+        }
         Err(error) => {
             tracing::warn!(%error, "completing a login failed");
             html(

@@ -26,6 +26,7 @@ use std::{
 };
 
 use arc_swap::ArcSwapOption;
+use futures::future::BoxFuture;
 use servicenow_auth::{AuthConfig, AuthMachine, TokenId};
 use servicenow_http::HttpTransport;
 use servicenow_store::{CredentialKey, TokenStore};
@@ -92,6 +93,8 @@ pub(crate) struct Inner {
     key: CredentialKey,
     config: Arc<AuthConfig>,
     shared: Arc<ManagerShared>,
+    /// The app's clock, held here too so the hot path reaches it in one step.
+    clock: Arc<dyn Clock>,
     snapshot: ArcSwapOption<Snapshot>,
     /// Built when a token is first needed; boxed, so that a handle that never asked for a
     /// token does not carry a machine's worth of empty space.
@@ -160,11 +163,13 @@ impl TokenManager {
         shared: Arc<ManagerShared>,
         state: Option<Box<MachineState>>,
     ) -> Self {
+        let clock = Arc::clone(&shared.endpoint.clock);
         let inner = Arc::new_cyclic(|this| Inner {
             this: this.clone(),
             key,
             config,
             shared,
+            clock,
             snapshot: ArcSwapOption::empty(),
             machine: tokio::sync::Mutex::new(state),
             refresh: Mutex::new(None),
@@ -196,19 +201,25 @@ impl TokenManager {
     ///
     /// Every caller waiting on the same refresh gets the same outcome, including the same
     /// [`Error::ReauthorizationRequired`](crate::Error::ReauthorizationRequired).
-    pub async fn bearer(&self) -> Result<Bearer> {
+    ///
+    /// The snapshot is checked when this is called, and the future is small and ready at once
+    /// on the hot path; only a refresh allocates (a boxed future that joins the one refresh).
+    pub fn bearer(&self) -> BearerFuture<'_> {
         match self.snapshot_check() {
-            SnapshotCheck::Valid(bearer) => Ok(bearer),
+            SnapshotCheck::Valid(bearer) => BearerFuture::Ready(Some(bearer)),
             SnapshotCheck::RefreshDue(bearer) => {
                 self.start_background_refresh();
-                Ok(bearer)
+                BearerFuture::Ready(Some(bearer))
             }
-            SnapshotCheck::Unusable => single_flight::join_or_start(&self.inner).await.map(Bearer),
+            SnapshotCheck::Unusable => BearerFuture::Refreshing(Box::pin(async move {
+                single_flight::join_or_start(&self.inner).await.map(Bearer)
+            })),
         }
     }
 
     /// The valid token of the snapshot, if any: the lock-free hot path, never waiting (and never
     /// starting a refresh).
+    #[inline]
     pub fn current(&self) -> Option<Bearer> {
         match self.snapshot_check() {
             SnapshotCheck::Valid(bearer) | SnapshotCheck::RefreshDue(bearer) => Some(bearer),
@@ -219,11 +230,12 @@ impl TokenManager {
     /// Far from the refresh point the coarse clock decides (one atomic load and a vDSO read of
     /// the kernel's tick time); near it the precise clock does, so a token is never handed out
     /// at or after its expiry minus the skew.
+    #[inline]
     fn snapshot_check(&self) -> SnapshotCheck {
         let Some(snapshot) = self.inner.snapshot.load_full() else {
             return SnapshotCheck::Unusable;
         };
-        let clock = &self.inner.shared.endpoint.clock;
+        let clock = &self.inner.clock;
         if snapshot.far_from_refresh(clock.now_coarse()) {
             return SnapshotCheck::Valid(Bearer(snapshot));
         }
@@ -308,6 +320,48 @@ impl TokenManager {
                 tracing::warn!(error = %error, "refresh ahead of expiry failed; the current token is still valid");
             }
         });
+    }
+}
+
+/// The future of [`TokenManager::bearer`]: ready at once with the snapshot's token (the hot
+/// path: a pointer's worth of state, nothing allocated), or joining the one refresh.
+#[must_use = "a future does nothing unless awaited"]
+pub enum BearerFuture<'a> {
+    /// The snapshot's token, handed out on the first poll.
+    #[doc(hidden)]
+    Ready(Option<Bearer>),
+    /// The refresh this call joined or started.
+    #[doc(hidden)]
+    Refreshing(BoxFuture<'a, Result<Bearer>>),
+}
+
+impl std::fmt::Debug for BearerFuture<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Ready(_) => "BearerFuture::Ready",
+            Self::Refreshing(_) => "BearerFuture::Refreshing",
+        })
+    }
+}
+
+impl Future for BearerFuture<'_> {
+    type Output = Result<Bearer>;
+
+    #[inline]
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        match self.get_mut() {
+            Self::Ready(bearer) => match bearer.take() {
+                Some(bearer) => std::task::Poll::Ready(Ok(bearer)),
+                None => std::task::Poll::Ready(Err(crate::Error::Unexpected {
+                    operation: "waiting for a token",
+                    what: "a bearer future polled after it completed",
+                })),
+            },
+            Self::Refreshing(refresh) => refresh.as_mut().poll(cx),
+        }
     }
 }
 

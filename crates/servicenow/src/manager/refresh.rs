@@ -135,7 +135,7 @@ impl Inner {
                 Stop::PersistFailed(set, error) => self.keep_unpersisted(state, set, &error),
                 Stop::Event(Event::ReauthorizationRequired { reason }) => {
                     self.snapshot.store(None);
-                    return Err(Error::ReauthorizationRequired { reason });
+                    return Err(Error::reauthorization(reason));
                 }
                 Stop::Event(Event::TokenRequestFailed { failure, .. }) => {
                     transient_failures += 1;
@@ -152,18 +152,18 @@ impl Inner {
                     }
                     let status = state.machine.status(now);
                     if let Some(reason) = status.reauthorization_required {
-                        return Err(Error::ReauthorizationRequired { reason });
+                        return Err(Error::reauthorization(reason));
                     }
                     if !status.has_token_set && !status.token_request_in_flight && !retry_wanted {
-                        return Err(Error::ReauthorizationRequired {
-                            reason: ReauthorizationReason::NoTokenSet,
-                        });
+                        return Err(Error::reauthorization(ReauthorizationReason::NoTokenSet));
                     }
                     if transient_failures >= self.shared.options.max_transient_failures
                         || deadline.is_never()
                     {
                         let failure = last_failure.unwrap_or(TokenFailure::NoAnswer);
-                        return Err(Error::TokenUnavailable { failure });
+                        return Err(Error::TokenUnavailable {
+                            failure: Arc::new(failure),
+                        });
                     }
                     retry_wanted = false;
                     endpoint.clock.sleep_until(deadline).await;

@@ -38,6 +38,9 @@ pub(crate) struct Snapshot {
     /// From here on a refresh is started in the background while this token is still handed
     /// out: the machine's proactive refresh point for this token.
     refresh_at: Timestamp,
+    /// `refresh_at` minus [`COARSE_LAG_BOUND`](crate::COARSE_LAG_BOUND): a coarse reading
+    /// before it proves the token usable and not due, whatever the coarse clock's lag.
+    coarse_deadline: Timestamp,
 }
 
 impl Snapshot {
@@ -55,6 +58,10 @@ impl Snapshot {
             id: token.id,
             usable_until: token.usable_until,
             refresh_at: token.refresh_at.min(token.usable_until),
+            coarse_deadline: token
+                .refresh_at
+                .min(token.usable_until)
+                .saturating_sub(crate::COARSE_LAG_BOUND),
         })
     }
 
@@ -62,16 +69,19 @@ impl Snapshot {
     /// token usable and not yet due, whatever the coarse clock's lag: it is more than
     /// [`COARSE_LAG_BOUND`](crate::COARSE_LAG_BOUND) before the refresh point, which is
     /// never after the end of its usable life.
+    #[inline]
     pub(super) fn far_from_refresh(&self, coarse_now: Timestamp) -> bool {
-        coarse_now.saturating_add(crate::COARSE_LAG_BOUND) < self.refresh_at
+        coarse_now < self.coarse_deadline
     }
 
     /// Whether the token may be handed out at `now`.
+    #[inline]
     pub(super) fn usable_at(&self, now: Timestamp) -> bool {
         now < self.usable_until
     }
 
     /// Whether a refresh ahead of expiry is due at `now`.
+    #[inline]
     pub(super) fn refresh_due_at(&self, now: Timestamp) -> bool {
         now >= self.refresh_at
     }
