@@ -2,6 +2,7 @@
 
 mod bench;
 mod fuzz;
+mod mutants;
 mod tidy;
 
 use std::{
@@ -22,6 +23,8 @@ tasks:
   bench   measure throughput, memory, auth overhead and the token storm against peers, side by
           side on one emulator; writes docs/benchmarks.md, fails when a target ratio is missed
   fuzz    [TARGET] [--seconds N]: run the libFuzzer targets of fuzz/ (cargo-fuzz)
+  mutants put deliberate bugs into servicenow-auth one at a time and require the property
+          tests to catch each; prints a kill table, fails if a mutation survives
 ";
 
 fn main() -> anyhow::Result<()> {
@@ -46,6 +49,7 @@ fn main() -> anyhow::Result<()> {
         }
         "bench" => bench::run(&root, &rest),
         "fuzz" => fuzz::run(&root, &rest),
+        "mutants" => mutants::run(&root, &rest),
         "" | "help" | "--help" | "-h" => {
             eprint!("{USAGE}");
             Ok(())

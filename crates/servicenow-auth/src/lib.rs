@@ -6,7 +6,8 @@
 //! send, events for the application, and the next instant it wants to be woken at. Time comes in
 //! as a [`Timestamp`] on every [`Input`]; randomness (for `state`, PKCE verifiers and jitter) from
 //! a seed given to [`AuthMachine::new`]. That makes every schedule reproducible, so the machine is
-//! tested through millions of them (see `tests/properties.rs`).
+//! tested through millions of them, step by step against an independent reference model (see
+//! `tests/properties/`), and `cargo xtask mutants` checks that those tests catch deliberate bugs.
 //!
 //! ```text
 //!                 Command (BeginLogin, CompleteLogin, EnsureFresh, Unauthorized, Restore, Revoke, …)
@@ -100,6 +101,10 @@
 //!   login, restore or `Acquire`; transient failures retry with capped exponential backoff and
 //!   jitter while the old token is handed out as long as it is usable.
 //! - A 401 for the current access token triggers exactly one refresh; for an older one, nothing.
+//! - Every input acts on what has fallen due by its `now` (a proactive refresh, a retry whose
+//!   backoff has elapsed), so [`Command::EnsureFresh`] needs no [`Input::Timeout`] before it;
+//!   [`Status::refresh_at`] says when the held token's refresh falls due. A token obtained by a
+//!   refresh or an acquisition satisfies any `EnsureFresh` waiting for one: no second request.
 //! - No secret in any `Debug` output of the machine, inputs, outputs, events or errors.
 //!
 //! # Features

@@ -1,6 +1,6 @@
 //! The machine: its state, the drive contract (`handle_input` / `poll_output`) and its queries.
 
-use std::collections::VecDeque;
+use std::{collections::VecDeque, sync::Arc};
 
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
@@ -23,7 +23,8 @@ use crate::token_set::{TokenId, TokenSet};
 /// then [`poll_output`](Self::poll_output) until it returns [`Output::Timeout`].
 #[derive(Debug)]
 pub struct AuthMachine {
-    pub(crate) config: AuthConfig,
+    /// Shared: many machines of one application share one configuration.
+    pub(crate) config: Arc<AuthConfig>,
     pub(crate) rng: ChaCha20Rng,
     pub(crate) now: Timestamp,
     pub(crate) next_request_id: u64,
@@ -131,9 +132,9 @@ impl AuthMachine {
     ///
     /// Drivers seed from the operating system's RNG; tests pass a fixed seed and get
     /// byte-identical requests.
-    pub fn new(config: AuthConfig, now: Timestamp, rng_seed: [u8; 32]) -> Self {
+    pub fn new(config: impl Into<Arc<AuthConfig>>, now: Timestamp, rng_seed: [u8; 32]) -> Self {
         Self {
-            config,
+            config: config.into(),
             rng: ChaCha20Rng::from_seed(rng_seed),
             now,
             next_request_id: 1,
@@ -185,7 +186,14 @@ impl AuthMachine {
                 }
                 output
             }
-            None => Output::Timeout(self.next_deadline()),
+            None => {
+                // Drained: give the queue's buffer back, so that an idle machine (one per
+                // credential, thousands in a server) holds no empty capacity.
+                if self.outputs.capacity() > 0 {
+                    self.outputs = VecDeque::new();
+                }
+                Output::Timeout(self.next_deadline())
+            }
         }
     }
 

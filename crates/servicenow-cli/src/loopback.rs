@@ -4,6 +4,7 @@
 
 use std::net::{Ipv4Addr, SocketAddr};
 
+use servicenow::oauth::is_loopback_host;
 use tokio::{
     io::{AsyncReadExt as _, AsyncWriteExt as _},
     net::{TcpListener, TcpStream},
@@ -130,11 +131,15 @@ pub(crate) fn loopback_address(redirect_uri: &str) -> CliResult<(SocketAddr, Str
     let Some(port) = url.port() else {
         return Err(refuse("it must name its port, e.g. :8765"));
     };
+    // The one loopback rule (servicenow-oauth's), then the address it names.
+    if !url.host_str().is_some_and(is_loopback_host) {
+        return Err(refuse("its host must be 127.0.0.1, [::1] or localhost"));
+    }
     let ip = match url.host() {
-        Some(url::Host::Ipv4(ip)) if ip.is_loopback() => std::net::IpAddr::V4(ip),
-        Some(url::Host::Ipv6(ip)) if ip.is_loopback() => std::net::IpAddr::V6(ip),
-        Some(url::Host::Domain("localhost")) => std::net::IpAddr::V4(Ipv4Addr::LOCALHOST),
-        _ => return Err(refuse("its host must be 127.0.0.1, [::1] or localhost")),
+        Some(url::Host::Ipv4(ip)) => std::net::IpAddr::V4(ip),
+        Some(url::Host::Ipv6(ip)) => std::net::IpAddr::V6(ip),
+        // `localhost`, the one loopback name, is bound on 127.0.0.1.
+        _ => std::net::IpAddr::V4(Ipv4Addr::LOCALHOST),
     };
     Ok((SocketAddr::new(ip, port), url.path().to_owned()))
 }

@@ -308,6 +308,41 @@ impl EmulatorHandle {
         self.config.rows.clone()
     }
 
+    /// The sys_ids of the live rows of `table` in natural order, read from the emulator's
+    /// database rather than through the Table API: what a test compares a client's export
+    /// with. `None` for an unknown table.
+    pub fn live_sys_ids(&self, table: &str) -> Option<Vec<String>> {
+        let database = self.shared.database.read();
+        let table = database.tables.get(table)?;
+        Some(
+            table
+                .live_ids_from(0)
+                .map(|id| database.sys_id(table, id))
+                .collect(),
+        )
+    }
+
+    /// Every stored value (not display values) of the live row `sys_id` of `table`, by field
+    /// name, read from the database; `None` when there is no such row.
+    pub fn row_values(&self, table: &str, sys_id: &str) -> Option<BTreeMap<String, String>> {
+        let database = self.shared.database.read();
+        let table = database.tables.get(table)?;
+        let id = table.id_of_sys_id(sys_id)?;
+        Some(
+            table
+                .columns
+                .iter()
+                .enumerate()
+                .map(|(index, column)| {
+                    (
+                        column.name.clone(),
+                        database.value(table, id, index).into_owned(),
+                    )
+                })
+                .collect(),
+        )
+    }
+
     /// The seed.
     pub fn seed(&self) -> u64 {
         self.shared.seed

@@ -1,49 +1,12 @@
-//! The SN_TEST_* / SN_REQUIRE_SERVICES rules: a test needing PostgreSQL or Redis runs when its variable is set, is skipped (said on stderr) when not, and fails when services are required; unique names and clean-up for the schema or key prefix a test owns.
+//! The service rule for this crate's tests, and unique names and clean-up for the schema or key prefix a test owns.
+//!
+//! The rule itself (run when `SN_TEST_*` is set, fail under `SN_REQUIRE_SERVICES=1`, otherwise
+//! a skip that the end of `cargo test` reports) is `servicenow-test-services`, shared by every
+//! crate with a service-backed test.
 
-/// The PostgreSQL URL for tests, `SN_TEST_POSTGRES_URL`.
-pub const POSTGRES_VARIABLE: &str = "SN_TEST_POSTGRES_URL";
-/// The Redis URL for tests, `SN_TEST_REDIS_URL`.
-pub const REDIS_VARIABLE: &str = "SN_TEST_REDIS_URL";
-
-/// The URL in `variable`, or `None` after saying on stderr why the test is skipped.
-///
-/// # Panics
-///
-/// When the variable is missing and `SN_REQUIRE_SERVICES=1`: CI requires every service.
-pub fn service_url(variable: &str, test: &str) -> Option<String> {
-    match std::env::var(variable) {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            assert!(
-                !services_required(),
-                "{test}: {variable} is not set and SN_REQUIRE_SERVICES=1 requires it"
-            );
-            eprintln!(
-                "{test}: skipped, {variable} is not set (set it to run against the real service)"
-            );
-            None
-        }
-    }
-}
-
-/// Whether `SN_REQUIRE_SERVICES=1`: a missing or unreachable service is a failure, not a skip.
-pub fn services_required() -> bool {
-    std::env::var("SN_REQUIRE_SERVICES").is_ok_and(|value| value == "1")
-}
-
-/// Reports a service that is configured but unreachable.
-///
-/// # Panics
-///
-/// When `SN_REQUIRE_SERVICES=1`: a configured service that cannot be reached is a failure.
-/// Otherwise the skip is said on stderr.
-pub fn unreachable(test: &str, what: &str, error: &dyn std::fmt::Display) {
-    assert!(
-        !services_required(),
-        "{test}: {what} is unreachable: {error}"
-    );
-    eprintln!("{test}: skipped, {what} is unreachable: {error}");
-}
+pub use servicenow_test_services::{
+    POSTGRES_VARIABLE, REDIS_VARIABLE, service_url, services_required, unreachable,
+};
 
 /// A name unique to this run, for a schema or key prefix: `prefix_<16 hex digits>`.
 pub fn unique_name(prefix: &str) -> String {

@@ -1,27 +1,40 @@
 //! A process killed with SIGKILL in the middle of a refresh (SQLite, PostgreSQL, Redis): after a restart the credential works without a new login, and the store holds a readable token set.
+//!
+//! Two kills stop the worker at fixed points. The others land at a random moment inside a
+//! chosen phase of a refresh (before the token request, after the answer but before it is
+//! persisted, after it is persisted), which each last `PHASE_PAUSE` in the worker; the worker
+//! records its phase in a file that outlives the kill, and the test requires every phase to
+//! have been hit by at least one kill.
 
-use std::{path::Path, sync::Arc, time::Duration};
+use std::{collections::BTreeMap, path::Path, sync::Arc, time::Duration};
 
 use rand::Rng as _;
 use servicenow::SystemClock;
 use servicenow_emulator::TokenOutcome;
 use servicenow_reliability::{
     fixture,
-    phases::{Hold, hold_line},
-    services::{POSTGRES_VARIABLE, REDIS_VARIABLE, service_url},
+    phases::{Hold, Phase, hold_line, landed_phase, phase_line},
     stores::StoreSpec,
     workers::Worker,
 };
 use servicenow_store::{PostgresBackend, PostgresOptions, RedisBackend, RedisOptions};
+use servicenow_test_services::{POSTGRES_VARIABLE, REDIS_VARIABLE, service_url};
 
 const WORKER: &str = env!("CARGO_BIN_EXE_reliability-worker");
-/// Kills at a random moment of a refresh loop, after the two kills at fixed points.
-const RANDOM_KILLS: usize = 3;
+/// How long each phase inside a refresh lasts in the worker of a random kill.
+const PHASE_PAUSE: Duration = Duration::from_millis(200);
+/// A random kill lands this long at most after the worker announced the phase: well inside it.
+const KILL_WITHIN: u64 = 100;
+/// Kills at most per phase: a kill that lands outside its phase (the machine stalled between
+/// the announcement and the kill) is recorded and tried again.
+const ATTEMPTS_PER_PHASE: usize = 5;
 
 /// What one store's run did, for docs/reliability.md.
 #[derive(Debug)]
 struct CrashFigures {
     kills: usize,
+    /// For each phase aimed at, where the kills landed.
+    landings: BTreeMap<&'static str, Vec<&'static str>>,
     refreshes_answered: u64,
     logins: u64,
 }
@@ -52,15 +65,28 @@ async fn kill_mid_refresh_then_recover(spec: &StoreSpec) -> CrashFigures {
         process.kill().await.unwrap();
         kills += 1;
     }
-    // Killed at random moments of back-to-back refreshes (most of a refresh is IO to the
-    // instance and the store, so that is where the kill lands).
-    for _ in 0..RANDOM_KILLS {
-        let mut process = Worker::start(worker, &instance, spec, &["refresh-loop"]).unwrap();
-        process.wait_for("refreshed 2").await.unwrap();
-        let pause = rand::rng().random_range(0..80);
-        tokio::time::sleep(Duration::from_millis(pause)).await;
-        process.kill().await.unwrap();
-        kills += 1;
+    // Killed at a random moment inside each phase of a refresh, confirmed by the phase file.
+    let phase_files = tempfile::tempdir().unwrap();
+    let pause_ms = PHASE_PAUSE.as_millis().to_string();
+    let mut landings = BTreeMap::new();
+    for aim in Phase::IN_REFRESH {
+        let landed_in: &mut Vec<&'static str> = landings.entry(aim.name()).or_default();
+        for attempt in 0..ATTEMPTS_PER_PHASE {
+            let file = phase_files.path().join(format!("{}-{attempt}", aim.name()));
+            let file_argument = file.to_str().unwrap();
+            let arguments = ["refresh-loop", file_argument, &pause_ms];
+            let mut process = Worker::start(worker, &instance, spec, &arguments).unwrap();
+            process.wait_for(&phase_line(aim)).await.unwrap();
+            let delay = rand::rng().random_range(0..KILL_WITHIN);
+            tokio::time::sleep(Duration::from_millis(delay)).await;
+            process.kill().await.unwrap();
+            kills += 1;
+            let landed = landed_phase(&file).expect("the worker recorded its phase");
+            landed_in.push(landed.name());
+            if landed == aim {
+                break;
+            }
+        }
     }
 
     // A new process: the credential refreshes and reads a row, with no new login.
@@ -78,10 +104,18 @@ async fn kill_mid_refresh_then_recover(spec: &StoreSpec) -> CrashFigures {
     let counters = emulator.counters();
     let figures = CrashFigures {
         kills,
+        landings,
         refreshes_answered: counters.token_requests("refresh_token", TokenOutcome::Issued),
         logins: counters.token_requests("authorization_code", TokenOutcome::Issued),
     };
     eprintln!("crash_refresh[{}]: {figures:?}", spec.name());
+    for aim in Phase::IN_REFRESH {
+        assert!(
+            figures.landings[aim.name()].contains(&aim.name()),
+            "no kill landed in {}: {figures:?}",
+            aim.name()
+        );
+    }
     assert_eq!(
         figures.logins, 1,
         "only the first login may exchange a code"
@@ -103,7 +137,7 @@ async fn sqlite_credential_survives_a_process_killed_mid_refresh() {
         directory: directory.path().join("store"),
     };
     let figures = kill_mid_refresh_then_recover(&spec).await;
-    assert_eq!(figures.kills, 2 + RANDOM_KILLS);
+    assert!(figures.kills >= 2 + Phase::IN_REFRESH.len(), "{figures:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -120,7 +154,7 @@ async fn postgres_credential_survives_a_process_killed_mid_refresh() {
         key_file: directory.path().join("sealing.key"),
     };
     let figures = kill_mid_refresh_then_recover(&spec).await;
-    assert_eq!(figures.kills, 2 + RANDOM_KILLS);
+    assert!(figures.kills >= 2 + Phase::IN_REFRESH.len(), "{figures:?}");
     let backend = PostgresBackend::connect(&url, PostgresOptions::new(schema).unwrap())
         .await
         .unwrap();
@@ -141,7 +175,7 @@ async fn redis_credential_survives_a_process_killed_mid_refresh() {
         key_file: directory.path().join("sealing.key"),
     };
     let figures = kill_mid_refresh_then_recover(&spec).await;
-    assert_eq!(figures.kills, 2 + RANDOM_KILLS);
+    assert!(figures.kills >= 2 + Phase::IN_REFRESH.len(), "{figures:?}");
     let backend = RedisBackend::connect(&url, RedisOptions::new(prefix).unwrap())
         .await
         .unwrap();

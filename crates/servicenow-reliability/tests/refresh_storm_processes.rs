@@ -2,8 +2,9 @@
 //!
 //! Each process is the `refresh-storm-worker` binary of this crate with many concurrent callers;
 //! all four are released together by a barrier file. PostgreSQL and Redis need
-//! `SN_TEST_POSTGRES_URL` / `SN_TEST_REDIS_URL` (skipped with a message without them, unless
-//! `SN_REQUIRE_SERVICES=1`); each run uses its own schema or key prefix and removes it.
+//! `SN_TEST_POSTGRES_URL` / `SN_TEST_REDIS_URL` (without them skipped, and listed at the end of
+//! `cargo test`; a failure when `SN_REQUIRE_SERVICES=1`); each run uses its own schema or key
+//! prefix and removes it.
 
 use std::{collections::BTreeMap, path::Path, process::Stdio, sync::Arc, time::Duration};
 

@@ -1,6 +1,6 @@
 //! The PostgreSQL backend against the server of this machine: conformance, raw rows, bad rows.
 //!
-//! Needs `SN_TEST_POSTGRES_URL`; skipped (with a message) without it unless
+//! Needs `SN_TEST_POSTGRES_URL`; skipped (and listed at the end of `cargo test`) without it unless
 //! `SN_REQUIRE_SERVICES=1`. Each test uses its own schema and drops it.
 
 mod common;

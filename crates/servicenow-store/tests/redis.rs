@@ -1,6 +1,6 @@
 //! The Redis backend against the server of this machine: conformance, raw values, bad values.
 //!
-//! Needs `SN_TEST_REDIS_URL`; skipped (with a message) without it unless
+//! Needs `SN_TEST_REDIS_URL`; skipped (and listed at the end of `cargo test`) without it unless
 //! `SN_REQUIRE_SERVICES=1`. Each test uses its own key prefix and deletes its keys.
 
 mod common;

@@ -175,7 +175,7 @@ impl Login {
 
     fn machine(&self) -> Result<AuthMachine> {
         Ok(AuthMachine::new(
-            (*self.config).clone(),
+            Arc::clone(&self.config),
             self.endpoint().clock.now(),
             os_seed()?,
         ))

@@ -1,7 +1,7 @@
 //! The example web app in a real headless Chromium (through chromedriver and WebDriver): connect,
 //! log in on the emulator's page, Allow, see the incidents, disconnect; Deny; and a forged
-//! callback. Runs when SN_TEST_CHROMEDRIVER points at chromedriver; skipped with a message
-//! otherwise, and a failure when SN_REQUIRE_SERVICES=1.
+//! callback. Runs when SN_TEST_CHROMEDRIVER points at chromedriver; otherwise skipped, and listed
+//! as skipped at the end of `cargo test` (a failure when SN_REQUIRE_SERVICES=1).
 
 use std::{
     path::{Path, PathBuf},
@@ -24,7 +24,8 @@ use web_login::{App, AppConfig, open_store};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connect_allow_see_incidents_then_disconnect() {
-    let Some(chromium) = Chromium::start().await else {
+    let Some(chromium) = Chromium::start("connect_allow_see_incidents_then_disconnect").await
+    else {
         return;
     };
     let world = World::start().await;
@@ -115,7 +116,7 @@ async fn connect_allow_see_incidents_then_disconnect() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deny_on_the_consent_page_connects_nothing() {
-    let Some(chromium) = Chromium::start().await else {
+    let Some(chromium) = Chromium::start("deny_on_the_consent_page_connects_nothing").await else {
         return;
     };
     let world = World::start().await;
@@ -164,7 +165,8 @@ async fn deny_on_the_consent_page_connects_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_forged_callback_with_a_wrong_state_is_rejected() {
-    let Some(chromium) = Chromium::start().await else {
+    let Some(chromium) = Chromium::start("a_forged_callback_with_a_wrong_state_is_rejected").await
+    else {
         return;
     };
     let world = World::start().await;
@@ -335,22 +337,14 @@ struct Chromium {
 }
 
 impl Chromium {
-    async fn start() -> Option<Self> {
-        let required = std::env::var("SN_REQUIRE_SERVICES").is_ok_and(|value| value == "1");
-        let path = match std::env::var_os("SN_TEST_CHROMEDRIVER") {
-            Some(path) if !path.is_empty() => PathBuf::from(path),
-            _ => {
-                assert!(
-                    !required,
-                    "SN_TEST_CHROMEDRIVER is not set and SN_REQUIRE_SERVICES=1: install Debian's \
-                     chromium and chromium-driver and set SN_TEST_CHROMEDRIVER=$(command -v chromedriver)"
-                );
-                eprintln!(
-                    "skipped: the browser test needs SN_TEST_CHROMEDRIVER (the path of chromedriver)"
-                );
-                return None;
-            }
-        };
+    /// Starts chromedriver for `test`, or `None` (a skip the end of `cargo test` reports) when
+    /// `SN_TEST_CHROMEDRIVER` is not set; under `SN_REQUIRE_SERVICES=1` that is a failure
+    /// (install Debian's chromium and chromium-driver and set it to `$(command -v chromedriver)`).
+    async fn start(test: &str) -> Option<Self> {
+        let path = PathBuf::from(servicenow_test_services::service_url(
+            servicenow_test_services::CHROMEDRIVER_VARIABLE,
+            test,
+        )?);
         let port = {
             let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
             probe.local_addr().unwrap().port()

@@ -9,6 +9,9 @@ use crate::model::{Expected, Request, Step};
 use crate::observe::set_view;
 use crate::world::{Invariant, RefreshTokenLicence, World};
 
+/// The most outputs the foreign machine may give for one `BeginLogin`.
+const FOREIGN_DRAIN_CAP: usize = 100;
+
 impl World {
     pub(crate) fn command(&mut self, command: CommandKind) {
         match command {
@@ -247,7 +250,7 @@ impl World {
             return String::new();
         }
         let mut url = String::new();
-        loop {
+        for _ in 0..FOREIGN_DRAIN_CAP {
             match self.foreign.poll_output() {
                 Output::Event(Event::LoginStarted(started)) => {
                     self.secrets.insert(started.state.secret().to_owned());
@@ -257,5 +260,10 @@ impl World {
                 _ => (),
             }
         }
+        self.violation(
+            Invariant::HarnessMisuse,
+            format!("the foreign machine gave more than {FOREIGN_DRAIN_CAP} outputs for one login"),
+        );
+        url
     }
 }

@@ -72,15 +72,17 @@ pub(crate) fn lives(scenario: &FairScenario, rule: Liveness) -> Result<(), TestC
 }
 
 /// The generators must keep reaching what the properties are about, at the default case
-/// count: every situation of the safety properties, every combination the model shows to
-/// matter, and every liveness situation. The counts are printed (and written to
-/// `coverage.txt` in Cargo's test scratch directory) on every run.
+/// count (or at `PROPTEST_CASES` when it asks for more): every situation of the safety
+/// properties, every combination the model shows to matter, and every liveness situation. The
+/// counts are printed (and written to `coverage.txt` in Cargo's test scratch directory) on
+/// every run.
 #[test]
 fn every_combination_is_reached_at_the_default_case_count() {
+    let cases = config().cases.max(DEFAULT_CASES);
     let mut runner = proptest::test_runner::TestRunner::deterministic();
     let mut situations = world::Coverage::default();
     let mut combinations = Combinations::default();
-    for _ in 0..DEFAULT_CASES {
+    for _ in 0..cases {
         let scenario = scenario()
             .new_tree(&mut runner)
             .expect("a scenario")
@@ -91,7 +93,7 @@ fn every_combination_is_reached_at_the_default_case_count() {
         combinations.add(&world.combinations);
     }
     let mut fair = [0_usize; 3];
-    for _ in 0..DEFAULT_CASES {
+    for _ in 0..cases {
         let scenario = fair_scenario()
             .new_tree(&mut runner)
             .expect("a fair scenario")
@@ -112,7 +114,7 @@ fn every_combination_is_reached_at_the_default_case_count() {
         ("refresh in flight at its refresh point (fair)", fair[1]),
         ("service restored after re-authorization (fair)", fair[2]),
     ]);
-    let mut report = format!("coverage of {DEFAULT_CASES} scenarios of each generator:\n");
+    let mut report = format!("coverage of {cases} scenarios of each generator:\n");
     for (name, count) in &rows {
         let _ = writeln!(report, "  {count:>7}  {name}");
     }

@@ -12,186 +12,19 @@
 //! failure, a revocation without one is unconfirmed); then the next revocation of a logout; then
 //! the next token request, if one is needed and allowed.
 
+mod outcomes;
+mod terms;
+
 use std::collections::VecDeque;
-use std::time::Duration;
 
-use servicenow_auth::{AuthConfig, Revocation, Timestamp};
+use servicenow_auth::{Revocation, Timestamp};
 
-/// The rules' parameters, from the public configuration.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Rules {
-    skew: Duration,
-    jitter: Duration,
-    login_lifetime: Duration,
-    request_timeout: Duration,
-    refresh_token_lifetime: Option<Duration>,
-    backoff_initial: Duration,
-    backoff_max: Duration,
-    max_pending_logins: usize,
-    non_interactive: bool,
-}
+pub(crate) use self::terms::{
+    Announced, Expected, LoginFailureKind, Reason, RefreshView, Request, Rules, SetView,
+    StatusView, Step, TokenAnswer,
+};
 
-impl Rules {
-    pub(crate) fn of(config: &AuthConfig) -> Self {
-        let timing = config.timing;
-        Self {
-            skew: timing.refresh_skew,
-            jitter: timing.refresh_jitter,
-            login_lifetime: timing.login_lifetime,
-            request_timeout: timing.request_timeout,
-            refresh_token_lifetime: timing.refresh_token_lifetime,
-            backoff_initial: timing.backoff.initial,
-            backoff_max: timing.backoff.max,
-            max_pending_logins: timing.max_pending_logins,
-            non_interactive: config.credential.is_non_interactive(),
-        }
-    }
-
-    /// The capped exponential step for the n-th consecutive failure (`BackoffPolicy` docs).
-    fn backoff_step(&self, failures: u32) -> Duration {
-        let mut step = self.backoff_initial;
-        for _ in 1..failures.min(40) {
-            step = step.saturating_mul(2);
-            if step >= self.backoff_max {
-                break;
-            }
-        }
-        step.min(self.backoff_max)
-    }
-}
-
-/// A refresh token with its lifetime facts.
-#[derive(Clone, PartialEq, Eq, Debug)]
-pub(crate) struct RefreshView {
-    pub(crate) token: String,
-    pub(crate) first_issued_at: Timestamp,
-    pub(crate) expires_at: Option<Timestamp>,
-}
-
-/// A token set as the rules see it.
-#[derive(Clone, PartialEq, Eq, Debug)]
-pub(crate) struct SetView {
-    pub(crate) access: String,
-    pub(crate) obtained_at: Timestamp,
-    pub(crate) expires_at: Timestamp,
-    pub(crate) refresh: Option<RefreshView>,
-}
-
-/// What a token endpoint answer means (RFC 6749 §5.1/§5.2, and which failures may pass).
-#[derive(Clone, Debug)]
-pub(crate) enum TokenAnswer {
-    Issued {
-        access: String,
-        expires_in: Duration,
-        refresh: Option<String>,
-    },
-    /// 5xx, 429, 408, a 200 whose body is not JSON, or no answer from the transport.
-    Transient { retry_after: Option<Duration> },
-    /// Any other error answer: the same request will not succeed later.
-    Rejected,
-}
-
-/// One input, as the rules see it.
-#[derive(Clone, Debug)]
-pub(crate) enum Step {
-    /// Time passes (`Input::Timeout`).
-    Tick,
-    EnsureFresh,
-    BeginLogin,
-    Acquire,
-    /// A 401 for the token with this model number.
-    Unauthorized(u64),
-    Restore(SetView),
-    Revoke,
-    /// A callback with a code for login number `login` (`None`: a state this machine never issued).
-    CallbackCode {
-        login: Option<usize>,
-        code: String,
-    },
-    /// An `error=` callback, carrying the state of login `login` if any.
-    CallbackError {
-        login: Option<usize>,
-    },
-    /// An answer to request `request`: what a token endpoint would mean by it, and whether it
-    /// was a 2xx (what a revocation endpoint means).
-    Answer {
-        request: u64,
-        token: TokenAnswer,
-        success: bool,
-    },
-}
-
-/// A request the machine must send.
-#[derive(Clone, PartialEq, Eq, Debug)]
-pub(crate) enum Request {
-    Exchange { code: String },
-    Refresh { refresh_token: String },
-    Acquire,
-    Revoke { token: String },
-}
-
-/// Why the machine needs outside help.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(crate) enum Reason {
-    NoTokenSet,
-    NoRefreshToken,
-    RefreshTokenExpired,
-    RefreshRejected,
-    GrantRejected,
-}
-
-/// Why a callback failed.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(crate) enum LoginFailureKind {
-    /// Unknown, used, forgotten or expired `state`.
-    StateRefused,
-    Denied,
-    ExchangeRejected,
-    ExchangeFailed,
-    /// A failure (or event) the generated schedules never provoke: always a divergence.
-    Unexpected,
-}
-
-/// One output the machine must produce, in order.
-#[derive(Clone, PartialEq, Eq, Debug)]
-pub(crate) enum Expected {
-    Request {
-        id: u64,
-        request: Request,
-    },
-    LoginStarted {
-        login: usize,
-        deadline: Timestamp,
-    },
-    LoginFailed(LoginFailureKind),
-    LoginCompleted {
-        token: u64,
-    },
-    Persist(SetView),
-    TokenReady {
-        token: u64,
-        usable_until: Timestamp,
-    },
-    /// A transient failure; the retry instant is the machine's choice within `[earliest, latest]`.
-    TokenRequestFailed {
-        retry_at: Timestamp,
-    },
-    ReauthorizationRequired(Reason),
-    TokenSetDropped,
-    LoggedOut {
-        refresh_token: Revocation,
-        access_token: Revocation,
-    },
-}
-
-/// The two choices the rules leave to the machine's seeded RNG, as the machine announced them.
-pub(crate) struct Announced {
-    /// `Status::refresh_at` after the input (the refresh point of the token set held then).
-    pub(crate) refresh_at: Option<Timestamp>,
-    /// The `retry_at` of the `TokenRequestFailed` event of the input, if any.
-    pub(crate) retry_at: Option<Timestamp>,
-}
-
+/// Why a token request was sent.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum Purpose {
     Exchange,
@@ -199,6 +32,8 @@ pub(crate) enum Purpose {
     Acquire,
 }
 
+/// The token set held: its model number, when it stops being handed out, when its proactive
+/// refresh is due, and whether a resource server refused it.
 #[derive(Clone, Debug)]
 pub(crate) struct Held {
     pub(crate) number: u64,
@@ -208,6 +43,7 @@ pub(crate) struct Held {
     pub(crate) refused: bool,
 }
 
+/// The one token request that may be in flight.
 #[derive(Clone, Debug)]
 pub(crate) struct InFlight {
     pub(crate) id: u64,
@@ -219,6 +55,7 @@ pub(crate) struct InFlight {
     pub(crate) presented: Option<RefreshView>,
 }
 
+/// One logout's revocations: the refresh token first, then the access token.
 #[derive(Clone, Debug)]
 struct Logout {
     refresh_token: Option<String>,
@@ -228,6 +65,7 @@ struct Logout {
     in_flight: Option<(u64, Timestamp, bool)>,
 }
 
+/// A begun login, by the number of its `LoginStarted`.
 #[derive(Clone, Debug)]
 struct PendingLogin {
     number: usize,
@@ -370,6 +208,21 @@ impl Model {
         Some((held.number, held.set.access.as_str(), held.usable_until))
     }
 
+    /// What the machine's `status()` must say, in the model's terms.
+    pub(crate) fn status(&self) -> StatusView {
+        StatusView {
+            has_token_set: self.held.is_some(),
+            token_request_in_flight: self.in_flight.is_some(),
+            refresh_due: self
+                .held
+                .as_ref()
+                .is_some_and(|held| held.refused || self.now >= held.refresh_at),
+            retry_at: self.retry_at,
+            reauthorization_required: self.reauthorization,
+            pending_logins: self.logins.len(),
+        }
+    }
+
     pub(crate) fn held_number(&self) -> Option<u64> {
         self.held.as_ref().map(|held| held.number)
     }
@@ -464,256 +317,6 @@ impl Model {
             outcome: (refresh_outcome, Revocation::NotConfirmed),
             in_flight: None,
         });
-    }
-
-    fn answer(&mut self, request: u64, token: &TokenAnswer, success: bool, announced: &Announced) {
-        if self
-            .in_flight
-            .as_ref()
-            .is_some_and(|flight| flight.id == request)
-        {
-            let Some(flight) = self.in_flight.take() else {
-                return;
-            };
-            if !flight.superseded {
-                self.token_outcome(flight.purpose, token.clone(), announced);
-            }
-            return;
-        }
-        if let Some(logout) = self.logouts.front_mut() {
-            if let Some((id, _, is_refresh_token)) = logout.in_flight {
-                if id == request {
-                    logout.in_flight = None;
-                    let revocation = if success {
-                        Revocation::Confirmed
-                    } else {
-                        Revocation::NotConfirmed
-                    };
-                    if is_refresh_token {
-                        logout.outcome.0 = revocation;
-                    } else {
-                        logout.outcome.1 = revocation;
-                    }
-                }
-            }
-        }
-        // Anything else answers a request given up on, or is a duplicate: nothing happens.
-    }
-
-    fn token_outcome(&mut self, purpose: Purpose, answer: TokenAnswer, announced: &Announced) {
-        let answer = match answer {
-            TokenAnswer::Issued { expires_in, .. } if expires_in.is_zero() => {
-                TokenAnswer::Transient { retry_after: None }
-            }
-            other => other,
-        };
-        match (purpose, answer) {
-            (
-                Purpose::Exchange,
-                TokenAnswer::Issued {
-                    access,
-                    expires_in,
-                    refresh,
-                },
-            ) => {
-                self.failures = 0;
-                self.retry_at = None;
-                self.reauthorization = None;
-                self.acquisition_wanted = false;
-                let set = self.issued_set(purpose, access, expires_in, refresh);
-                let number = self.install(set, true, announced);
-                self.out.push(Expected::LoginCompleted { token: number });
-                self.announce_if_usable(number);
-            }
-            (Purpose::Exchange, TokenAnswer::Rejected) => self
-                .out
-                .push(Expected::LoginFailed(LoginFailureKind::ExchangeRejected)),
-            (Purpose::Exchange, TokenAnswer::Transient { .. }) => self
-                .out
-                .push(Expected::LoginFailed(LoginFailureKind::ExchangeFailed)),
-            (
-                _,
-                TokenAnswer::Issued {
-                    access,
-                    expires_in,
-                    refresh,
-                },
-            ) => {
-                if self.failures > 0 {
-                    self.recoveries_after_failure += 1;
-                }
-                // A token obtained ends the failures and satisfies any wish for an acquisition:
-                // `EnsureFresh` asks for a token to exist or be on its way, not for another one.
-                self.failures = 0;
-                self.retry_at = None;
-                self.acquisition_wanted = false;
-                if purpose == Purpose::Refresh {
-                    let held_string = self
-                        .held
-                        .as_ref()
-                        .and_then(|held| held.set.refresh.as_ref())
-                        .map(|record| record.token.clone());
-                    if refresh.is_some() && held_string.is_some() && refresh != held_string {
-                        self.rotations += 1;
-                    }
-                }
-                let set = self.issued_set(purpose, access, expires_in, refresh);
-                let number = self.install(set, true, announced);
-                self.announce_if_usable(number);
-            }
-            (Purpose::Refresh, TokenAnswer::Rejected) => {
-                self.require_reauthorization(Reason::RefreshRejected);
-            }
-            (_, TokenAnswer::Rejected) => self.require_reauthorization(Reason::GrantRejected),
-            (_, TokenAnswer::Transient { retry_after }) => {
-                self.transient_failure(purpose, retry_after, announced);
-            }
-        }
-    }
-
-    /// Capped exponential backoff with equal jitter: the n-th consecutive failure waits between
-    /// half a step and a step; a `Retry-After` is believed up to the cap.
-    fn transient_failure(
-        &mut self,
-        purpose: Purpose,
-        retry_after: Option<Duration>,
-        announced: &Announced,
-    ) {
-        self.failures = self.failures.saturating_add(1);
-        let step = self.rules.backoff_step(self.failures);
-        let floor = retry_after.map_or(Duration::ZERO, |wait| wait.min(self.rules.backoff_max));
-        let earliest = self.now.saturating_add((step / 2).max(floor));
-        let latest = self.now.saturating_add(step.max(floor));
-        let retry_at = match announced.retry_at {
-            Some(at) if earliest <= at && at <= latest => at,
-            Some(at) => {
-                self.band_violations.push(format!(
-                    "retry at {at:?} outside the backoff band [{earliest:?}, {latest:?}] of failure {}",
-                    self.failures
-                ));
-                at
-            }
-            None => {
-                self.band_violations
-                    .push("a transient failure announced no retry".into());
-                earliest
-            }
-        };
-        self.retry_at = Some(retry_at);
-        if purpose == Purpose::Acquire {
-            self.acquisition_wanted = true;
-        }
-        self.out.push(Expected::TokenRequestFailed { retry_at });
-    }
-
-    fn require_reauthorization(&mut self, reason: Reason) {
-        self.reauthorization = Some(reason);
-        self.failures = 0;
-        self.retry_at = None;
-        self.acquisition_wanted = false;
-        self.out.push(Expected::ReauthorizationRequired(reason));
-    }
-
-    /// The token set a token response makes (RFC 6749 §6): a refresh that names no refresh
-    /// token keeps the held one; the same string keeps its first issue and expiry; a new string
-    /// starts a new lifetime.
-    fn issued_set(
-        &self,
-        purpose: Purpose,
-        access: String,
-        expires_in: Duration,
-        refresh: Option<String>,
-    ) -> SetView {
-        let held = self.held.as_ref().and_then(|held| held.set.refresh.clone());
-        let refresh = match (refresh, held) {
-            (Some(new), Some(old)) if new == old.token => Some(old),
-            (Some(new), _) => Some(RefreshView {
-                token: new,
-                first_issued_at: self.now,
-                expires_at: self
-                    .rules
-                    .refresh_token_lifetime
-                    .map(|lifetime| self.now.saturating_add(lifetime)),
-            }),
-            (None, old) if purpose == Purpose::Refresh => old,
-            (None, _) => None,
-        };
-        SetView {
-            access,
-            obtained_at: self.now,
-            expires_at: self.now.saturating_add(expires_in),
-            refresh,
-        }
-    }
-
-    /// Holds `set` as a new token: usable until `expires_at - min(skew, lifetime / 2)`, refreshed
-    /// from a point up to `min(jitter, lifetime / 4)` earlier.
-    fn install(&mut self, set: SetView, persist: bool, announced: &Announced) -> u64 {
-        let number = self.next_token;
-        self.next_token += 1;
-        let lifetime = set.expires_at.saturating_duration_since(set.obtained_at);
-        let usable_until = set
-            .expires_at
-            .saturating_sub(self.rules.skew.min(lifetime / 2));
-        let earliest = usable_until.saturating_sub(self.rules.jitter.min(lifetime / 4));
-        let refresh_at = match announced.refresh_at {
-            Some(at) if earliest <= at && at <= usable_until => at,
-            other => {
-                self.band_violations.push(format!(
-                    "refresh point {other:?} outside the jitter band [{earliest:?}, {usable_until:?}]"
-                ));
-                usable_until
-            }
-        };
-        if persist {
-            self.out.push(Expected::Persist(set.clone()));
-        }
-        self.held = Some(Held {
-            number,
-            set,
-            usable_until,
-            refresh_at,
-            refused: false,
-        });
-        number
-    }
-
-    fn announce_if_usable(&mut self, number: u64) {
-        if let Some((token, _, usable_until)) = self.hand_out() {
-            if token == number {
-                self.out.push(Expected::TokenReady {
-                    token,
-                    usable_until,
-                });
-            }
-        }
-    }
-
-    fn expire_deadlines(&mut self, announced: &Announced) {
-        let now = self.now;
-        if self
-            .in_flight
-            .as_ref()
-            .is_some_and(|flight| now >= flight.deadline)
-        {
-            if let Some(flight) = self.in_flight.take() {
-                if !flight.superseded {
-                    self.token_outcome(
-                        flight.purpose,
-                        TokenAnswer::Transient { retry_after: None },
-                        announced,
-                    );
-                }
-            }
-        }
-        if let Some(logout) = self.logouts.front_mut() {
-            if logout
-                .in_flight
-                .is_some_and(|(_, deadline, _)| now >= deadline)
-            {
-                logout.in_flight = None;
-            }
-        }
     }
 
     fn advance_logouts(&mut self) {

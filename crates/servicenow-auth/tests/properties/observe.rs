@@ -1,5 +1,5 @@
 //! What the machine did, in the reference model's terms, and the step-by-step comparison of the
-//! two: requests, events, the deadline and the token handed out after every input.
+//! two: requests, events, the deadline, the token handed out and the status after every input.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -10,7 +10,8 @@ use servicenow_auth::{
 use servicenow_testkit::form;
 
 use crate::model::{
-    Announced, Expected, LoginFailureKind, Reason, RefreshView, Request, SetView, Step, TokenAnswer,
+    Announced, Expected, LoginFailureKind, Reason, RefreshView, Request, SetView, StatusView, Step,
+    TokenAnswer,
 };
 use crate::world::{Invariant, World};
 
@@ -403,6 +404,21 @@ impl World {
                 "after {step:?} the machine hands out {:?}, the model {:?}",
                 handed.map(|(id, _, until)| (id, until)),
                 wanted.map(|(number, _, until)| (number, until))
+            ));
+        }
+        let status = self.machine.status(self.now);
+        let seen_status = StatusView {
+            has_token_set: status.has_token_set,
+            token_request_in_flight: status.token_request_in_flight,
+            refresh_due: status.refresh_due,
+            retry_at: status.retry_at,
+            reauthorization_required: status.reauthorization_required.as_ref().map(reason),
+            pending_logins: status.pending_logins,
+        };
+        if seen_status != self.model.status() {
+            problems.push(format!(
+                "after {step:?} the machine's status is {seen_status:?}, the model's {:?}",
+                self.model.status()
             ));
         }
         if !problems.is_empty() {

@@ -4,11 +4,16 @@
 //! `SN_WORKER_STORE` (a `StoreSpec` line). Modes:
 //! - `hold before-token-request|after-token-response`: expire the token, refresh, and stop at
 //!   that point of the refresh (printing `HOLD …`) until killed;
-//! - `refresh-loop`: refresh over and over (printing `refreshed N`) until killed;
+//! - `refresh-loop [PHASE_FILE PAUSE_MS]`: refresh over and over (printing `refreshed N`) until
+//!   killed, printing `PHASE …` on entering each phase of a refresh and writing it to
+//!   `PHASE_FILE`, where the test reads where its kill landed; each phase inside a refresh
+//!   lasts at least `PAUSE_MS`;
 //! - `check`: read the stored token set (it must decode), refresh, and read one row with the
 //!   new token: prints `OK` when the credential works without a new login;
 //! - `storm N`: wait for `go` on stdin, expire the token, then N concurrent callers each get a
-//!   token and read one row with it; prints `OK callers=N token_requests=T`.
+//!   token and read one row with it; prints `OK callers=N token_requests=T refused=F`, where F
+//!   counts the requests that failed at the transport (while the instance was down), whoever
+//!   retried them.
 #![allow(clippy::print_stdout)] // This binary reports to its parent on stdout.
 
 use std::{sync::Arc, time::Duration};
@@ -18,7 +23,8 @@ use servicenow::{Client, Clock as _, ManualClock, table::Record};
 use servicenow_auth::TokenSet;
 use servicenow_reliability::{
     fixture,
-    phases::{self, Hold, PhaseTransport},
+    phase_store::PhaseStore,
+    phases::{self, Hold, Phase, PhaseLog, PhaseTransport},
     stores::StoreSpec,
 };
 use servicenow_store::TokenStore;
@@ -33,13 +39,25 @@ async fn main() -> anyhow::Result<()> {
     let arguments: Vec<String> = std::env::args().skip(1).collect();
     let instance = std::env::var("SN_WORKER_INSTANCE").context("SN_WORKER_INSTANCE")?;
     let spec = StoreSpec::decode(&std::env::var("SN_WORKER_STORE").context("SN_WORKER_STORE")?)?;
-    let store = spec.open().await?;
     let clock = ManualClock::new();
     let hold = match arguments.as_slice() {
         [mode, hold] if mode == "hold" => Hold::parse(hold).context("hold: unknown point")?,
         _ => Hold::Never,
     };
-    let transport = Arc::new(PhaseTransport::new(servicenow::default_transport()?, hold));
+    let log = match arguments.as_slice() {
+        [mode, file, pause] if mode == "refresh-loop" => PhaseLog::new(
+            Some(file.into()),
+            Duration::from_millis(pause.parse().context("refresh-loop: PAUSE_MS")?),
+        ),
+        _ => PhaseLog::default(),
+    };
+    let store: Arc<dyn TokenStore> = Arc::new(PhaseStore::new(spec.open().await?, log.clone()));
+    let phase_transport = Arc::new(PhaseTransport::new(
+        servicenow::default_transport()?,
+        hold,
+        log.clone(),
+    ));
+    let transport: Arc<dyn servicenow_http::HttpTransport> = phase_transport.clone();
     let client = fixture::user_client(
         &instance,
         Arc::clone(&store),
@@ -57,11 +75,11 @@ async fn main() -> anyhow::Result<()> {
                 outcome.map(|_| ())
             )
         }
-        Some("refresh-loop") => refresh_loop(&client, store.as_ref(), &clock).await,
+        Some("refresh-loop") => refresh_loop(&client, store.as_ref(), &clock, &log).await,
         Some("check") => check(&client, store.as_ref(), &clock).await,
         Some("storm") => {
             let callers = arguments.get(1).and_then(|n| n.parse().ok()).unwrap_or(250);
-            storm(client, store.as_ref(), &clock, callers).await
+            storm(client, store.as_ref(), &clock, callers, &phase_transport).await
         }
         other => bail!("unknown mode {other:?}"),
     }
@@ -103,10 +121,12 @@ async fn refresh_loop(
     client: &Client,
     store: &dyn TokenStore,
     clock: &ManualClock,
+    log: &PhaseLog,
 ) -> anyhow::Result<()> {
     expire_stored_token(client, store, clock).await?;
     for iteration in 1..=MAX_LOOP_REFRESHES {
         client.token_manager().bearer().await?;
+        log.enter(Phase::BetweenRefreshes).await;
         phases::announce(&format!("refreshed {iteration}"));
         clock.advance(Duration::from_secs(31 * 60));
     }
@@ -134,6 +154,7 @@ async fn storm(
     store: &dyn TokenStore,
     clock: &ManualClock,
     callers: usize,
+    transport: &PhaseTransport,
 ) -> anyhow::Result<()> {
     phases::announce("READY");
     let mut line = String::new();
@@ -163,8 +184,9 @@ async fn storm(
     }
     let stats = client.token_manager().stats();
     phases::announce(&format!(
-        "OK callers={callers} token_requests={}",
-        stats.token_requests
+        "OK callers={callers} token_requests={} refused={}",
+        stats.token_requests,
+        transport.failed_sends()
     ));
     Ok(())
 }

@@ -2,38 +2,10 @@
 
 #![allow(dead_code)] // Each test binary uses a different subset of these helpers.
 
-/// The URL in `variable`, or `None` after printing why the test is skipped; with
-/// `SN_REQUIRE_SERVICES=1` a missing variable fails the test instead.
-pub(crate) fn service_url(variable: &str, test: &str) -> Option<String> {
-    match std::env::var(variable) {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            assert!(
-                !services_required(),
-                "{test}: {variable} is not set but SN_REQUIRE_SERVICES=1"
-            );
-            eprintln!(
-                "{test}: skipped because {variable} is not set (set it, e.g. in .ci/run, to run against a server)"
-            );
-            None
-        }
-    }
-}
-
-/// Whether a missing or unreachable service is a failure rather than a skip.
-pub(crate) fn services_required() -> bool {
-    std::env::var("SN_REQUIRE_SERVICES").is_ok_and(|value| value == "1")
-}
-
-/// Reports a service that is configured but unreachable: a failure under
-/// `SN_REQUIRE_SERVICES=1`, otherwise a printed skip.
-pub(crate) fn unreachable(test: &str, what: &str, error: &dyn std::fmt::Debug) {
-    assert!(
-        !services_required(),
-        "{test}: {what} is unreachable: {error:?}"
-    );
-    eprintln!("{test}: skipped because {what} is unreachable: {error:?}");
-}
+// The service rule (run, fail under SN_REQUIRE_SERVICES=1, or a skip the end of `cargo test`
+// reports) is shared by every crate with a service-backed test.
+#[allow(unused_imports)] // Only the binaries with service-backed tests use them.
+pub(crate) use servicenow_test_services::{service_url, unreachable};
 
 /// A name unique to this test run, for a schema or key prefix: `prefix_<16 hex digits>`.
 pub(crate) fn unique_name(prefix: &str) -> String {

@@ -93,8 +93,9 @@ pub(crate) struct Inner {
     config: Arc<AuthConfig>,
     shared: Arc<ManagerShared>,
     snapshot: ArcSwapOption<Snapshot>,
-    /// Built when a token is first needed.
-    machine: tokio::sync::Mutex<Option<MachineState>>,
+    /// Built when a token is first needed; boxed, so that a handle that never asked for a
+    /// token does not carry a machine's worth of empty space.
+    machine: tokio::sync::Mutex<Option<Box<MachineState>>>,
     refresh: Mutex<Option<single_flight::RefreshSlot>>,
     refresh_generation: AtomicU64,
     refused: Mutex<Vec<TokenId>>,
@@ -136,7 +137,12 @@ impl TokenManager {
             options,
         });
         let config = Arc::new(machine.config().clone());
-        Self::with_state(key, config, shared, Some(MachineState::new(machine)))
+        Self::with_state(
+            key,
+            config,
+            shared,
+            Some(Box::new(MachineState::new(machine))),
+        )
     }
 
     /// A manager whose machine is built from `config` when a token is first needed.
@@ -152,7 +158,7 @@ impl TokenManager {
         key: CredentialKey,
         config: Arc<AuthConfig>,
         shared: Arc<ManagerShared>,
-        state: Option<MachineState>,
+        state: Option<Box<MachineState>>,
     ) -> Self {
         let inner = Arc::new_cyclic(|this| Inner {
             this: this.clone(),

@@ -15,7 +15,7 @@ impl Inner {
             error = %error,
             "persisting the new token set failed; it stays in memory and is retried"
         );
-        state.unpersisted = Some(set);
+        state.unpersisted = Some(Box::new(set));
         self.schedule_persist_retry();
     }
 

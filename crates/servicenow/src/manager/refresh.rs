@@ -21,8 +21,9 @@ pub(crate) struct MachineState {
     pub(super) machine: AuthMachine,
     /// The store version the machine's token set came from or was saved as.
     pub(super) version: Option<Version>,
-    /// A token set the machine produced that the store has not accepted yet.
-    pub(super) unpersisted: Option<TokenSet>,
+    /// A token set the machine produced that the store has not accepted yet (boxed: it is
+    /// almost always `None`, and an idle manager should not carry its space).
+    pub(super) unpersisted: Option<Box<TokenSet>>,
     /// Set by [`TokenManager::reload`](crate::TokenManager::reload): the store is the truth, even
     /// when it holds nothing (a logout done elsewhere), so the machine forgets what it holds.
     pub(super) reload_requested: bool,
@@ -46,9 +47,9 @@ impl Inner {
     pub(super) async fn refresh(self: &Arc<Self>) -> Result<Arc<Snapshot>> {
         let mut guard = self.machine.lock().await;
         if guard.is_none() {
-            let config = (*self.config).clone();
+            let config = Arc::clone(&self.config);
             let machine = AuthMachine::new(config, self.shared.endpoint.clock.now(), os_seed()?);
-            *guard = Some(MachineState::new(machine));
+            *guard = Some(Box::new(MachineState::new(machine)));
         }
         let Some(state) = guard.as_mut() else {
             return Err(Error::RefreshTaskStopped);
@@ -95,7 +96,7 @@ impl Inner {
         let Some(stored) = endpoint.store.load(&self.key).await? else {
             if reload_requested || state.version.is_some() {
                 // The stored set was deleted (a logout elsewhere): forget the one in memory.
-                let config = state.machine.config().clone();
+                let config = Arc::clone(&self.config);
                 state.machine = AuthMachine::new(config, endpoint.clock.now(), os_seed()?);
                 state.version = None;
                 state.unpersisted = None;

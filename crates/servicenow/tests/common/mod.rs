@@ -297,37 +297,6 @@ pub(crate) fn manager_seeded(
 /// How far to move the clock so that a 30-minute access token is expired.
 pub(crate) const PAST_EXPIRY: Duration = Duration::from_secs(1801);
 
-/// The URL in `variable`, or `None` after printing why the test is skipped; with
-/// `SN_REQUIRE_SERVICES=1` a missing variable fails the test instead.
-pub(crate) fn service_url(variable: &str, test: &str) -> Option<String> {
-    match std::env::var(variable) {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            assert!(
-                !services_required(),
-                "{test}: {variable} is not set but SN_REQUIRE_SERVICES=1"
-            );
-            eprintln!("{test}: skipped because {variable} is not set");
-            None
-        }
-    }
-}
-
-/// Whether a missing or unreachable service is a failure rather than a skip.
-pub(crate) fn services_required() -> bool {
-    std::env::var("SN_REQUIRE_SERVICES").is_ok_and(|value| value == "1")
-}
-
-/// Reports a configured but unreachable service: a failure under `SN_REQUIRE_SERVICES=1`,
-/// otherwise a printed skip.
-pub(crate) fn unreachable(test: &str, what: &str, error: &dyn std::fmt::Debug) {
-    assert!(
-        !services_required(),
-        "{test}: {what} is unreachable: {error:?}"
-    );
-    eprintln!("{test}: skipped because {what} is unreachable: {error:?}");
-}
-
 /// A name unique to this run, for a schema or key prefix: `prefix_<16 hex digits>`.
 pub(crate) fn unique_name(prefix: &str) -> String {
     let mut bytes = [0u8; 8];
