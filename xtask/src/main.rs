@@ -16,7 +16,9 @@ const USAGE: &str = "\
 usage: cargo xtask <task>
 
 tasks:
-  ci      run exactly what CI runs (`.ci/run`: fmt check, clippy -D warnings, the test command)
+  ci      run exactly what CI runs (`.ci/run`: fmt check, clippy -D warnings, cargo doc -D warnings
+          (also as docs.rs builds it), the test command, every feature combination of depth 2
+          (cargo-hack, installed when missing), cargo package of the publishable crates, fuzz build)
   tidy    check the house rules (also run by `cargo test`)
   bench   measure throughput, memory, auth overhead and the token storm against peers, side by
           side on one emulator; writes docs/benchmarks.md, fails when a target ratio is missed

@@ -1,6 +1,6 @@
 //! The oracle of the `encoded_query` fuzz target: the emulator's encoded-query parser round-trips through the documented syntax, and its value order is a total order.
 //!
-//! [`print`] writes a parsed query back in the syntax of `servicenow-api.md` §3, independently
+//! [`print()`] writes a parsed query back in the syntax of `servicenow-api.md` §3, independently
 //! of the parser: conditions `<field><OPERATOR><value>` joined by `^` within a group and by
 //! `^OR` within a clause, groups joined by `^NQ`, `ORDERBY…` terms last, and `^` inside a value
 //! written `^^`. Whatever parses must print to a query that parses to the same conditions and
