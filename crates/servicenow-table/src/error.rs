@@ -219,97 +219,9 @@ impl TableError<Infallible> {
     /// assert!(matches!(table("no spaces"), Err(TableError::InvalidName { .. })));
     /// ```
     pub fn widen<E>(self) -> TableError<E> {
-        match self {
-            Self::NotFound {
-                operation,
-                response,
-            } => TableError::NotFound {
-                operation,
-                response,
-            },
-            Self::Unauthorized {
-                operation,
-                response,
-            } => TableError::Unauthorized {
-                operation,
-                response,
-            },
-            Self::Forbidden {
-                operation,
-                response,
-            } => TableError::Forbidden {
-                operation,
-                response,
-            },
-            Self::BadRequest {
-                operation,
-                response,
-            } => TableError::BadRequest {
-                operation,
-                response,
-            },
-            Self::RateLimited {
-                operation,
-                retry_after,
-                response,
-            } => TableError::RateLimited {
-                operation,
-                retry_after,
-                response,
-            },
-            Self::TransactionTimeout {
-                operation,
-                response,
-            } => TableError::TransactionTimeout {
-                operation,
-                response,
-            },
-            Self::ServerError {
-                operation,
-                response,
-            } => TableError::ServerError {
-                operation,
-                response,
-            },
-            Self::UnexpectedStatus {
-                operation,
-                response,
-            } => TableError::UnexpectedStatus {
-                operation,
-                response,
-            },
-            Self::MalformedResponse {
-                operation,
-                status,
-                reason,
-            } => TableError::MalformedResponse {
-                operation,
-                status,
-                reason,
-            },
-            Self::Sender { source, .. } => match source {},
-            Self::ForeignOrigin { operation, origin } => {
-                TableError::ForeignOrigin { operation, origin }
-            }
-            Self::UnsafeQuery {
-                what,
-                value,
-                reason,
-            } => TableError::UnsafeQuery {
-                what,
-                value,
-                reason,
-            },
-            Self::InvalidName {
-                kind,
-                value,
-                reason,
-            } => TableError::InvalidName {
-                kind,
-                value,
-                reason,
-            },
-            Self::Serialize { operation, source } => TableError::Serialize { operation, source },
+        match self.map_sender::<E, Infallible>(|_, never| match never {}) {
+            Ok(error) => error,
+            Err(never) => match never {},
         }
     }
 }
@@ -355,8 +267,21 @@ impl<E> TableError<E> {
     /// malformed response, a refused `Link`, a refused query or name, a record that does not
     /// serialize.
     pub fn into_sender_failure(self) -> Result<(String, E), TableError<Infallible>> {
-        Err(match self {
-            Self::Sender { operation, source } => return Ok((operation, source)),
+        match self.map_sender(|operation, source| Err((operation, source))) {
+            Ok(table) => Err(table),
+            Err(sender) => Ok(sender),
+        }
+    }
+
+    /// Every variant but `Sender` moved unchanged into the error of another sender type;
+    /// `Sender` goes through `sender`. The one place that lists the variants, for
+    /// [`widen`](TableError::widen) and [`into_sender_failure`](Self::into_sender_failure).
+    fn map_sender<F, X>(
+        self,
+        sender: impl FnOnce(String, E) -> Result<TableError<F>, X>,
+    ) -> Result<TableError<F>, X> {
+        Ok(match self {
+            Self::Sender { operation, source } => return sender(operation, source),
             Self::NotFound {
                 operation,
                 response,
