@@ -18,7 +18,7 @@ use servicenow_emulator::{
 };
 use servicenow_reliability::{
     fixture,
-    services::{service_url, unique_name, unreachable},
+    services::{service_url, unique_name, unreachable, with_cleanup},
 };
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -208,14 +208,11 @@ async fn four_processes_sharing_postgres_refresh_once() {
             ("SN_STORM_NAMESPACE", schema),
         ],
     };
-    let outcome = tokio::spawn(async move {
-        four_processes_refresh_once(shared, &key_file, scratch.path()).await;
-    })
+    with_cleanup(
+        async move { four_processes_refresh_once(shared, &key_file, scratch.path()).await },
+        async move { cleanup.drop_schema().await.expect("drop the test schema") },
+    )
     .await;
-    cleanup.drop_schema().await.expect("drop the test schema");
-    if let Err(error) = outcome {
-        std::panic::resume_unwind(error.into_panic());
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -241,12 +238,9 @@ async fn four_processes_sharing_redis_refresh_once() {
             ("SN_STORM_NAMESPACE", prefix),
         ],
     };
-    let outcome = tokio::spawn(async move {
-        four_processes_refresh_once(shared, &key_file, scratch.path()).await;
-    })
+    with_cleanup(
+        async move { four_processes_refresh_once(shared, &key_file, scratch.path()).await },
+        async move { cleanup.delete_prefix().await.expect("delete the test keys") },
+    )
     .await;
-    cleanup.delete_prefix().await.expect("delete the test keys");
-    if let Err(error) = outcome {
-        std::panic::resume_unwind(error.into_panic());
-    }
 }
