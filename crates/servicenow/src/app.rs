@@ -84,6 +84,15 @@ pub(crate) enum CredentialKind<'a> {
 }
 
 impl CredentialKind<'_> {
+    /// The store key of this credential of `client` on `instance`.
+    fn key(&self, instance: &InstanceUrl, client: &OAuthClient) -> Result<CredentialKey> {
+        Ok(CredentialKey::new(
+            instance.origin(),
+            client.client_id.as_str(),
+            self.subject(),
+        )?)
+    }
+
     fn subject(&self) -> String {
         match self {
             Self::User(subject) => format!("user:{subject}"),
@@ -97,12 +106,7 @@ impl CredentialKind<'_> {
 impl App {
     /// The store key of a credential of this app.
     pub(crate) fn key(&self, kind: &CredentialKind<'_>) -> Result<CredentialKey> {
-        let client_id = self.service_config.client.client_id.as_str();
-        Ok(CredentialKey::new(
-            self.instance.origin(),
-            client_id,
-            kind.subject(),
-        )?)
+        kind.key(&self.instance, &self.service_config.client)
     }
 
     /// The live manager of `key`, or a new one registered for it.
@@ -341,11 +345,7 @@ impl ServicenowBuilder {
                 redirect_uri,
             ))
         });
-        let service_key = CredentialKey::new(
-            self.instance.origin(),
-            self.client.client_id.as_str(),
-            CredentialKind::Service.subject(),
-        )?;
+        let service_key = CredentialKind::Service.key(&self.instance, &self.client)?;
         let app = App {
             instance: self.instance,
             transport,

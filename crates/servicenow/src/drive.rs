@@ -61,6 +61,11 @@ impl TokenEndpoint {
         Ok(())
     }
 
+    /// The version the store holds for `key`, if it holds one.
+    pub(crate) async fn stored_version(&self, key: &CredentialKey) -> Result<Option<Version>> {
+        Ok(self.store.load(key).await?.map(|stored| stored.version))
+    }
+
     /// Tells the machine that the deadline it asked to be woken at has passed.
     pub(crate) fn deadline_passed(&self, machine: &mut AuthMachine) -> Result<()> {
         machine.handle_input(Input::Timeout {

@@ -103,7 +103,7 @@ impl Login {
                 callback_query: callback_query.to_owned(),
             },
         )?;
-        let mut version = self.stored_version(&key).await?;
+        let mut version = endpoint.stored_version(&key).await?;
         loop {
             match self.run(&mut machine, &key, &mut version).await? {
                 Stop::Persisted => {}
@@ -190,15 +190,6 @@ impl Login {
         self.endpoint()
             .run_until_waiting(machine, key, version, &|| {})
             .await
-    }
-
-    async fn stored_version(&self, key: &CredentialKey) -> Result<Option<Version>> {
-        Ok(self
-            .endpoint()
-            .store
-            .load(key)
-            .await?
-            .map(|stored| stored.version))
     }
 
     /// Makes the live handles of `key` (if any) read the store again.

@@ -24,7 +24,14 @@ impl Inner {
         let Some(set) = state.unpersisted.take() else {
             return;
         };
-        let current = self.key_version().await;
+        // When the store cannot say, the save's compare-and-swap settles it.
+        let current = self
+            .shared
+            .endpoint
+            .stored_version(&self.key)
+            .await
+            .ok()
+            .flatten();
         match codec::save_newest(
             self.shared.endpoint.store.as_ref(),
             &self.key,
@@ -43,20 +50,6 @@ impl Inner {
                 state.unpersisted = Some(set);
             }
         }
-    }
-
-    /// The version the store holds for this credential now (`None` when it holds none or cannot
-    /// say: the save's compare-and-swap then settles it).
-    async fn key_version(&self) -> Option<servicenow_store::Version> {
-        let current = self
-            .shared
-            .endpoint
-            .store
-            .load(&self.key)
-            .await
-            .ok()
-            .flatten();
-        current.map(|stored| stored.version)
     }
 
     /// Starts the one background retry of a failed persist, if none runs. It holds only a weak
