@@ -87,7 +87,7 @@ pub(crate) async fn login(global: &GlobalArgs, args: &LoginArgs) -> CliResult<()
         }
     };
     if let Some(secret) = &secret {
-        session.keep_secret(secret).await?;
+        session.keep_secret(secret, args.remember_secret).await?;
     }
     config.profiles.insert(global.profile.clone(), profile);
     config.save(&path)?;
@@ -103,9 +103,18 @@ pub(crate) async fn login(global: &GlobalArgs, args: &LoginArgs) -> CliResult<()
             .unwrap_or_else(|| "not stated".to_owned())
     ));
     say(&format!(
-        "Tokens are kept encrypted in {} and refreshed when needed.",
-        session.store_dir.display()
+        "Tokens are kept encrypted in {} (sealing key in {}) and refreshed when needed.",
+        session.store_dir.display(),
+        session.opened.key_source()
     ));
+    if secret.is_some() {
+        say(if args.remember_secret {
+            "The client secret is kept in the OS keyring (`sn logout` removes it)."
+        } else {
+            "The client secret was not kept: set SN_CLIENT_SECRET for later commands, or log in \
+             with --remember-secret to keep it in the OS keyring."
+        });
+    }
     Ok(())
 }
 

@@ -44,6 +44,13 @@ pub(crate) struct GlobalArgs {
     /// ~/.local/share/servicenow-rs).
     #[arg(long, global = true, env = "SN_STORE_DIR", value_name = "DIR")]
     pub(crate) store_dir: Option<PathBuf>,
+    /// Where the store's sealing key lives: keyring (the OS keyring: Secret Service, Keychain,
+    /// Credential Manager), env (a key set in SN_STORE_KEY), file:PATH (a key file from your
+    /// secret manager) or colocated (tokens.key beside the database: protects a copy of the
+    /// database alone, and says so on every use). Default: SN_STORE_KEY or SN_STORE_KEY_FILE
+    /// when set, else keyring.
+    #[arg(long, global = true, env = "SN_KEY_SOURCE", value_name = "SOURCE")]
+    pub(crate) key_source: Option<crate::keys::KeyChoice>,
     /// Log what happens (repeat for more detail); secrets are never logged.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub(crate) verbose: u8,
@@ -67,6 +74,21 @@ pub(crate) enum Command {
     Emulator(Box<EmulatorCommandArgs>),
     /// Run the whole flow against an in-process emulator and explain each step.
     Demo(DemoArgs),
+    /// The token store's sealing key: where it is, rotating it, making one for a deployment.
+    #[command(subcommand)]
+    Store(StoreCommand),
+}
+
+/// `sn store …`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum StoreCommand {
+    /// Say where the sealing key is and which key ids seal the stored values.
+    Status,
+    /// Re-seal every stored value under a new key; the old key is kept until all are re-sealed,
+    /// so an interrupted rotation loses nothing (run it again to finish).
+    RotateKey,
+    /// Print a fresh key set for SN_STORE_KEY or a key file of your secret manager.
+    NewKey,
 }
 
 /// `sn login`.
@@ -86,6 +108,10 @@ pub(crate) struct LoginArgs {
     /// SN_CLIENT_SECRET or asked for; it is never a flag.
     #[arg(long)]
     pub(crate) public_client: bool,
+    /// Keep the client secret in the OS keyring, so later commands can refresh tokens without
+    /// SN_CLIENT_SECRET. Without it the secret is kept nowhere.
+    #[arg(long)]
+    pub(crate) remember_secret: bool,
     /// Print the authorization URL (alone on one line) instead of opening a browser.
     #[arg(long)]
     pub(crate) no_browser: bool,

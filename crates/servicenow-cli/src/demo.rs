@@ -16,6 +16,7 @@ use servicenow::{
     auth::ReauthorizationReason,
     http::HttpTransport,
     oauth::{ClientId, ClientSecret, InstanceUrl, OAuthClient, RedirectUri},
+    store::{KeySource, StoreError},
     stores,
     table::{Condition, ListParams, Query, Record},
 };
@@ -29,6 +30,7 @@ use crate::{
     auth_commands::describe_revocation,
     cli::{DemoArgs, Format, GlobalArgs},
     failure::{CliError, CliResult},
+    keys,
     loopback::{Callback, Loopback},
     output::{describe_time, say, write_records},
     table_commands::read_options,
@@ -68,6 +70,7 @@ pub(crate) async fn run(global: &GlobalArgs, args: &DemoArgs) -> CliResult<()> {
     );
 
     let temporary;
+    let temporary_store = global.store_dir.is_none();
     let store_dir: PathBuf = match &global.store_dir {
         Some(directory) => directory.clone(),
         None => {
@@ -82,14 +85,15 @@ pub(crate) async fn run(global: &GlobalArgs, args: &DemoArgs) -> CliResult<()> {
         }
     };
     let store_dir = store_dir.as_path();
-    let store = stores::open_sqlite(store_dir).await?;
+    let (opened, why) = open_demo_store(global, store_dir, temporary_store).await?;
+    let store = opened.token_store();
     step(
         2,
         &format!(
             "Opened the encrypted token store in {} (SQLite; every value is sealed with \
-         ChaCha20-Poly1305 under the key in {}, mode 0600).",
+         ChaCha20-Poly1305). Sealing key: {} — {why}",
             store_dir.display(),
-            stores::KEY_FILE
+            opened.key_source(),
         ),
     );
 
@@ -283,12 +287,67 @@ pub(crate) async fn run(global: &GlobalArgs, args: &DemoArgs) -> CliResult<()> {
     );
 
     emulator.shutdown().await;
+    if temporary_store && matches!(opened.key_source(), KeySource::OsKeyring { .. }) {
+        // The demo's store is deleted with its directory: its keyring entry goes too.
+        opened
+            .key_source()
+            .remove()
+            .await
+            .map_err(|error| demo_failed(&format!("removing the demo's key: {error}")))?;
+    }
     say("\nDone: login, encrypted storage, the Table API, refresh and logout all worked.");
     say(
         "Next, with a real instance: sn login --instance https://YOUR-INSTANCE.service-now.com \
          --client-id ID   (see docs/servicenow-setup.md)",
     );
     Ok(())
+}
+
+/// The demo's store and why its key source was chosen: the one asked for; else the OS keyring,
+/// as `sn` uses by default; else, on a machine without a keyring service, a key file in the
+/// demo's temporary directory, saying so.
+async fn open_demo_store(
+    global: &GlobalArgs,
+    store_dir: &Path,
+    temporary: bool,
+) -> CliResult<(stores::Store, String)> {
+    if global.key_source.is_some() || KeySource::from_environment().is_some() {
+        let source = keys::key_source(global.key_source.as_ref(), store_dir);
+        let store = keys::open_store(store_dir, source).await?;
+        return Ok((store, "the source you chose.".to_owned()));
+    }
+    let keyring = keys::keyring_source(store_dir);
+    match stores::Store::sqlite(store_dir, keyring).await {
+        Ok(store) => Ok((
+            store,
+            format!(
+                "the OS keyring, sn's default{}.",
+                if temporary {
+                    "; the demo removes its entry at the end"
+                } else {
+                    ""
+                }
+            ),
+        )),
+        Err(Error::Store(error)) if matches!(*error, StoreError::KeySource { .. }) => {
+            let source = KeySource::colocated_file(store_dir.join(stores::KEY_FILE));
+            let store = stores::Store::sqlite(store_dir, source).await?;
+            Ok((
+                store,
+                format!(
+                    "this machine has no usable OS keyring ({error}), so the demo keeps its key \
+                     in a file beside its data{}. That protects a copy of the database alone; \
+                     `sn login` keeps the key in the OS keyring.",
+                    if temporary {
+                        ", in a temporary directory deleted at the end"
+                    } else {
+                        ""
+                    }
+                ),
+            ))
+        }
+        Err(error) => Err(error.into()),
+    }
 }
 
 async fn scripted_login(authorization_url: &str, loopback: &mut Loopback) -> CliResult<Callback> {

@@ -7,10 +7,12 @@ mod cli;
 mod demo;
 mod export;
 mod failure;
+mod keys;
 mod loopback;
 mod output;
 mod profile;
 mod session;
+mod store_commands;
 mod table_commands;
 
 use std::process::ExitCode;
@@ -53,6 +55,7 @@ async fn run(cli: Cli) -> CliResult<()> {
         Command::Export(args) => export::run(global, args).await,
         Command::Emulator(args) => run_emulator(args.emulator.clone()).await,
         Command::Demo(args) => demo::run(global, args).await,
+        Command::Store(command) => store_commands::run(global, command).await,
     }
 }
 

@@ -1,5 +1,6 @@
-//! A profile made usable: the validated instance and client, the encrypted token store, the client
-//! secret (from SN_CLIENT_SECRET, a prompt, or the store), and a `servicenow::Client` built on them.
+//! A profile made usable: the validated instance and client, the encrypted token store (its key
+//! from `keys`), the client secret (from SN_CLIENT_SECRET, the OS keyring when the user asked
+//! `sn login --remember-secret`, or a prompt), and a `servicenow::Client` built on them.
 
 use std::{io::IsTerminal as _, path::PathBuf, sync::Arc};
 
@@ -7,13 +8,14 @@ use servicenow::{
     Client, Servicenow,
     auth::TokenSet,
     oauth::{ClientId, ClientSecret, InstanceUrl, OAuthClient, RedirectUri},
-    store::{CredentialKey, SecretBytes, TokenStore},
-    stores,
+    store::{CredentialKey, TokenStore},
+    stores::{self, Store},
 };
 
 use crate::{
     cli::GlobalArgs,
     failure::{CliError, CliResult},
+    keys::{self, KeptSecret},
     profile::Profile,
 };
 
@@ -30,6 +32,8 @@ pub(crate) struct Session {
     pub(crate) client_id: ClientId,
     pub(crate) redirect_uri: RedirectUri,
     pub(crate) store: Arc<dyn TokenStore>,
+    /// The store with its key source, for `sn store`.
+    pub(crate) opened: Store,
     pub(crate) store_dir: PathBuf,
 }
 
@@ -67,18 +71,9 @@ impl Session {
             Some(directory) => directory.clone(),
             None => stores::default_directory().map_err(CliError::from_client)?,
         };
-        let store = stores::open_sqlite(&store_dir).await.map_err(|error| {
-            CliError::local(
-                format!(
-                    "cannot open the token store in {}: {error}",
-                    store_dir.display()
-                ),
-                Some(
-                    "pass --store-dir DIR (or set SN_STORE_DIR) to use another directory"
-                        .to_owned(),
-                ),
-            )
-        })?;
+        let source = keys::key_source(global.key_source.as_ref(), &store_dir);
+        let opened = keys::open_store(&store_dir, source).await?;
+        let store = opened.token_store();
         Ok(Self {
             profile_name: global.profile.clone(),
             profile,
@@ -86,6 +81,7 @@ impl Session {
             client_id,
             redirect_uri,
             store,
+            opened,
             store_dir,
         })
     }
@@ -95,13 +91,25 @@ impl Session {
         format!("sn-cli:{}", self.profile_name)
     }
 
-    fn key(&self, subject: &str) -> CliResult<CredentialKey> {
-        CredentialKey::new(self.instance.origin(), self.client_id.as_str(), subject)
-            .map_err(|error| CliError::usage(format!("the profile is not usable: {error}"), None))
+    /// The store record where builds before the OS keyring kept the client secret: removed at
+    /// login and logout, so no secret stays at rest from then on.
+    fn legacy_secret_key(&self) -> CliResult<CredentialKey> {
+        CredentialKey::new(
+            self.instance.origin(),
+            self.client_id.as_str(),
+            format!("{}#client-secret", self.subject()),
+        )
+        .map_err(|error| CliError::usage(format!("the profile is not usable: {error}"), None))
     }
 
-    fn secret_key(&self) -> CliResult<CredentialKey> {
-        self.key(&format!("{}#client-secret", self.subject()))
+    /// The OS keyring entry of this profile's client secret (used only when asked for).
+    fn kept_secret(&self) -> KeptSecret {
+        KeptSecret::new(
+            "client-secret",
+            &self.profile_name,
+            &self.instance.origin(),
+            self.client_id.as_str(),
+        )
     }
 
     /// The client secret for `sn login`: none for a public client, else SN_CLIENT_SECRET, else a
@@ -135,8 +143,8 @@ impl Session {
             })
     }
 
-    /// The OAuth client for later commands: public, or with the secret from SN_CLIENT_SECRET or
-    /// the one `sn login` kept in the encrypted store.
+    /// The OAuth client for later commands: public, or with the secret from SN_CLIENT_SECRET,
+    /// else the OS keyring (when `sn login --remember-secret` kept it there), else a prompt.
     pub(crate) async fn oauth_client(&self) -> CliResult<OAuthClient> {
         if self.profile.public_client {
             return Ok(OAuthClient::public(self.client_id.clone()));
@@ -144,49 +152,45 @@ impl Session {
         if let Some(secret) = secret_from_environment()? {
             return Ok(OAuthClient::confidential(self.client_id.clone(), secret));
         }
-        let stored = self
-            .store
-            .load(&self.secret_key()?)
-            .await
-            .map_err(|error| CliError::from_client(error.into()))?;
-        let Some(stored) = stored else {
-            return Err(CliError::authentication(
-                "not logged in (no client secret is stored for this profile)",
-                Some("run `sn login`".to_owned()),
-            ));
-        };
-        let text = String::from_utf8(stored.value.expose_secret().to_vec()).map_err(|_| {
-            CliError::local(
-                "the stored client secret cannot be read",
-                Some("run `sn login` again".to_owned()),
-            )
-        })?;
-        let secret = ClientSecret::new(text)
-            .map_err(|error| CliError::local(format!("the stored client secret: {error}"), None))?;
-        Ok(OAuthClient::confidential(self.client_id.clone(), secret))
+        if let Some(kept) = self.kept_secret().read().await {
+            let secret = ClientSecret::new(kept.as_str().to_owned()).map_err(|error| {
+                CliError::local(format!("the kept client secret: {error}"), None)
+            })?;
+            return Ok(OAuthClient::confidential(self.client_id.clone(), secret));
+        }
+        if std::io::stdin().is_terminal() {
+            if let Some(secret) = self.login_secret()? {
+                return Ok(OAuthClient::confidential(self.client_id.clone(), secret));
+            }
+        }
+        Err(CliError::authentication(
+            "the client secret is needed and is kept nowhere (sn does not store it unless asked)",
+            Some(format!(
+                "set {CLIENT_SECRET_VARIABLE}, or run `sn login --remember-secret` to keep it in \
+                 the OS keyring"
+            )),
+        ))
     }
 
-    /// Keeps the client secret in the encrypted store, so later commands can refresh tokens.
-    pub(crate) async fn keep_secret(&self, secret: &ClientSecret) -> CliResult<()> {
-        let key = self.secret_key()?;
-        let current = self
-            .store
-            .load(&key)
-            .await
-            .map_err(|error| CliError::from_client(error.into()))?
-            .map(|stored| stored.version);
-        let bytes = SecretBytes::new(secret.secret().as_bytes().to_vec());
-        self.store
-            .save(&key, bytes, current)
-            .await
-            .map_err(|error| CliError::from_client(error.into()))?;
+    /// After a login: keeps the client secret in the OS keyring if the user asked for it, and
+    /// removes any copy an older build kept in the store.
+    pub(crate) async fn keep_secret(&self, secret: &ClientSecret, remember: bool) -> CliResult<()> {
+        self.forget_legacy_secret().await?;
+        if remember {
+            self.kept_secret().keep(secret.secret()).await?;
+        }
         Ok(())
     }
 
-    /// Deletes the kept client secret.
+    /// Deletes the kept client secret (the keyring entry and any store copy of older builds).
     pub(crate) async fn forget_secret(&self) -> CliResult<()> {
+        self.kept_secret().forget().await;
+        self.forget_legacy_secret().await
+    }
+
+    async fn forget_legacy_secret(&self) -> CliResult<()> {
         self.store
-            .delete(&self.secret_key()?, None)
+            .delete(&self.legacy_secret_key()?, None)
             .await
             .map_err(|error| CliError::from_client(error.into()))?;
         Ok(())

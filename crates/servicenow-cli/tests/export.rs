@@ -84,6 +84,7 @@ async fn progress_bar_under_a_pseudo_terminal(world: &World) {
             "SN_CLIENT_SECRET",
             servicenow_emulator::DEFAULT_CLIENT_SECRET,
         )
+        .env("SN_STORE_KEY", &world.store_key)
         .env("COLUMNS", "120");
     let ran = tokio::task::spawn_blocking(move || script.output().unwrap())
         .await

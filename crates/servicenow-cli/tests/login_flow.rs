@@ -45,21 +45,43 @@ async fn login_then_table_then_logout_end_to_end() {
         "the secret is never written to the config file:\n{config}"
     );
 
-    // sn table list uses the stored tokens, without the secret in the environment (it was kept
-    // sealed in the store at login).
+    // The client secret is kept nowhere at rest unless asked (`--remember-secret`): not in the
+    // store's files, and a later command without SN_CLIENT_SECRET (and without a terminal to ask
+    // on) says where to give it.
+    assert!(
+        !common::files_contain(
+            &world.store_dir(),
+            servicenow_emulator::DEFAULT_CLIENT_SECRET
+        ),
+        "the client secret is not at rest in the store"
+    );
+    let mut without_secret = world.sn();
+    without_secret
+        .env_remove("SN_CLIENT_SECRET")
+        .args(["table", "list", "incident"]);
+    let refused = tokio::task::spawn_blocking(move || without_secret.output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(3), "{}", text(&refused.stderr));
+    assert!(
+        text(&refused.stderr).contains("--remember-secret"),
+        "{}",
+        text(&refused.stderr)
+    );
+
+    // sn table list uses the stored tokens (the secret from the environment, as given).
     let before = world.emulator.counters().table_requests("GET", "incident");
     let mut list = world.sn();
-    list.env_remove("SN_CLIENT_SECRET")
-        .args([
-            "table",
-            "list",
-            "incident",
-            "--limit",
-            "3",
-            "--fields",
-            "number,priority",
-        ])
-        .args(["--format", "jsonl", "--order-by", "number"]);
+    list.args([
+        "table",
+        "list",
+        "incident",
+        "--limit",
+        "3",
+        "--fields",
+        "number,priority",
+    ])
+    .args(["--format", "jsonl", "--order-by", "number"]);
     let listed = tokio::task::spawn_blocking(move || list.output().unwrap())
         .await
         .unwrap();

@@ -4,7 +4,7 @@ use std::{path::PathBuf, sync::Arc};
 
 use anyhow::Context as _;
 use servicenow_store::{
-    Keyring, PostgresBackend, PostgresOptions, RedisBackend, RedisOptions, SealedStore, SealingKey,
+    KeySource, PostgresBackend, PostgresOptions, RedisBackend, RedisOptions, SealedStore,
     TokenStore,
 };
 
@@ -91,30 +91,35 @@ impl StoreSpec {
     /// Opens the store (creating tables, schema or key file on first use).
     pub async fn open(&self) -> anyhow::Result<Arc<dyn TokenStore>> {
         match self {
-            Self::Sqlite { directory } => Ok(servicenow::stores::open_sqlite(directory)
-                .await
-                .context("opening the sqlite store")?),
+            Self::Sqlite { directory } => {
+                // Every worker opens the same directory: the key file there is shared.
+                let key = KeySource::colocated_file(directory.join(servicenow::stores::KEY_FILE));
+                Ok(servicenow::stores::Store::sqlite(directory, key)
+                    .await
+                    .context("opening the sqlite store")?
+                    .token_store())
+            }
             Self::Postgres {
                 url,
                 schema,
                 key_file,
             } => {
-                let key = SealingKey::load_or_create(key_file, 1)?;
                 let backend = PostgresBackend::connect(url, PostgresOptions::new(schema.clone())?)
                     .await
                     .context("connecting to postgres")?;
-                Ok(Arc::new(SealedStore::new(Keyring::new(key), backend)))
+                let key = KeySource::colocated_file(key_file);
+                Ok(Arc::new(SealedStore::open(&key, Arc::new(backend)).await?))
             }
             Self::Redis {
                 url,
                 prefix,
                 key_file,
             } => {
-                let key = SealingKey::load_or_create(key_file, 1)?;
                 let backend = RedisBackend::connect(url, RedisOptions::new(prefix.clone())?)
                     .await
                     .context("connecting to redis")?;
-                Ok(Arc::new(SealedStore::new(Keyring::new(key), backend)))
+                let key = KeySource::colocated_file(key_file);
+                Ok(Arc::new(SealedStore::open(&key, Arc::new(backend)).await?))
             }
         }
     }

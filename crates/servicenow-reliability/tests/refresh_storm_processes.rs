@@ -11,7 +11,7 @@ use std::{collections::BTreeMap, path::Path, process::Stdio, sync::Arc, time::Du
 use serde::Deserialize;
 use servicenow::{
     ManagerOptions, ManualClock,
-    store::{CredentialKey, Keyring, SealedStore, SealingKey, TokenStore},
+    store::{CredentialKey, KeySource, Keyring, SealedStore, TokenStore},
 };
 use servicenow_emulator::{
     DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_REDIRECT_URIS, TokenOutcome,
@@ -160,17 +160,21 @@ async fn stored_token_set(
     serde_json::from_slice(stored.value.expose_secret()).expect("a token set")
 }
 
-/// A fresh sealing key in `scratch`, for the parent and the workers.
-fn sealing_key(scratch: &Path) -> (Keyring, std::path::PathBuf) {
+/// A fresh sealing key in a key file in `scratch`, for the parent and the workers.
+async fn sealing_key(scratch: &Path) -> (Keyring, std::path::PathBuf) {
     let path = scratch.join("tokens.key");
-    let key = SealingKey::load_or_create(&path, 1).expect("key file");
-    (Keyring::new(key), path)
+    let keyring = Keyring::generate().expect("os randomness");
+    KeySource::file(&path)
+        .write(&keyring)
+        .await
+        .expect("key file");
+    (keyring, path)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn four_processes_sharing_a_sqlite_file_refresh_once() {
     let scratch = tempfile::tempdir().expect("temporary directory");
-    let (keyring, key_file) = sealing_key(scratch.path());
+    let (keyring, key_file) = sealing_key(scratch.path()).await;
     let database = scratch.path().join("tokens.sqlite3");
     let backend = servicenow::store::SqliteBackend::open(&database)
         .await
@@ -198,7 +202,7 @@ async fn four_processes_sharing_postgres_refresh_once() {
         Err(error) => return unreachable(test, "PostgreSQL", &error),
     };
     let scratch = tempfile::tempdir().expect("temporary directory");
-    let (keyring, key_file) = sealing_key(scratch.path());
+    let (keyring, key_file) = sealing_key(scratch.path()).await;
     let cleanup = backend.clone();
     let shared = SharedStore {
         store: Arc::new(SealedStore::new(keyring, backend)),
@@ -228,7 +232,7 @@ async fn four_processes_sharing_redis_refresh_once() {
         Err(error) => return unreachable(test, "Redis", &error),
     };
     let scratch = tempfile::tempdir().expect("temporary directory");
-    let (keyring, key_file) = sealing_key(scratch.path());
+    let (keyring, key_file) = sealing_key(scratch.path()).await;
     let cleanup = backend.clone();
     let shared = SharedStore {
         store: Arc::new(SealedStore::new(keyring, backend)),

@@ -66,6 +66,39 @@ pub enum StoreError {
     /// The operating system's random number generator failed.
     #[error("draw random bytes: the operating system's generator failed")]
     Random,
+    /// The stored values need a sealing key that the key source does not have. No key was
+    /// created: a new key over existing ciphertext would make every stored value unreadable.
+    #[error(
+        "open store: the sealing key {} that sealed the stored values is not in {looked_in}; no new \
+         key was created over them (restore that key there, or delete the store to start over)",
+        key_id_list(key_ids)
+    )]
+    MissingKey {
+        /// The key ids the stored values name (empty when the source was never given a key and
+        /// the store was not checked).
+        key_ids: Vec<u32>,
+        /// Where the key was looked for.
+        looked_in: String,
+    },
+    /// A key source could not be read, written or parsed (an unreachable keyring service, an
+    /// unset variable, a malformed key set).
+    #[error("{operation} sealing key in {source_name}: {reason}")]
+    KeySource {
+        /// What was being done (`read`, `write`, `parse`, `remove`).
+        operation: &'static str,
+        /// The source, as [`crate::KeySource`] prints it.
+        source_name: String,
+        /// Why it failed (never key material).
+        reason: String,
+    },
+    /// The backend cannot do this (a third-party backend without listing, for example).
+    #[error("{backend} store: {operation} is not supported by this backend")]
+    Unsupported {
+        /// Which backend.
+        backend: &'static str,
+        /// What was asked.
+        operation: &'static str,
+    },
     /// A key file could not be read, created or parsed.
     #[error("{operation} key file {path}: {reason}")]
     KeyFile {
@@ -109,6 +142,20 @@ pub enum StoreError {
         /// What is wrong with the record.
         reason: String,
     },
+}
+
+fn key_id_list(ids: &[u32]) -> String {
+    match ids {
+        [] => "(no key id recorded)".to_owned(),
+        [id] => format!("with id {id}"),
+        ids => format!(
+            "with ids {}",
+            ids.iter()
+                .map(u32::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
 }
 
 // Only the optional backends (and the testing suite) build these errors.

@@ -158,6 +158,16 @@ impl StorageId {
         Self(hex::encode(hasher.finalize()))
     }
 
+    /// An id read back from storage (a file name, a row, a Redis key): `None` unless it is 64
+    /// lowercase hex digits.
+    pub fn from_stored(text: &str) -> Option<Self> {
+        (text.len() == 64
+            && text
+                .bytes()
+                .all(|byte| matches!(byte, b'0'..=b'9' | b'a'..=b'f')))
+        .then(|| Self(text.to_owned()))
+    }
+
     /// The 64 hex digits.
     pub fn as_str(&self) -> &str {
         &self.0

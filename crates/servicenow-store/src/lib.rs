@@ -50,18 +50,26 @@
 //!
 //! # Keys
 //!
-//! A [`SealingKey`] is 32 bytes with an id: from the caller ([`SealingKey::from_bytes`], e.g. out
-//! of a secret manager) or from a key file created with mode 0600 on first use
-//! ([`SealingKey::load_or_create`]; a key file others can read is refused). To rotate, make the
-//! new key current and keep the old one as previous
-//! (`Keyring::new(new).with_previous(old)?`): old values still open, every write seals with the
-//! new key, and [`SealedStore::reseal`] rewrites a credential ahead of its next refresh.
+//! A [`SealingKey`] is 32 bytes with an id (random, so keys made at different times or places
+//! never share one). A [`KeySource`] says where a store's keys live: the operating system's
+//! keyring (feature `os-keyring`; the default of the `sn` CLI), an environment variable or a key
+//! file given by the deployment (servers), or, only when chosen, a key file beside the data.
+//! [`SealedStore::open`] reads the keys from it and makes a new key only for an empty store: a
+//! missing key over existing values is [`StoreError::MissingKey`], naming the key ids and the
+//! source. [`SealedStore::rotate_key`] re-seals every record under a new key, keeping the old one
+//! in the source until that is done, so a kill at any point leaves every record readable.
+//! A caller holding keys itself builds a [`Keyring`] ([`SealingKey::from_bytes`]) and uses
+//! [`SealedStore::new`].
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod backend;
 mod error;
 mod key;
+mod key_source;
+#[cfg(feature = "os-keyring")]
+mod os_keyring;
+mod rotation;
 mod seal;
 mod secret;
 mod store;
@@ -82,9 +90,16 @@ pub use backend::redis::{RedisBackend, RedisOptions};
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use backend::sqlite::SqliteBackend;
-pub use backend::{Backend, DeleteOutcome, RawRecord, SaveOutcome, memory::MemoryBackend};
+pub use backend::{
+    Backend, DeleteOutcome, RawRecord, RecordKind, SaveOutcome, memory::MemoryBackend,
+};
 pub use error::StoreError;
 pub use key::{CredentialKey, PendingId, StorageId, Version, Versioned};
+pub use key_source::{COLOCATED_WARNING, KEY_FILE_VARIABLE, KEY_VARIABLE, KeySource};
+#[cfg(feature = "os-keyring")]
+#[cfg_attr(docsrs, doc(cfg(feature = "os-keyring")))]
+pub use os_keyring::OsKeyringEntry;
+pub use rotation::Rotation;
 pub use seal::{Keyring, SealingKey};
 pub use secret::SecretBytes;
 pub use store::{Lease, LeaseHolder, SealedStore, TokenStore};

@@ -1,34 +1,31 @@
 //! The one sealing layer: ChaCha20-Poly1305 envelopes, keyrings for rotation, and key files.
 //!
-//! Envelope (format 1): `[format = 1][key id: u32 big-endian][nonce: 12 bytes][ciphertext + tag]`.
-//! The associated data binds the header and the credential key (and pending-login id), so a
-//! ciphertext copied into another credential's row fails to open.
+//! Envelope: `[format][key id: u32 big-endian][nonce: 12 bytes][ciphertext + tag]`. The associated
+//! data binds the header and what the value belongs to, so a ciphertext copied into another
+//! credential's row fails to open: format 2 (written since key rotation exists) binds the
+//! storage id (the SHA-256 of the credential key and pending-login id), which a backend knows,
+//! so a rotation can re-seal every record without knowing whose it is; format 1 (still read)
+//! bound the credential key itself.
 
-use std::{
-    fmt, fs,
-    io::Write,
-    os::unix::fs::PermissionsExt,
-    path::{Path, PathBuf},
-};
+use std::fmt;
 
-use base64::Engine;
 use chacha20poly1305::{
     ChaCha20Poly1305, KeyInit, Nonce,
     aead::{Aead, Payload},
 };
 use zeroize::Zeroizing;
 
-use crate::{CredentialKey, PendingId, SecretBytes, StoreError};
+use crate::{CredentialKey, PendingId, SecretBytes, StorageId, StoreError};
 
-/// The envelope format this build writes and reads.
+/// The first envelope format, still read: associated data bound to the credential key.
 const FORMAT_V1: u8 = 1;
+/// The envelope format this build writes: associated data bound to the storage id.
+const FORMAT_V2: u8 = 2;
 const NONCE_LEN: usize = 12;
 const TAG_LEN: usize = 16;
 const HEADER_LEN: usize = 1 + 4;
 /// The smallest envelope: header, nonce and the tag of an empty plaintext.
 const MIN_ENVELOPE_LEN: usize = HEADER_LEN + NONCE_LEN + TAG_LEN;
-/// Mode bits a key file may have: read and write for its owner only.
-const KEY_FILE_MODE: u32 = 0o600;
 
 /// A 32-byte ChaCha20-Poly1305 key with the id written into every envelope it seals.
 ///
@@ -55,56 +52,22 @@ impl SealingKey {
         Ok(Self { id, bytes })
     }
 
-    /// Reads the key file at `path`, refusing it when others than its owner may read it.
-    pub fn load(path: &Path) -> Result<Self, StoreError> {
-        check_key_file_mode(path)?;
-        let text = Zeroizing::new(
-            fs::read_to_string(path).map_err(|error| key_file_error("read", path, error))?,
-        );
-        parse_key_file(path, &text)
+    /// A fresh key with a random id (never 0) that is none of `taken`, so keys made at different
+    /// times or places carry distinct ids.
+    pub fn generate_fresh(taken: &[u32]) -> Result<Self, StoreError> {
+        loop {
+            let mut id = [0u8; 4];
+            getrandom::fill(&mut id).map_err(|_| StoreError::Random)?;
+            let id = u32::from_be_bytes(id);
+            if id != 0 && !taken.contains(&id) {
+                return Self::generate(id);
+            }
+        }
     }
 
-    /// Reads the key file at `path`, or creates it (mode 0600, a fresh random key with id
-    /// `id_if_created`) when it does not exist.
-    ///
-    /// Creation is atomic: concurrent processes all end up with the key of the first one.
-    pub fn load_or_create(path: &Path, id_if_created: u32) -> Result<Self, StoreError> {
-        if path.exists() {
-            return Self::load(path);
-        }
-        let key = Self::generate(id_if_created)?;
-        let directory = match path.parent() {
-            Some(parent) if !parent.as_os_str().is_empty() => parent,
-            _ => Path::new("."),
-        };
-        let mut temporary = tempfile::NamedTempFile::new_in(directory)
-            .map_err(|error| key_file_error("create", path, error))?;
-        // `tempfile` creates files with mode 0600; set it anyway so the intent is visible.
-        fs::set_permissions(temporary.path(), fs::Permissions::from_mode(KEY_FILE_MODE))
-            .map_err(|error| key_file_error("create", path, error))?;
-        let text = Zeroizing::new(format!(
-            "{{\"format\":1,\"key_id\":{},\"key\":\"{}\"}}\n",
-            key.id,
-            base64::engine::general_purpose::STANDARD.encode(key.bytes.as_ref())
-        ));
-        temporary
-            .write_all(text.as_bytes())
-            .map_err(|error| key_file_error("create", path, error))?;
-        temporary
-            .as_file()
-            .sync_all()
-            .map_err(|error| key_file_error("create", path, error))?;
-        match temporary.persist_noclobber(path) {
-            Ok(_) => {
-                tracing::info!(path = %path.display(), key_id = key.id, "created a new store sealing key file");
-                Ok(key)
-            }
-            // Another process created it first: use theirs.
-            Err(error) if error.error.kind() == std::io::ErrorKind::AlreadyExists => {
-                Self::load(path)
-            }
-            Err(error) => Err(key_file_error("create", path, error.error)),
-        }
+    /// The key bytes, for the key-source encoding only.
+    pub(crate) fn bytes(&self) -> &[u8; 32] {
+        &self.bytes
     }
 
     /// The id written into envelopes sealed with this key.
@@ -154,15 +117,48 @@ impl Keyring {
         Ok(self)
     }
 
+    /// A keyring of one fresh key with a random id.
+    pub fn generate() -> Result<Self, StoreError> {
+        Ok(Self::new(SealingKey::generate_fresh(&[])?))
+    }
+
     /// The id of the key new writes use.
     pub fn current_key_id(&self) -> u32 {
         self.current.id
     }
 
+    /// The ids of every key, the current one first.
+    pub fn key_ids(&self) -> Vec<u32> {
+        self.keys().map(SealingKey::id).collect()
+    }
+
+    /// Whether a key with this id is in the keyring.
+    pub fn contains(&self, id: u32) -> bool {
+        self.key(id).is_some()
+    }
+
+    /// The first step of a rotation: a fresh key (with an id none of these keys has) becomes
+    /// current, and every key of this keyring stays to open what it sealed.
+    pub fn rotated(&self) -> Result<Self, StoreError> {
+        let fresh = SealingKey::generate_fresh(&self.key_ids())?;
+        Ok(Self {
+            current: fresh,
+            previous: self.keys().cloned().collect(),
+        })
+    }
+
+    /// The last step of a rotation: the current key alone, once nothing is sealed with the others.
+    pub fn current_only(&self) -> Self {
+        Self::new(self.current.clone())
+    }
+
+    /// The current key, then the previous ones.
+    pub(crate) fn keys(&self) -> impl Iterator<Item = &SealingKey> {
+        std::iter::once(&self.current).chain(&self.previous)
+    }
+
     fn key(&self, id: u32) -> Option<&SealingKey> {
-        std::iter::once(&self.current)
-            .chain(&self.previous)
-            .find(|key| key.id == id)
+        self.keys().find(|key| key.id == id)
     }
 
     /// Seals `plaintext` for `context` with the current key and a fresh random nonce.
@@ -174,9 +170,9 @@ impl Keyring {
         let mut nonce = [0u8; NONCE_LEN];
         getrandom::fill(&mut nonce).map_err(|_| StoreError::Random)?;
         let mut envelope = Vec::with_capacity(MIN_ENVELOPE_LEN + plaintext.len());
-        envelope.push(FORMAT_V1);
+        envelope.push(FORMAT_V2);
         envelope.extend_from_slice(&self.current.id.to_be_bytes());
-        let aad = context.associated_data(&envelope);
+        let aad = context.associated_data(&envelope)?;
         let ciphertext = self
             .current
             .cipher()
@@ -202,7 +198,7 @@ impl Keyring {
         let Some(&format) = envelope.first() else {
             return Err(StoreError::Truncated { len: 0 });
         };
-        if format != FORMAT_V1 {
+        if format != FORMAT_V1 && format != FORMAT_V2 {
             return Err(StoreError::UnknownFormat { version: format });
         }
         if envelope.len() < MIN_ENVELOPE_LEN {
@@ -216,7 +212,7 @@ impl Keyring {
         let Some(key) = self.key(key_id) else {
             return Err(StoreError::UnknownKeyId { key_id });
         };
-        let aad = context.associated_data(header);
+        let aad = context.associated_data(header)?;
         let plaintext = key
             .cipher()
             .decrypt(
@@ -231,12 +227,18 @@ impl Keyring {
     }
 }
 
-/// The key id of a format-1 envelope, `None` for anything else.
+/// The key id of an envelope of a known format, `None` for anything else.
 pub(crate) fn envelope_key_id(envelope: &[u8]) -> Option<u32> {
     match envelope {
-        [FORMAT_V1, a, b, c, d, ..] => Some(u32::from_be_bytes([*a, *b, *c, *d])),
+        [FORMAT_V1 | FORMAT_V2, a, b, c, d, ..] => Some(u32::from_be_bytes([*a, *b, *c, *d])),
         _ => None,
     }
+}
+
+/// Whether an envelope has the first format, which only its credential key opens (a rotation
+/// cannot re-seal it from the storage id alone).
+pub(crate) fn is_format_v1(envelope: &[u8]) -> bool {
+    envelope.first() == Some(&FORMAT_V1)
 }
 
 /// What a sealed value belongs to; bound into the associated data.
@@ -246,11 +248,26 @@ pub(crate) enum SealContext<'a> {
     Credential(&'a CredentialKey),
     /// A pending login of a credential.
     Pending(&'a CredentialKey, &'a PendingId),
+    /// A record known by its storage id alone (a rotation's re-seal): format 2 only.
+    Stored(&'a StorageId),
 }
 
 impl SealContext<'_> {
-    fn associated_data(&self, header: &[u8]) -> Vec<u8> {
+    fn storage_id(&self) -> StorageId {
+        match self {
+            Self::Credential(key) => key.storage_id(),
+            Self::Pending(key, pending) => key.pending_storage_id(pending),
+            Self::Stored(id) => (*id).clone(),
+        }
+    }
+
+    fn associated_data(&self, header: &[u8]) -> Result<Vec<u8>, StoreError> {
         let mut aad = header.to_vec();
+        if header.first() == Some(&FORMAT_V2) {
+            aad.extend_from_slice(b"servicenow-store/v2/");
+            aad.extend_from_slice(self.storage_id().as_str().as_bytes());
+            return Ok(aad);
+        }
         aad.extend_from_slice(b"servicenow-store/v1/");
         match self {
             Self::Credential(key) => {
@@ -262,78 +279,9 @@ impl SealContext<'_> {
                 aad.extend_from_slice(&key.canonical_bytes());
                 aad.extend_from_slice(pending.as_str().as_bytes());
             }
+            Self::Stored(_) => return Err(StoreError::UnknownFormat { version: FORMAT_V1 }),
         }
-        aad
-    }
-}
-
-fn check_key_file_mode(path: &Path) -> Result<(), StoreError> {
-    let metadata = fs::metadata(path).map_err(|error| key_file_error("read", path, error))?;
-    let mode = metadata.permissions().mode() & 0o777;
-    if mode & 0o077 != 0 {
-        return Err(StoreError::Permissions {
-            path: path.to_path_buf(),
-            mode,
-            expected: KEY_FILE_MODE,
-        });
-    }
-    Ok(())
-}
-
-fn parse_key_file(path: &Path, text: &str) -> Result<SealingKey, StoreError> {
-    #[derive(serde::Deserialize)]
-    struct KeyFile {
-        format: u8,
-        key_id: u32,
-        key: String,
-    }
-    let parse_error = |reason: String| StoreError::KeyFile {
-        operation: "parse",
-        path: path.to_path_buf(),
-        reason,
-    };
-    let file: KeyFile = serde_json::from_str(text).map_err(|error| {
-        parse_error(format!("not a store key file ({})", error.classify_name()))
-    })?;
-    let encoded = Zeroizing::new(file.key);
-    if file.format != 1 {
-        return Err(parse_error(format!(
-            "unknown key file format {}",
-            file.format
-        )));
-    }
-    let decoded = Zeroizing::new(
-        base64::engine::general_purpose::STANDARD
-            .decode(encoded.as_bytes())
-            .map_err(|_| parse_error("the key is not base64".to_owned()))?,
-    );
-    let bytes: [u8; 32] = decoded
-        .as_slice()
-        .try_into()
-        .map_err(|_| parse_error(format!("the key has {} bytes, not 32", decoded.len())))?;
-    Ok(SealingKey::from_bytes(file.key_id, bytes))
-}
-
-trait ClassifyName {
-    fn classify_name(&self) -> &'static str;
-}
-
-impl ClassifyName for serde_json::Error {
-    fn classify_name(&self) -> &'static str {
-        match self.classify() {
-            serde_json::error::Category::Io => "io",
-            serde_json::error::Category::Syntax => "syntax error",
-            serde_json::error::Category::Data => "unexpected fields",
-            serde_json::error::Category::Eof => "truncated",
-        }
-    }
-}
-
-fn key_file_error(operation: &'static str, path: &Path, error: std::io::Error) -> StoreError {
-    StoreError::KeyFile {
-        operation,
-        path: PathBuf::from(path),
-        reason: error.to_string(),
+        Ok(aad)
     }
 }
 

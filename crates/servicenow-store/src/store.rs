@@ -2,7 +2,7 @@
 
 use std::{
     fmt,
-    sync::Arc,
+    sync::{Arc, PoisonError, RwLock},
     time::{Duration, Instant},
 };
 
@@ -167,10 +167,15 @@ impl Lease {
 
 /// A [`TokenStore`] that seals every value with a [`Keyring`] before handing it to a
 /// [`Backend`], and opens what the backend returns: backends only ever hold ciphertext.
+///
+/// Clones share the keyring: a rotation through one clone ([`SealedStore::rotate_key`]) is seen
+/// by all of them.
 #[derive(Clone)]
 pub struct SealedStore {
-    keyring: Arc<Keyring>,
+    keyring: Arc<RwLock<Arc<Keyring>>>,
     backend: Arc<dyn Backend>,
+    /// Where the keys came from, to name it when a value needs a key the keyring lacks.
+    pub(crate) origin: Option<Arc<str>>,
 }
 
 impl SealedStore {
@@ -183,8 +188,30 @@ impl SealedStore {
     /// over one database during a test of key rotation).
     pub fn from_shared(keyring: Keyring, backend: Arc<dyn Backend>) -> Self {
         Self {
-            keyring: Arc::new(keyring),
+            keyring: Arc::new(RwLock::new(Arc::new(keyring))),
             backend,
+            origin: None,
+        }
+    }
+
+    /// The keyring in use now.
+    pub fn keyring(&self) -> Arc<Keyring> {
+        Arc::clone(&self.keyring.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Makes `keyring` the one every clone of this store seals and opens with.
+    pub(crate) fn set_keyring(&self, keyring: Keyring) {
+        *self.keyring.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(keyring);
+    }
+
+    /// A value needing a key the keyring lacks: say where the keys were looked for.
+    pub(crate) fn name_missing_key(&self, error: StoreError) -> StoreError {
+        match (error, &self.origin) {
+            (StoreError::UnknownKeyId { key_id }, Some(origin)) => StoreError::MissingKey {
+                key_ids: vec![key_id],
+                looked_in: origin.to_string(),
+            },
+            (error, _) => error,
         }
     }
 
@@ -201,7 +228,7 @@ impl SealedStore {
         let Some(record) = self.backend.load(&key.storage_id()).await? else {
             return Ok(false);
         };
-        if seal::envelope_key_id(&record.envelope) == Some(self.keyring.current_key_id()) {
+        if seal::envelope_key_id(&record.envelope) == Some(self.keyring().current_key_id()) {
             return Ok(false);
         }
         let version = record.version;
@@ -212,8 +239,9 @@ impl SealedStore {
 
     fn open_record(&self, key: &CredentialKey, record: RawRecord) -> Result<Versioned, StoreError> {
         let value = self
-            .keyring
-            .open(&SealContext::Credential(key), &record.envelope)?;
+            .keyring()
+            .open(&SealContext::Credential(key), &record.envelope)
+            .map_err(|error| self.name_missing_key(error))?;
         Ok(Versioned {
             version: record.version,
             value,
@@ -236,7 +264,7 @@ impl SealedStore {
 impl fmt::Debug for SealedStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SealedStore")
-            .field("current_key_id", &self.keyring.current_key_id())
+            .field("current_key_id", &self.keyring().current_key_id())
             .field("backend", &self.backend)
             .finish()
     }
@@ -261,7 +289,7 @@ impl TokenStore for SealedStore {
             Some(expected) => expected.next(),
             None => Version::random_initial()?,
         };
-        let envelope = self.keyring.seal(&SealContext::Credential(key), &value)?;
+        let envelope = self.keyring().seal(&SealContext::Credential(key), &value)?;
         let record = RawRecord { version, envelope };
         match self
             .backend
@@ -328,7 +356,9 @@ impl TokenStore for SealedStore {
         value: SecretBytes,
         ttl: Duration,
     ) -> Result<(), StoreError> {
-        let envelope = self.keyring.seal(&SealContext::Pending(key, id), &value)?;
+        let envelope = self
+            .keyring()
+            .seal(&SealContext::Pending(key, id), &value)?;
         let ttl = ttl.max(Duration::from_millis(1));
         self.backend
             .put_pending(&key.pending_storage_id(id), envelope, ttl)
@@ -346,9 +376,10 @@ impl TokenStore for SealedStore {
             .await?
         {
             Some(envelope) => self
-                .keyring
+                .keyring()
                 .open(&SealContext::Pending(key, id), &envelope)
-                .map(Some),
+                .map(Some)
+                .map_err(|error| self.name_missing_key(error)),
             None => Ok(None),
         }
     }

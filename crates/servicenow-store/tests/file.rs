@@ -156,3 +156,12 @@ async fn opening_removes_temporary_files_abandoned_by_killed_writers_but_not_you
         "a temporary file another process may be writing stays"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn file_backend_rotates_keys() {
+    let directory = tempfile::tempdir().expect("tempdir");
+    let backend = FileBackend::open(directory.path().join("tokens"))
+        .await
+        .expect("open");
+    conformance::rotation::run_on_empty(Arc::new(backend)).await;
+}

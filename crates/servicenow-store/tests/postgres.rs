@@ -183,3 +183,16 @@ async fn a_server_lost_mid_operation_is_a_typed_error_and_the_row_survives() {
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_backend_rotates_keys() {
+    let Some((backend, _)) = backend("postgres_backend_rotates_keys").await else {
+        return;
+    };
+    let backend = Arc::new(backend);
+    let cleanup = backend.clone();
+    common::with_cleanup(conformance::rotation::run_on_empty(backend), async move {
+        cleanup.drop_schema().await.expect("drop schema");
+    })
+    .await;
+}

@@ -202,3 +202,16 @@ async fn a_server_lost_mid_operation_is_a_typed_error_and_the_value_survives() {
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_backend_rotates_keys() {
+    let Some((backend, _, _)) = backend("redis_backend_rotates_keys").await else {
+        return;
+    };
+    let backend = Arc::new(backend);
+    let cleanup = backend.clone();
+    common::with_cleanup(conformance::rotation::run_on_empty(backend), async move {
+        cleanup.delete_prefix().await.expect("delete keys");
+    })
+    .await;
+}

@@ -124,3 +124,12 @@ fn rusqlite_connection(path: &std::path::Path) -> rusqlite::Connection {
         .expect("busy timeout");
     connection
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_backend_rotates_keys() {
+    let directory = tempfile::tempdir().expect("tempdir");
+    let backend = SqliteBackend::open(directory.path().join("tokens.db"))
+        .await
+        .expect("open");
+    conformance::rotation::run_on_empty(Arc::new(backend)).await;
+}

@@ -20,6 +20,9 @@ pub const POSTGRES_VARIABLE: &str = "SN_TEST_POSTGRES_URL";
 pub const REDIS_VARIABLE: &str = "SN_TEST_REDIS_URL";
 /// The path of chromedriver, for the browser test of `examples/web-login`.
 pub const CHROMEDRIVER_VARIABLE: &str = "SN_TEST_CHROMEDRIVER";
+/// The path of `gnome-keyring-daemon` (a Secret Service implementation), for the OS keyring
+/// tests; each test starts it on a private D-Bus session bus.
+pub const SECRET_SERVICE_VARIABLE: &str = "SN_TEST_SECRET_SERVICE";
 /// Set to `1` (as `.ci/run` does), a missing or unreachable service fails its test.
 pub const REQUIRE_VARIABLE: &str = "SN_REQUIRE_SERVICES";
 
@@ -99,8 +102,9 @@ pub fn report(records: &[Record]) -> String {
         ));
     }
     text.push_str(&format!(
-        "Set {POSTGRES_VARIABLE}, {REDIS_VARIABLE} and {CHROMEDRIVER_VARIABLE} (as .ci/run does) \
-         to run them; {REQUIRE_VARIABLE}=1 makes a missing service fail.\n{rule}\n"
+        "Set {POSTGRES_VARIABLE}, {REDIS_VARIABLE}, {CHROMEDRIVER_VARIABLE} and \
+         {SECRET_SERVICE_VARIABLE} (as .ci/run does) to run them; {REQUIRE_VARIABLE}=1 makes a \
+         missing service fail.\n{rule}\n"
     ));
     text
 }

@@ -270,8 +270,11 @@ impl ServicenowBuilder {
         self
     }
 
-    /// Keeps tokens in the encrypted SQLite store in `directory` (created with mode 0700, with
-    /// its key file beside the database) instead of the user's data directory.
+    /// Keeps tokens in the encrypted SQLite store in `directory` (created with mode 0700) instead
+    /// of the user's data directory, its sealing key from
+    /// [`stores::default_key_source`](crate::stores::default_key_source). For another key
+    /// source, open a [`stores::Store`](crate::stores::Store) and pass it to
+    /// [`store`](Self::store).
     #[cfg(feature = "sqlite")]
     #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
     pub fn store_directory(mut self, directory: impl Into<std::path::PathBuf>) -> Self {
@@ -321,7 +324,12 @@ impl ServicenowBuilder {
         let store = match self.store {
             StoreChoice::Given(store) => store,
             #[cfg(feature = "sqlite")]
-            StoreChoice::SqliteDirectory(directory) => stores::open_sqlite(&directory).await?,
+            StoreChoice::SqliteDirectory(directory) => {
+                let source = stores::default_key_source(&directory)?;
+                stores::Store::sqlite(&directory, source)
+                    .await?
+                    .token_store()
+            }
             StoreChoice::Default => stores::open_default().await?,
         };
         let (transport, token_transport) = match self.transport {

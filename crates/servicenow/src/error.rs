@@ -218,6 +218,17 @@ pub enum ConfigError {
     /// The operating system's random number generator failed.
     #[error("the operating system's random number generator failed")]
     Randomness,
+    /// No source for the store's sealing key was given and none is available.
+    #[error(
+        "there is no place to keep the token store's sealing key for {path}: set SN_STORE_KEY (a key \
+         set) or SN_STORE_KEY_FILE (a key file) from your secret manager, enable the `os-keyring` \
+         feature for the operating system's keyring, or choose a key file beside the data \
+         explicitly (KeySource::colocated_file)"
+    )]
+    NoKeySource {
+        /// The store directory.
+        path: String,
+    },
 }
 
 impl Error {

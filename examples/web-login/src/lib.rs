@@ -21,7 +21,7 @@ use std::{path::Path, sync::Arc};
 use servicenow::{
     Client, Login, Servicenow,
     oauth::{InstanceUrl, OAuthClient, RedirectUri, is_loopback_host},
-    store::TokenStore,
+    store::{KeySource, TokenStore},
     stores,
 };
 
@@ -113,28 +113,27 @@ impl App {
     }
 }
 
-/// Where to keep tokens: `sqlite:DIR` (default), `postgres://…` or `redis://…`. The sealing key
-/// lives in `key_file` (created with mode 0600 on first use) for the database engines; the SQLite
-/// store keeps its key beside the database.
-pub async fn open_store(spec: &str, key_file: &Path) -> anyhow::Result<Arc<dyn TokenStore>> {
-    use servicenow::store::{
-        Keyring, PostgresBackend, PostgresOptions, RedisBackend, RedisOptions, SealedStore,
-        SealingKey,
-    };
+/// Where to keep tokens: `sqlite:DIR` (default), `postgres://…` or `redis://…`, sealed with the
+/// keys of `key` (a server's come from its secret manager: [`KeySource::from_environment`]).
+pub async fn open_store(spec: &str, key: KeySource) -> anyhow::Result<Arc<dyn TokenStore>> {
+    use servicenow::store::{PostgresBackend, PostgresOptions, RedisBackend, RedisOptions};
 
     if let Some(directory) = spec.strip_prefix("sqlite:") {
-        return Ok(stores::open_sqlite(Path::new(directory)).await?);
+        return Ok(stores::Store::sqlite(Path::new(directory), key)
+            .await?
+            .token_store());
     }
-    let keyring = || -> anyhow::Result<Keyring> {
-        Ok(Keyring::new(SealingKey::load_or_create(key_file, 1)?))
-    };
     if spec.starts_with("postgres://") || spec.starts_with("postgresql://") {
         let backend = PostgresBackend::connect(spec, PostgresOptions::new("web_login")?).await?;
-        return Ok(Arc::new(SealedStore::new(keyring()?, backend)));
+        return Ok(stores::Store::open(Arc::new(backend), key)
+            .await?
+            .token_store());
     }
     if spec.starts_with("redis://") {
         let backend = RedisBackend::connect(spec, RedisOptions::new("web-login:")?).await?;
-        return Ok(Arc::new(SealedStore::new(keyring()?, backend)));
+        return Ok(stores::Store::open(Arc::new(backend), key)
+            .await?
+            .token_store());
     }
     anyhow::bail!("unknown store {spec:?}: use sqlite:DIR, postgres://… or redis://…")
 }

@@ -1,11 +1,18 @@
 //! Runs the example web app: `cargo run -p web-login -- --emulator` to try it against a built-in
 //! emulator, or with `--instance`, `--client-id` and `SN_CLIENT_SECRET` against a real instance.
 
-use std::{net::SocketAddr, path::PathBuf, sync::Arc};
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    sync::Arc,
+};
 
 use anyhow::Context as _;
 use clap::Parser;
-use servicenow::oauth::{ClientId, ClientSecret, InstanceUrl, OAuthClient, RedirectUri};
+use servicenow::{
+    oauth::{ClientId, ClientSecret, InstanceUrl, OAuthClient, RedirectUri},
+    store::KeySource,
+};
 use servicenow_emulator::{
     ClientRegistration, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Emulator, EmulatorHandle,
 };
@@ -39,9 +46,11 @@ struct Args {
     /// Token store: sqlite:DIR, postgres://… or redis://… (default: sqlite in ./web-login-store).
     #[arg(long, default_value = "sqlite:web-login-store")]
     store: String,
-    /// The sealing key file for the postgres and redis stores.
-    #[arg(long, default_value = "web-login-store.key")]
-    key_file: PathBuf,
+    /// The sealing key file given by the deployment (mode 0600). Default: the key set in
+    /// SN_STORE_KEY, or the file named by SN_STORE_KEY_FILE, from your secret manager (`sn store
+    /// new-key` prints one); with --emulator and neither, a key file beside the data.
+    #[arg(long)]
+    key_file: Option<PathBuf>,
 }
 
 #[tokio::main]
@@ -93,7 +102,21 @@ async fn main() -> anyhow::Result<()> {
         };
         (args.instance.clone().unwrap_or_default(), client)
     };
-    let store = open_store(&args.store, &args.key_file).await?;
+    let key = match (&args.key_file, KeySource::from_environment()) {
+        (Some(path), _) => KeySource::file(path),
+        (None, Some(source)) => source,
+        (None, None) if args.emulator => {
+            // Trying the app locally: a key file beside the store, which the store warns about.
+            let directory = args.store.strip_prefix("sqlite:").unwrap_or(".");
+            KeySource::colocated_file(Path::new(directory).with_extension("key"))
+        }
+        (None, None) => anyhow::bail!(
+            "no sealing key: set SN_STORE_KEY (a key set from `sn store new-key`) or \
+             SN_STORE_KEY_FILE from your secret manager, or pass --key-file"
+        ),
+    };
+    tracing::info!(key = %key, "token store sealing key");
+    let store = open_store(&args.store, key).await?;
     let app = App::new(AppConfig {
         instance: InstanceUrl::new(&instance)?,
         oauth_client,

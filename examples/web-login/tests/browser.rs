@@ -14,6 +14,7 @@ use fantoccini::{Client as Browser, ClientBuilder, Locator};
 use servicenow::{
     auth::TokenSet,
     oauth::{ClientId, ClientSecret, InstanceUrl, OAuthClient, RedirectUri},
+    store::KeySource,
 };
 use servicenow_emulator::{
     ClientRegistration, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Emulator, EmulatorHandle,
@@ -265,7 +266,7 @@ impl World {
         let directory = tempfile::tempdir().unwrap();
         let store = open_store(
             &format!("sqlite:{}", directory.path().join("store").display()),
-            &directory.path().join("key"),
+            KeySource::colocated_file(directory.path().join("key")),
         )
         .await
         .unwrap();

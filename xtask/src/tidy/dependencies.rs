@@ -38,7 +38,7 @@ pub(super) const ALLOWED_DEPENDENCIES: &[(&str, &[&str])] = &[
         &[
             "async-trait", "chacha20poly1305", "getrandom", "serde", "serde_json", "thiserror",
             "tokio", "zeroize", "base64", "rusqlite", "tokio-postgres", "deadpool-postgres",
-            "redis", "fs4", "tracing", "hex", "sha2", "tempfile",
+            "redis", "fs4", "tracing", "hex", "sha2", "tempfile", "keyring",
         ],
     ),
     (
@@ -79,7 +79,7 @@ pub(super) const ALLOWED_DEPENDENCIES: &[(&str, &[&str])] = &[
             "servicenow", "servicenow-emulator", "anyhow", "clap", "tokio", "serde", "serde_json",
             "csv", "indicatif", "directories", "rpassword", "webbrowser", "toml", "tracing",
             "tracing-subscriber", "futures", "http", "bytes", "url", "tempfile", "time",
-            "thiserror",
+            "thiserror", "zeroize",
         ],
     ),
     (

@@ -23,12 +23,28 @@ pub struct Login {
     rest: Option<std::thread::JoinHandle<String>>,
 }
 
+impl Login {
+    /// Starts `command` (an `sn login --no-browser …` with stdout and stderr piped).
+    pub fn spawn(mut command: Command) -> Self {
+        Self {
+            child: command.spawn().unwrap(),
+            rest: None,
+        }
+    }
+}
+
 /// An emulator, a redirect URI on a free loopback port registered for its confidential client,
 /// and a private config file and store directory for `sn`.
 pub struct World {
     pub emulator: EmulatorHandle,
     pub redirect_uri: String,
     pub directory: tempfile::TempDir,
+    /// The store's sealing key set, given to `sn` as a deployment would (SN_STORE_KEY), so the
+    /// tests need no OS keyring.
+    pub store_key: String,
+    /// When set, `sn` gets no SN_STORE_KEY but these variables (a private Secret Service's
+    /// session bus), so it uses its default: the OS keyring.
+    pub keyring_env: Option<Vec<(String, String)>>,
 }
 
 impl World {
@@ -49,6 +65,11 @@ impl World {
             emulator,
             redirect_uri,
             directory: tempfile::tempdir().unwrap(),
+            store_key: servicenow::store::Keyring::generate()
+                .unwrap()
+                .to_key_set_text()
+                .to_string(),
+            keyring_env: None,
         }
     }
 
@@ -69,11 +90,23 @@ impl World {
             .arg("--store-dir")
             .arg(self.store_dir())
             .env("SN_CLIENT_SECRET", DEFAULT_CLIENT_SECRET)
+            .env_remove("SN_STORE_KEY_FILE")
+            .env_remove("SN_KEY_SOURCE")
             .env_remove("SN_PROFILE")
             .env_remove("SN_CONFIG")
             .env_remove("SN_STORE_DIR")
             .env_remove("RUST_LOG")
             .stdin(Stdio::null());
+        match &self.keyring_env {
+            Some(variables) => {
+                command
+                    .env_remove("SN_STORE_KEY")
+                    .envs(variables.iter().cloned());
+            }
+            None => {
+                command.env("SN_STORE_KEY", &self.store_key);
+            }
+        }
         command
     }
 
@@ -165,4 +198,22 @@ pub fn text(bytes: &[u8]) -> String {
 fn free_port() -> u16 {
     let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     probe.local_addr().unwrap().port()
+}
+
+/// Whether any file under `directory` contains `needle` (the store's database, WAL and key files).
+pub fn files_contain(directory: &std::path::Path, needle: &str) -> bool {
+    let Ok(entries) = std::fs::read_dir(directory) else {
+        return false;
+    };
+    entries.flatten().any(|entry| {
+        let path = entry.path();
+        if path.is_dir() {
+            return files_contain(&path, needle);
+        }
+        std::fs::read(&path).is_ok_and(|bytes| {
+            bytes
+                .windows(needle.len())
+                .any(|window| window == needle.as_bytes())
+        })
+    })
 }

@@ -19,7 +19,7 @@ use servicenow::{
     Clock, ManagerOptions, ManualClock, TokenManager,
     auth::{AuthConfig, AuthMachine},
     oauth::{ClientId, ClientSecret, InstanceUrl, OAuthClient, RedirectUri},
-    store::{CredentialKey, Keyring, SealingKey, TokenStore},
+    store::{CredentialKey, KeySource, TokenStore},
 };
 use sha2::{Digest, Sha256};
 
@@ -124,7 +124,10 @@ async fn wait_for(barrier: &Path) -> Result<(), BoxError> {
 
 /// The shared store named by `SN_STORM_STORE`, sealed with the key in `SN_STORM_KEY_FILE`.
 async fn open_store() -> Result<Arc<dyn TokenStore>, BoxError> {
-    let keyring = Keyring::new(SealingKey::load(Path::new(&setting("SN_STORM_KEY_FILE")?))?);
+    let keyring = KeySource::file(setting("SN_STORM_KEY_FILE")?)
+        .read()
+        .await?
+        .ok_or("SN_STORM_KEY_FILE names no key file")?;
     let kind = setting("SN_STORM_STORE")?;
     match kind.as_str() {
         "sqlite" => {

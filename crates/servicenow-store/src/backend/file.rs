@@ -20,7 +20,8 @@ use std::{
 use async_trait::async_trait;
 
 use crate::{
-    Backend, DeleteOutcome, LeaseHolder, RawRecord, SaveOutcome, StorageId, StoreError, Version,
+    Backend, DeleteOutcome, LeaseHolder, RawRecord, RecordKind, SaveOutcome, StorageId, StoreError,
+    Version,
     store::{millis, wall_clock_millis},
 };
 
@@ -341,6 +342,88 @@ impl Backend for FileBackend {
             let bytes = bytes?;
             let (expires_at, envelope) = decode_expiring(&bytes, "take pending login")?;
             Ok((expires_at > wall_clock_millis()).then(|| envelope.to_vec()))
+        })
+        .await
+    }
+
+    async fn list(&self, kind: RecordKind) -> Result<Vec<StorageId>, StoreError> {
+        let directory = self.directory.clone();
+        blocking("list records", move || {
+            let extension = match kind {
+                RecordKind::Credential => "cred",
+                RecordKind::Pending => "pending",
+            };
+            let now = wall_clock_millis();
+            let mut listed = Vec::new();
+            for entry in fs::read_dir(&*directory).map_err(io("list records"))? {
+                let path = entry.map_err(io("list records"))?.path();
+                if path.extension().is_none_or(|found| found != extension) {
+                    continue;
+                }
+                let Some(id) = path
+                    .file_stem()
+                    .and_then(|stem| stem.to_str())
+                    .and_then(StorageId::from_stored)
+                else {
+                    continue;
+                };
+                if kind == RecordKind::Pending {
+                    let live = read_optional(&path, "list records")?.is_some_and(|bytes| {
+                        decode_expiring(&bytes, "list records").is_ok_and(|(at, _)| at > now)
+                    });
+                    if !live {
+                        continue;
+                    }
+                }
+                listed.push(id);
+            }
+            Ok(listed)
+        })
+        .await
+    }
+
+    async fn peek_pending(&self, id: &StorageId) -> Result<Option<Vec<u8>>, StoreError> {
+        let path = self.path(id, "pending");
+        blocking("read pending login", move || {
+            let Some(bytes) = read_optional(&path, "read pending login")? else {
+                return Ok(None);
+            };
+            let (expires_at, envelope) = decode_expiring(&bytes, "read pending login")?;
+            Ok((expires_at > wall_clock_millis()).then(|| envelope.to_vec()))
+        })
+        .await
+    }
+
+    /// Claims the file by renaming it (as a take does, so no taker can get it meanwhile), checks
+    /// it, and renames a re-sealed copy with the same expiry into its place. A login completed in
+    /// that instant finds no pending login and has to be begun again.
+    async fn replace_pending(
+        &self,
+        id: &StorageId,
+        expected: &[u8],
+        envelope: Vec<u8>,
+    ) -> Result<bool, StoreError> {
+        let path = self.path(id, "pending");
+        let directory = self.directory.clone();
+        let expected = expected.to_vec();
+        blocking("re-seal pending login", move || {
+            let operation = "re-seal pending login";
+            let mut claim = [0u8; 16];
+            getrandom::fill(&mut claim).map_err(|_| StoreError::Random)?;
+            let claimed = directory.join(format!(".taken-{}", hex::encode(claim)));
+            match fs::rename(&path, &claimed) {
+                Ok(()) => (),
+                Err(error) if error.kind() == ErrorKind::NotFound => return Ok(false),
+                Err(error) => return Err(io(operation)(error)),
+            }
+            let bytes = fs::read(&claimed).map_err(io(operation))?;
+            let (expires_at, current) = decode_expiring(&bytes, operation)?;
+            let replace = current == expected.as_slice() && expires_at > wall_clock_millis();
+            let mut written = expires_at.to_be_bytes().to_vec();
+            written.extend_from_slice(if replace { &envelope } else { current });
+            write_atomically(&directory, &path, &written, operation)?;
+            remove(&claimed, &directory, operation)?;
+            Ok(replace)
         })
         .await
     }

@@ -9,7 +9,8 @@ use std::{
 use async_trait::async_trait;
 
 use crate::{
-    Backend, DeleteOutcome, LeaseHolder, RawRecord, SaveOutcome, StorageId, StoreError, Version,
+    Backend, DeleteOutcome, LeaseHolder, RawRecord, RecordKind, SaveOutcome, StorageId, StoreError,
+    Version,
 };
 
 /// Sealed records in memory; gone when the process ends.
@@ -139,5 +140,44 @@ impl Backend for MemoryBackend {
         let taken = self.state().pending.remove(id);
         Ok(taken
             .and_then(|(envelope, expires_at)| (expires_at > Instant::now()).then_some(envelope)))
+    }
+
+    async fn list(&self, kind: RecordKind) -> Result<Vec<StorageId>, StoreError> {
+        let state = self.state();
+        let now = Instant::now();
+        Ok(match kind {
+            RecordKind::Credential => state.records.keys().cloned().collect(),
+            RecordKind::Pending => state
+                .pending
+                .iter()
+                .filter(|(_, (_, expires_at))| *expires_at > now)
+                .map(|(id, _)| id.clone())
+                .collect(),
+        })
+    }
+
+    async fn peek_pending(&self, id: &StorageId) -> Result<Option<Vec<u8>>, StoreError> {
+        let state = self.state();
+        Ok(state
+            .pending
+            .get(id)
+            .filter(|(_, expires_at)| *expires_at > Instant::now())
+            .map(|(envelope, _)| envelope.clone()))
+    }
+
+    async fn replace_pending(
+        &self,
+        id: &StorageId,
+        expected: &[u8],
+        envelope: Vec<u8>,
+    ) -> Result<bool, StoreError> {
+        let mut state = self.state();
+        match state.pending.get_mut(id) {
+            Some((current, expires_at)) if current == expected && *expires_at > Instant::now() => {
+                *current = envelope;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
     }
 }

@@ -57,6 +57,16 @@ pub enum DeleteOutcome {
     Conflict(Option<RawRecord>),
 }
 
+/// Which records a listing covers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RecordKind {
+    /// Stored credentials (token sets and other values saved with compare-and-swap).
+    Credential,
+    /// Pending logins that have not expired.
+    Pending,
+}
+
 /// A storage engine for sealed records, leases and pending logins.
 ///
 /// Every operation must be atomic with respect to every other process using the same storage:
@@ -104,4 +114,39 @@ pub trait Backend: Send + Sync + fmt::Debug {
 
     /// Removes and returns the pending login envelope, unless it is absent or expired.
     async fn take_pending(&self, id: &StorageId) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// The ids of every stored record of `kind`, for a key rotation and for the check that a
+    /// store is empty before a new key is made. Backends that cannot list return
+    /// [`StoreError::Unsupported`] (the default), which makes both refuse.
+    async fn list(&self, kind: RecordKind) -> Result<Vec<StorageId>, StoreError> {
+        let _ = kind;
+        Err(StoreError::Unsupported {
+            backend: "this",
+            operation: "listing records",
+        })
+    }
+
+    /// The pending login envelope under `id` without taking it, unless it is absent or expired.
+    async fn peek_pending(&self, id: &StorageId) -> Result<Option<Vec<u8>>, StoreError> {
+        let _ = id;
+        Err(StoreError::Unsupported {
+            backend: "this",
+            operation: "reading a pending login without taking it",
+        })
+    }
+
+    /// Replaces the pending login envelope under `id` with `envelope`, keeping its expiry, if it
+    /// is still `expected` (not taken, expired or replaced since); returns whether it did.
+    async fn replace_pending(
+        &self,
+        id: &StorageId,
+        expected: &[u8],
+        envelope: Vec<u8>,
+    ) -> Result<bool, StoreError> {
+        let _ = (id, expected, envelope);
+        Err(StoreError::Unsupported {
+            backend: "this",
+            operation: "re-sealing a pending login",
+        })
+    }
 }

@@ -15,8 +15,8 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::{NoTls, Row};
 
 use crate::{
-    Backend, DeleteOutcome, LeaseHolder, RawRecord, SaveOutcome, StorageId, StoreError, Version,
-    store::millis,
+    Backend, DeleteOutcome, LeaseHolder, RawRecord, RecordKind, SaveOutcome, StorageId, StoreError,
+    Version, store::millis,
 };
 
 const BACKEND: &str = "postgres";
@@ -457,6 +457,67 @@ impl Backend for PostgresBackend {
         let envelope: Vec<u8> = row.try_get(0).map_err(sql("take pending login"))?;
         let live: bool = row.try_get(1).map_err(sql("take pending login"))?;
         Ok(live.then_some(envelope))
+    }
+
+    async fn list(&self, kind: RecordKind) -> Result<Vec<StorageId>, StoreError> {
+        let schema = &self.schema;
+        let statement = match kind {
+            RecordKind::Credential => format!(r#"SELECT id FROM "{schema}".credentials"#),
+            RecordKind::Pending => {
+                format!(r#"SELECT id FROM "{schema}".pending WHERE expires_at > clock_timestamp()"#)
+            }
+        };
+        let client = self.client("list records").await?;
+        let rows = client
+            .query(&statement, &[])
+            .await
+            .map_err(sql("list records"))?;
+        rows.iter()
+            .map(|row| {
+                let id: String = row.try_get(0).map_err(sql("list records"))?;
+                StorageId::from_stored(&id).ok_or_else(|| {
+                    StoreError::corrupt(BACKEND, "list records", "a stored id is not 64 hex digits")
+                })
+            })
+            .collect()
+    }
+
+    async fn peek_pending(&self, id: &StorageId) -> Result<Option<Vec<u8>>, StoreError> {
+        let schema = &self.schema;
+        let client = self.client("read pending login").await?;
+        let row = client
+            .query_opt(
+                &format!(
+                    r#"SELECT envelope FROM "{schema}".pending
+                       WHERE id = $1 AND expires_at > clock_timestamp()"#
+                ),
+                &[&id.as_str()],
+            )
+            .await
+            .map_err(sql("read pending login"))?;
+        row.map(|row| row.try_get(0).map_err(sql("read pending login")))
+            .transpose()
+    }
+
+    async fn replace_pending(
+        &self,
+        id: &StorageId,
+        expected: &[u8],
+        envelope: Vec<u8>,
+    ) -> Result<bool, StoreError> {
+        let schema = &self.schema;
+        let client = self.client("re-seal pending login").await?;
+        let changed = client
+            .execute(
+                &format!(
+                    r#"UPDATE "{schema}".pending SET envelope = $3
+                       WHERE id = $1 AND envelope = $2 AND expires_at > clock_timestamp()"#
+                ),
+                &[&id.as_str(), &expected, &envelope],
+            )
+            .await
+            .map_err(sql("re-seal pending login"))?;
+        Ok(changed == 1)
     }
 }
 

@@ -16,8 +16,8 @@ use redis::{
 };
 
 use crate::{
-    Backend, DeleteOutcome, LeaseHolder, RawRecord, SaveOutcome, StorageId, StoreError, Version,
-    store::millis,
+    Backend, DeleteOutcome, LeaseHolder, RawRecord, RecordKind, SaveOutcome, StorageId, StoreError,
+    Version, store::millis,
 };
 
 const BACKEND: &str = "redis";
@@ -49,6 +49,15 @@ return {2, false, false}
 /// Release: deletes the lease only if ARGV[1] holds it.
 const RELEASE_SCRIPT: &str = r"
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+";
+
+/// Re-seal of a pending login: replaces the value only if it is still ARGV[1], keeping its expiry.
+const REPLACE_PENDING_SCRIPT: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
+  return 1
+end
 return 0
 ";
 
@@ -106,6 +115,7 @@ pub struct RedisBackend {
     save: Script,
     delete: Script,
     release: Script,
+    replace_pending: Script,
 }
 
 impl fmt::Debug for RedisBackend {
@@ -139,6 +149,7 @@ impl RedisBackend {
             save: Script::new(SAVE_SCRIPT),
             delete: Script::new(DELETE_SCRIPT),
             release: Script::new(RELEASE_SCRIPT),
+            replace_pending: Script::new(REPLACE_PENDING_SCRIPT),
         })
     }
 
@@ -150,7 +161,7 @@ impl RedisBackend {
     #[cfg(feature = "__testing")]
     #[cfg_attr(docsrs, doc(cfg(feature = "__testing")))]
     pub async fn delete_prefix(&self) -> Result<(), StoreError> {
-        let keys = self.keys().await?;
+        let keys = self.scan("").await?;
         let mut connection = self.connection.clone();
         for chunk in keys.chunks(100) {
             let _: i64 = connection
@@ -161,10 +172,11 @@ impl RedisBackend {
         Ok(())
     }
 
-    #[cfg(feature = "__testing")]
-    async fn keys(&self) -> Result<Vec<String>, StoreError> {
+    /// Every key starting with the prefix and then `kind` (`""` for all).
+    async fn scan(&self, kind: &str) -> Result<Vec<String>, StoreError> {
         let mut connection = self.connection.clone();
-        let pattern = format!("{}*", self.prefix.replace(['*', '?', '[', ']', '\\'], "?"));
+        let start = format!("{}{kind}", self.prefix);
+        let pattern = format!("{}*", start.replace(['*', '?', '[', ']', '\\'], "?"));
         let mut keys = Vec::new();
         let mut cursor: u64 = 0;
         // SCAN returns to cursor 0 after a full pass; the bound only guards against a server bug.
@@ -178,11 +190,7 @@ impl RedisBackend {
                 .query_async(&mut connection)
                 .await
                 .map_err(redis_error("scan keys"))?;
-            keys.extend(
-                batch
-                    .into_iter()
-                    .filter(|key| key.starts_with(&self.prefix)),
-            );
+            keys.extend(batch.into_iter().filter(|key| key.starts_with(&start)));
             if next == 0 {
                 break;
             }
@@ -351,6 +359,51 @@ impl Backend for RedisBackend {
             .await
             .map_err(redis_error("take pending login"))
     }
+
+    async fn list(&self, kind: RecordKind) -> Result<Vec<StorageId>, StoreError> {
+        let kind = match kind {
+            RecordKind::Credential => "cred:",
+            RecordKind::Pending => "pending:",
+        };
+        let start = format!("{}{kind}", self.prefix);
+        let mut listed: Vec<StorageId> = self
+            .scan(kind)
+            .await?
+            .iter()
+            .filter_map(|key| key.strip_prefix(&start).and_then(StorageId::from_stored))
+            .collect();
+        // SCAN may return a key twice.
+        listed.sort_by(|left, right| left.as_str().cmp(right.as_str()));
+        listed.dedup();
+        Ok(listed)
+    }
+
+    async fn peek_pending(&self, id: &StorageId) -> Result<Option<Vec<u8>>, StoreError> {
+        let mut connection = self.connection.clone();
+        redis::cmd("GET")
+            .arg(self.key("pending", id))
+            .query_async(&mut connection)
+            .await
+            .map_err(redis_error("read pending login"))
+    }
+
+    async fn replace_pending(
+        &self,
+        id: &StorageId,
+        expected: &[u8],
+        envelope: Vec<u8>,
+    ) -> Result<bool, StoreError> {
+        let mut connection = self.connection.clone();
+        let replaced: i64 = self
+            .replace_pending
+            .key(self.key("pending", id))
+            .arg(expected)
+            .arg(envelope)
+            .invoke_async(&mut connection)
+            .await
+            .map_err(redis_error("re-seal pending login"))?;
+        Ok(replaced == 1)
+    }
 }
 
 #[cfg(feature = "__testing")]
@@ -361,7 +414,7 @@ impl crate::conformance::RawPeek for RedisBackend {
     async fn raw_bytes(&self) -> Result<Vec<Vec<u8>>, StoreError> {
         let mut connection = self.connection.clone();
         let mut raw = Vec::new();
-        for key in self.keys().await? {
+        for key in self.scan("").await? {
             let kind: String = redis::cmd("TYPE")
                 .arg(&key)
                 .query_async(&mut connection)

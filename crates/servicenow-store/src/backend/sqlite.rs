@@ -17,7 +17,8 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params, types::ValueRef};
 
 use crate::{
-    Backend, DeleteOutcome, LeaseHolder, RawRecord, SaveOutcome, StorageId, StoreError, Version,
+    Backend, DeleteOutcome, LeaseHolder, RawRecord, RecordKind, SaveOutcome, StorageId, StoreError,
+    Version,
     store::{millis, wall_clock_millis},
 };
 
@@ -361,6 +362,66 @@ impl Backend for SqliteBackend {
             Ok(taken.and_then(|(envelope, expires_at)| {
                 (expires_at > wall_clock_millis()).then_some(envelope)
             }))
+        })
+        .await
+    }
+
+    async fn list(&self, kind: RecordKind) -> Result<Vec<StorageId>, StoreError> {
+        self.run("list records", move |connection| {
+            let (sql_text, now) = match kind {
+                RecordKind::Credential => ("SELECT id FROM sn_store_credentials WHERE ?1 = ?1", 0),
+                RecordKind::Pending => (
+                    "SELECT id FROM sn_store_pending WHERE expires_at_ms > ?1",
+                    wall_clock_millis(),
+                ),
+            };
+            let mut statement = connection.prepare(sql_text).map_err(sql("list records"))?;
+            let ids = statement
+                .query_map(params![now], |row| row.get::<_, String>(0))
+                .map_err(sql("list records"))?;
+            let mut listed = Vec::new();
+            for id in ids {
+                let id = id.map_err(sql("list records"))?;
+                listed.push(StorageId::from_stored(&id).ok_or_else(|| {
+                    StoreError::corrupt(BACKEND, "list records", "a stored id is not 64 hex digits")
+                })?);
+            }
+            Ok(listed)
+        })
+        .await
+    }
+
+    async fn peek_pending(&self, id: &StorageId) -> Result<Option<Vec<u8>>, StoreError> {
+        let id = id.as_str().to_owned();
+        self.run("read pending login", move |connection| {
+            connection
+                .query_row(
+                    "SELECT envelope FROM sn_store_pending WHERE id = ?1 AND expires_at_ms > ?2",
+                    params![id, wall_clock_millis()],
+                    |row| row.get::<_, Vec<u8>>(0),
+                )
+                .optional()
+                .map_err(sql("read pending login"))
+        })
+        .await
+    }
+
+    async fn replace_pending(
+        &self,
+        id: &StorageId,
+        expected: &[u8],
+        envelope: Vec<u8>,
+    ) -> Result<bool, StoreError> {
+        let (id, expected) = (id.as_str().to_owned(), expected.to_vec());
+        self.run("re-seal pending login", move |connection| {
+            let changed = connection
+                .execute(
+                    "UPDATE sn_store_pending SET envelope = ?3
+                     WHERE id = ?1 AND envelope = ?2 AND expires_at_ms > ?4",
+                    params![id, expected, envelope, wall_clock_millis()],
+                )
+                .map_err(sql("re-seal pending login"))?;
+            Ok(changed == 1)
         })
         .await
     }

@@ -6,6 +6,7 @@
 //! schema, one key prefix) can hold several runs at once.
 
 pub mod leases;
+pub mod rotation;
 pub mod values;
 
 use std::sync::Arc;

@@ -1,6 +1,4 @@
-//! Tests of the sealing layer: round trips, tampering, wrong keys, rotation and key files.
-
-use std::{fs, os::unix::fs::PermissionsExt};
+//! Tests of the sealing layer: round trips, tampering, wrong keys, formats and keyrings.
 
 use super::*;
 
@@ -150,74 +148,78 @@ fn a_keyring_refuses_two_keys_with_one_id() {
     assert!(matches!(result, Err(StoreError::InvalidKey { .. })));
 }
 
-#[test]
-fn a_key_file_is_created_private_once_and_read_back() {
-    let directory = tempfile::tempdir().expect("tempdir");
-    let path = directory.path().join("store.key");
-    let created = SealingKey::load_or_create(&path, 3).expect("create");
-    let mode = fs::metadata(&path).expect("metadata").permissions().mode() & 0o777;
-    assert_eq!(mode, 0o600);
-    let loaded = SealingKey::load_or_create(&path, 99).expect("load");
-    assert_eq!(loaded.id(), 3);
-    assert_eq!(loaded.bytes.as_ref(), created.bytes.as_ref());
-    assert!(!format!("{loaded:?}").contains(&format!("{:?}", &loaded.bytes[..4])));
+/// A format-1 envelope as builds before key rotation wrote it (associated data bound to the
+/// credential key itself), made by hand.
+fn format_1_envelope(key: &SealingKey, credential: &CredentialKey, plaintext: &[u8]) -> Vec<u8> {
+    let nonce = [3u8; NONCE_LEN];
+    let mut envelope = vec![FORMAT_V1];
+    envelope.extend_from_slice(&key.id().to_be_bytes());
+    let mut aad = envelope.clone();
+    aad.extend_from_slice(b"servicenow-store/v1/credential\0");
+    aad.extend_from_slice(&credential.canonical_bytes());
+    let ciphertext = key
+        .cipher()
+        .encrypt(
+            Nonce::from_slice(&nonce),
+            Payload {
+                msg: plaintext,
+                aad: &aad,
+            },
+        )
+        .expect("encrypt");
+    envelope.extend_from_slice(&nonce);
+    envelope.extend_from_slice(&ciphertext);
+    envelope
 }
 
 #[test]
-fn a_key_file_readable_by_others_is_refused_with_the_fix() {
-    let directory = tempfile::tempdir().expect("tempdir");
-    let path = directory.path().join("store.key");
-    SealingKey::load_or_create(&path, 1).expect("create");
-    fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).expect("chmod");
-    let error = SealingKey::load(&path).expect_err("too open");
-    assert!(matches!(error, StoreError::Permissions { mode: 0o644, .. }));
-    assert!(error.to_string().contains("chmod 600"), "{error}");
-}
-
-#[test]
-fn a_garbled_key_file_is_a_parse_error_that_does_not_echo_its_content() {
-    let directory = tempfile::tempdir().expect("tempdir");
-    let path = directory.path().join("store.key");
-    fs::write(&path, "{\"format\":1,\"key_id\":1,\"key\":\"c2hvcnQ=\"}").expect("write");
-    fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).expect("chmod");
-    let error = SealingKey::load(&path).expect_err("short key");
+fn format_1_envelopes_still_open_and_new_ones_are_format_2_bound_to_the_storage_id() {
+    let key = SealingKey::from_bytes(5, [5; 32]);
+    let keys = Keyring::new(key.clone());
+    let alice = alice();
+    let old = format_1_envelope(&key, &alice, b"written by an older build");
+    let opened = keys
+        .open(&SealContext::Credential(&alice), &old)
+        .expect("format 1 still opens");
+    assert_eq!(opened.expose_secret(), b"written by an older build");
+    // A rotation knows only the storage id: format 1 cannot be opened that way.
+    let id = alice.storage_id();
     assert!(matches!(
-        error,
-        StoreError::KeyFile {
-            operation: "parse",
-            ..
-        }
+        keys.open(&SealContext::Stored(&id), &old),
+        Err(StoreError::UnknownFormat { version: 1 })
     ));
-    fs::write(
-        &path,
-        "{\"format\":1,\"key_id\":\"secret-material\",\"key\":1}",
-    )
-    .expect("write");
-    let error = SealingKey::load(&path).expect_err("wrong types");
-    assert!(!error.to_string().contains("secret-material"), "{error}");
+
+    let new = keys
+        .seal(&SealContext::Credential(&alice), &secret("tokens"))
+        .expect("seal");
+    assert_eq!(new[0], FORMAT_V2);
+    let by_id = keys
+        .open(&SealContext::Stored(&id), &new)
+        .expect("format 2 opens by storage id");
+    assert_eq!(by_id.expose_secret(), b"tokens");
+    let bob_id = bob().storage_id();
+    assert!(matches!(
+        keys.open(&SealContext::Stored(&bob_id), &new),
+        Err(StoreError::Decrypt)
+    ));
 }
 
 #[test]
-fn processes_creating_one_key_file_at_once_all_get_the_same_key() {
-    let directory = tempfile::tempdir().expect("tempdir");
-    let path = directory.path().join("store.key");
-    let creators: Vec<_> = (0..8u32)
-        .map(|id| {
-            let path = path.clone();
-            std::thread::spawn(move || {
-                SealingKey::load_or_create(&path, id).expect("create or load")
-            })
-        })
-        .collect();
-    let keys: Vec<SealingKey> = creators
-        .into_iter()
-        .map(|creator| creator.join().expect("no panic"))
-        .collect();
-    let first = &keys[0];
-    for key in &keys {
-        assert_eq!(
-            (key.id(), key.bytes.as_ref()),
-            (first.id(), first.bytes.as_ref())
-        );
-    }
+fn generated_keys_get_distinct_random_ids_and_a_rotation_keeps_the_old_keys() {
+    let first = Keyring::generate().expect("random");
+    let second = Keyring::generate().expect("random");
+    assert_ne!(first.current_key_id(), 0);
+    assert_ne!(first.current_key_id(), second.current_key_id());
+    let rotated = first.rotated().expect("random");
+    assert_ne!(rotated.current_key_id(), first.current_key_id());
+    assert_eq!(
+        rotated.key_ids(),
+        vec![rotated.current_key_id(), first.current_key_id()]
+    );
+    assert_eq!(
+        rotated.current_only().key_ids(),
+        vec![rotated.current_key_id()]
+    );
+    let fresh = SealingKey::generate_fresh(&[1, 2, 3]).expect("random");
+    assert!(![0, 1, 2, 3].contains(&fresh.id()));
 }
