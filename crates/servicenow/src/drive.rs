@@ -122,7 +122,7 @@ impl TokenEndpoint {
     async fn send(
         &self,
         id: RequestId,
-        request: http::Request<Vec<u8>>,
+        request: http::Request<Bytes>,
         timeout: Duration,
     ) -> Input {
         let span = tracing::info_span!(
@@ -133,7 +133,7 @@ impl TokenEndpoint {
         );
         async move {
             let result =
-                tokio::time::timeout(timeout, self.transport.send(request.map(Bytes::from))).await;
+                tokio::time::timeout(timeout, self.transport.send(request)).await;
             let now = self.clock.now();
             let Ok(result) = result else {
                 tracing::warn!(?timeout, "token request got no answer in time");
@@ -149,7 +149,7 @@ impl TokenEndpoint {
                     Input::Response {
                         now,
                         id,
-                        response: response.map(Vec::from),
+                        response,
                     }
                 }
                 Err(error) => {
