@@ -102,9 +102,7 @@ pub(crate) fn refresh_request(
 }
 
 /// The request of the configured non-interactive grant (client credentials or password).
-pub(crate) fn acquisition_request(
-    config: &AuthConfig,
-) -> Result<http::Request<Bytes>, AuthError> {
+pub(crate) fn acquisition_request(config: &AuthConfig) -> Result<http::Request<Bytes>, AuthError> {
     let scope = Some(&config.scopes);
     match &config.credential {
         #[cfg(feature = "password-grant")]

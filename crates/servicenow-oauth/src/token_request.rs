@@ -2,8 +2,8 @@
 //! `http::Request<Bytes>` values, with the client authentication of RFC 6749 §2.3.1.
 
 use base64::Engine as _;
-use bytes::Bytes;
 use base64::engine::general_purpose::STANDARD;
+use bytes::Bytes;
 use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use http::{HeaderValue, Method, Request};
 use zeroize::Zeroizing;

@@ -1,8 +1,8 @@
 //! Token requests: exact bytes of every grant in both client-authentication methods, and the
 //! RFC 6749 §2.3.1 encoding surviving any Unicode.
 
-use bytes::Bytes;
 use base64::Engine as _;
+use bytes::Bytes;
 use proptest::prelude::*;
 use servicenow_oauth::{
     AuthorizationCode, ClientAuthMethod, ClientId, ClientSecret, OAuthClient, PkceVerifier,
