@@ -107,7 +107,7 @@ impl Session {
         KeptSecret::new(
             "client-secret",
             &self.profile_name,
-            &self.instance.origin(),
+            self.instance.origin(),
             self.client_id.as_str(),
         )
     }

@@ -15,7 +15,7 @@ use std::{
 
 use rand::{Rng as _, SeedableRng as _};
 use servicenow::{
-    store::{CredentialKey, KeySource, Keyring, PendingId, SecretBytes, TokenStore as _},
+    store::{CredentialKey, KeySource, Keyring, PendingId, SecretBytes},
     stores::Store,
 };
 
