@@ -108,7 +108,7 @@ fn both_documented_shapes_parse_into_typed_results() -> Result<(), TableError<In
     assert_eq!(groups[0].fields[0].value, "", "the group without a value");
     assert_eq!(
         groups[0].stats.avg["business_stc"].as_f64(),
-        Some(804_162.7143)
+        Some(804_162.714_3)
     );
     assert_eq!(groups[1].stats.avg["reassignment_count"].as_str(), "0.0000");
     assert_eq!(grouped.total_count(), None, "no count was asked for");
