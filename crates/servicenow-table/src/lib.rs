@@ -35,6 +35,7 @@
 
 #![warn(missing_docs)]
 
+mod aggregate;
 mod client;
 mod error;
 mod keyed_row;
@@ -54,6 +55,10 @@ mod waiting;
 pub use servicenow_oauth::InstanceUrl;
 
 pub use crate::{
+    aggregate::{
+        Aggregate, AggregateFunction, AggregateGroup, AggregateResult, AggregateStats,
+        AggregateValue, GroupValue, HavingOperator,
+    },
     client::TableClient,
     error::{ServiceNowMessage, TableError},
     names::{FieldName, SysId, TableName},
