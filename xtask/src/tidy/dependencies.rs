@@ -29,8 +29,9 @@ pub(super) const ALLOWED_DEPENDENCIES: &[(&str, &[&str])] = &[
     (
         "servicenow-http",
         &[
-            "servicenow-oauth", "async-trait", "bytes", "http", "http-body-util", "hyper",
-            "hyper-util", "hyper-rustls", "reqwest", "rustls", "thiserror", "tokio", "webpki-roots",
+            "servicenow-oauth", "async-trait", "base64", "bytes", "http", "http-body-util", "hyper",
+            "hyper-util", "hyper-rustls", "reqwest", "rustls", "rustls-platform-verifier",
+            "thiserror", "tokio", "tower-service", "webpki-roots", "zeroize",
         ],
     ),
     (
@@ -63,7 +64,8 @@ pub(super) const ALLOWED_DEPENDENCIES: &[(&str, &[&str])] = &[
         &[
             "tokio", "hyper", "hyper-util", "http", "http-body-util", "bytes", "serde_json", "rand",
             "rand_chacha", "sha2", "base64", "url", "form_urlencoded", "thiserror", "tracing",
-            "tracing-subscriber", "clap", "anyhow", "parking_lot", "subtle",
+            "tracing-subscriber", "clap", "anyhow", "parking_lot", "subtle", "rustls",
+            "tokio-rustls",
         ],
     ),
     (
