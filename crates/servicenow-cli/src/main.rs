@@ -8,6 +8,7 @@ mod demo;
 mod export;
 mod failure;
 mod loopback;
+mod network;
 mod output;
 mod profile;
 mod session;

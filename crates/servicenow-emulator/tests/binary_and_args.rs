@@ -240,6 +240,12 @@ async fn the_tls_flags_serve_https_with_the_given_certificate_and_optionally_dem
         "{error}"
     );
     let cli = Cli::try_parse_from(["x", "--tls-cert", &key, "--tls-key", &cert]).unwrap();
-    let error = cli.emulator.into_builder().unwrap().start().await.unwrap_err();
+    let error = cli
+        .emulator
+        .into_builder()
+        .unwrap()
+        .start()
+        .await
+        .unwrap_err();
     assert!(error.to_string().contains("--tls"), "{error}");
 }

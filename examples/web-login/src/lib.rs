@@ -12,6 +12,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod network;
 mod pages;
 mod routes;
 mod sessions;
@@ -41,6 +42,8 @@ pub struct AppConfig {
     /// The app's own origin as browsers see it, e.g. `https://app.example.com`; decides whether
     /// the session cookie is `Secure` (always, except on plain-http loopback).
     pub public_url: String,
+    /// Trust, client certificate and proxy for the requests to the instance.
+    pub network: servicenow::http::TransportConfig,
 }
 
 /// The app: cheap to clone, shared by every request.
@@ -65,6 +68,7 @@ impl App {
         let servicenow = Servicenow::builder(config.instance.clone(), config.oauth_client.clone())
             .redirect_uri(config.redirect_uri.clone())
             .store(Arc::clone(&config.store))
+            .transport_config(config.network.clone())
             .build()
             .await?;
         let login = servicenow.login()?;

@@ -278,6 +278,7 @@ impl World {
             redirect_uri: RedirectUri::new(redirect_uri).unwrap(),
             store: Arc::clone(&store),
             public_url: app_url.clone(),
+            network: Default::default(),
         })
         .await
         .unwrap();
