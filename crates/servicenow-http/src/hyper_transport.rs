@@ -50,8 +50,8 @@ pub struct HyperTransport {
 /// The client built here, or one the caller brought.
 #[derive(Debug, Clone)]
 enum Clients {
-    Built(Client<HttpsConnector<NetConnector>, Full<Bytes>>),
-    Given(HyperClient),
+    Built(Box<Client<HttpsConnector<NetConnector>, Full<Bytes>>>),
+    Given(Box<HyperClient>),
 }
 
 impl Clients {
@@ -135,7 +135,7 @@ impl HyperTransport {
             .wrap_connector(connector);
         let client = Client::builder(TokioExecutor::new()).build(https);
         Ok(Self {
-            client: Clients::Built(client),
+            client: Clients::Built(Box::new(client)),
             config,
         })
     }
@@ -150,7 +150,7 @@ impl HyperTransport {
     /// company networks.
     pub fn from_client(client: HyperClient, config: TransportConfig) -> Self {
         Self {
-            client: Clients::Given(client),
+            client: Clients::Given(Box::new(client)),
             config,
         }
     }
