@@ -6,7 +6,7 @@ use std::{fmt, path::PathBuf};
 
 use clap::{Args, ValueEnum};
 use serde::{Deserialize, Serialize};
-use servicenow::http::{ClientIdentity, Proxy, ProxyUrl, Roots, TransportConfig};
+use servicenow::transport::{ClientIdentity, Proxy, ProxyUrl, Roots, TransportConfig};
 
 use crate::failure::{CliError, CliResult};
 

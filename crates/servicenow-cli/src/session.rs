@@ -32,7 +32,7 @@ pub(crate) struct Session {
     pub(crate) store: Arc<dyn TokenStore>,
     pub(crate) store_dir: PathBuf,
     /// Trust, client certificate and proxy, from flags, environment and profile.
-    pub(crate) network: servicenow::http::TransportConfig,
+    pub(crate) network: servicenow::transport::TransportConfig,
 }
 
 impl Session {

@@ -43,7 +43,7 @@ pub struct AppConfig {
     /// the session cookie is `Secure` (always, except on plain-http loopback).
     pub public_url: String,
     /// Trust, client certificate and proxy for the requests to the instance.
-    pub network: servicenow::http::TransportConfig,
+    pub network: servicenow::transport::TransportConfig,
 }
 
 /// The app: cheap to clone, shared by every request.

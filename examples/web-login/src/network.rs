@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use servicenow::http::{ClientIdentity, Proxy, ProxyUrl, TransportConfig};
+use servicenow::transport::{ClientIdentity, Proxy, ProxyUrl, TransportConfig};
 
 /// Trust, client certificate and proxy for the requests to the instance.
 #[derive(Debug, Default, clap::Args)]
