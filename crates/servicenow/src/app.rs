@@ -297,7 +297,7 @@ impl ServicenowBuilder {
     /// ```no_run
     /// # async fn example() -> servicenow::Result<()> {
     /// use servicenow::{Servicenow, oauth::{ClientId, ClientSecret, InstanceUrl, OAuthClient}};
-    /// use servicenow_http::{Proxy, ProxyUrl, TransportConfig};
+    /// use servicenow::transport::{Proxy, ProxyUrl, TransportConfig};
     ///
     /// let instance = InstanceUrl::new("https://acme.service-now.com")?;
     /// let client = OAuthClient::confidential(ClientId::new("3f2a…")?, ClientSecret::new("…")?);
