@@ -5,7 +5,7 @@ use std::{collections::BTreeMap, net::SocketAddr, time::Duration};
 
 #[cfg(feature = "cli")]
 use crate::EmulatorBuilder;
-use crate::Secret;
+use crate::{Dataset, Secret};
 
 /// Default client id of the confidential client registered at start.
 pub const DEFAULT_CLIENT_ID: &str = "emulator-client";
@@ -31,6 +31,10 @@ pub const DEFAULT_ROWS: &[(&str, u64)] = &[
     ("change_request", 100),
     ("sys_user", 200),
     ("cmdb_ci", 500),
+    ("sys_user_group", 24),
+    ("sys_user_grmember", 300),
+    ("sys_metadata", 2000),
+    ("sys_attachment", 100),
 ];
 /// The largest number of generated rows per table (sys_ids and numbers stay ordered below it).
 pub const MAX_GENERATED_ROWS: u64 = 10_000_000;
@@ -123,6 +127,10 @@ pub struct EmulatorArgs {
     /// the binary; an embedding program chooses its own.
     #[arg(long, value_name = "ADDR:PORT")]
     pub listen: Option<SocketAddr>,
+    /// Allow a --listen address other than loopback (0.0.0.0, a LAN address). The emulator
+    /// accepts well-known passwords and prints its client secret: anyone who reaches it can use it.
+    #[arg(long)]
+    pub allow_remote: bool,
     /// Seed for generated data and injected faults.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -174,6 +182,11 @@ pub struct EmulatorArgs {
     /// Require a client certificate signed by a CA in this PEM file (mutual TLS); needs --tls-cert.
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     pub tls_client_ca: Option<std::path::PathBuf>,
+    /// The records to start with: `generated` rows only, or `pdi`, which adds a personal
+    /// developer instance's well-known demo records (the admin user's published sys_id, the
+    /// demo groups and people).
+    #[arg(long, value_enum, default_value_t = Dataset::Generated)]
+    pub dataset: Dataset,
 }
 
 #[cfg(feature = "cli")]
@@ -182,6 +195,7 @@ impl EmulatorArgs {
     pub fn defaults() -> Self {
         Self {
             listen: None,
+            allow_remote: false,
             seed: 1,
             rows: Vec::new(),
             client_id: DEFAULT_CLIENT_ID.to_owned(),
@@ -199,6 +213,7 @@ impl EmulatorArgs {
             tls_cert: None,
             tls_key: None,
             tls_client_ca: None,
+            dataset: Dataset::Generated,
         }
     }
 
@@ -260,11 +275,13 @@ impl EmulatorArgs {
             .with_token_ttls(ttl.0, ttl.1);
         let mut builder = EmulatorBuilder::empty()
             .seed(self.seed)
+            .dataset(self.dataset)
             .client(confidential)
             .client(public);
         if let Some(listen) = self.listen {
             builder = builder.listen(listen);
         }
+        builder = builder.allow_remote(self.allow_remote);
         if self.users.is_empty() {
             for (name, password) in DEFAULT_USERS {
                 builder = builder.user(UserAccount::new(*name, *password));
@@ -333,4 +350,6 @@ pub(crate) struct EmulatorConfig {
     pub(crate) users: Vec<UserAccount>,
     pub(crate) public_url: Option<String>,
     pub(crate) tls: Option<crate::tls::TlsPem>,
+    pub(crate) dataset: Dataset,
+    pub(crate) allow_remote: bool,
 }

@@ -9,7 +9,7 @@ use servicenow::oauth::{ClientId, ClientSecret, InstanceUrl, OAuthClient, Redire
 use servicenow_emulator::{
     ClientRegistration, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Emulator, EmulatorHandle,
 };
-use web_login::{App, AppConfig, network::NetworkArgs, open_store};
+use web_login::{App, AppConfig, SessionLimits, network::NetworkArgs, open_store};
 
 /// The example web app: "Connect ServiceNow", then your open incidents.
 #[derive(Debug, Parser)]
@@ -106,6 +106,7 @@ async fn main() -> anyhow::Result<()> {
         store: Arc::clone(&store),
         public_url: public_url.clone(),
         network: args.network.transport_config()?,
+        sessions: SessionLimits::default(),
     })
     .await?;
     tracing::info!(%public_url, %instance, %redirect_uri, "web-login listening");

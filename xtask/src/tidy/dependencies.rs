@@ -30,9 +30,10 @@ pub(super) const ALLOWED_DEPENDENCIES: &[(&str, &[&str])] = &[
     (
         "servicenow-http",
         &[
-            "servicenow-oauth", "async-trait", "base64", "bytes", "http", "http-body-util", "hyper",
-            "hyper-util", "hyper-rustls", "reqwest", "rustls", "rustls-platform-verifier",
-            "thiserror", "tokio", "tower-service", "webpki-roots", "zeroize",
+            "servicenow-oauth", "servicenow-auth", "async-trait", "base64", "bytes", "getrandom",
+            "http", "http-body-util", "hyper", "hyper-util", "hyper-rustls", "reqwest", "rustls",
+            "rustls-platform-verifier", "thiserror", "tokio", "tower-service", "webpki-roots",
+            "zeroize",
         ],
     ),
     (
@@ -56,8 +57,7 @@ pub(super) const ALLOWED_DEPENDENCIES: &[(&str, &[&str])] = &[
         &[
             "servicenow-oauth", "servicenow-auth", "servicenow-http", "servicenow-store",
             "servicenow-table", "arc-swap", "async-trait", "bytes", "futures", "http", "tokio",
-            "tracing", "thiserror", "getrandom", "serde", "serde_json", "directories", "sha2",
-            "rustix",
+            "tracing", "thiserror", "serde", "serde_json", "directories", "sha2", "rustix",
         ],
     ),
     (
@@ -82,7 +82,7 @@ pub(super) const ALLOWED_DEPENDENCIES: &[(&str, &[&str])] = &[
             "servicenow", "servicenow-emulator", "anyhow", "clap", "tokio", "serde", "serde_json",
             "csv", "indicatif", "directories", "rpassword", "webbrowser", "toml", "tracing",
             "tracing-subscriber", "futures", "http", "bytes", "url", "tempfile", "time",
-            "thiserror",
+            "thiserror", "libc",
         ],
     ),
     (
@@ -124,6 +124,7 @@ pub(super) const ALLOWED_DEPENDENCIES: &[(&str, &[&str])] = &[
         &[
             "servicenow", "servicenow-emulator", "axum", "tokio", "anyhow", "tracing",
             "tracing-subscriber", "getrandom", "base64", "cookie", "http", "clap", "html-escape",
+            "serde",
         ],
     ),
 ];
