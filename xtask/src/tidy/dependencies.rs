@@ -118,6 +118,22 @@ pub(super) const ALLOWED_DEPENDENCIES: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "protocol-types",
+        &["servicenow-oauth", "ureq"],
+    ),
+    (
+        "blocking-driver",
+        &["servicenow-auth", "servicenow-http", "ureq", "tokio"],
+    ),
+    (
+        "custom-transport",
+        &["servicenow", "tokio"],
+    ),
+    (
+        "table-basic-auth",
+        &["servicenow-table", "servicenow-http", "base64", "tokio"],
+    ),
+    (
         "web-login",
         &[
             "servicenow", "servicenow-emulator", "axum", "tokio", "anyhow", "tracing",
