@@ -5,7 +5,7 @@ use std::{collections::BTreeMap, net::SocketAddr, time::Duration};
 
 #[cfg(feature = "cli")]
 use crate::EmulatorBuilder;
-use crate::Secret;
+use crate::{Dataset, Secret};
 
 /// Default client id of the confidential client registered at start.
 pub const DEFAULT_CLIENT_ID: &str = "emulator-client";
@@ -31,6 +31,10 @@ pub const DEFAULT_ROWS: &[(&str, u64)] = &[
     ("change_request", 100),
     ("sys_user", 200),
     ("cmdb_ci", 500),
+    ("sys_user_group", 24),
+    ("sys_user_grmember", 300),
+    ("sys_metadata", 2000),
+    ("sys_attachment", 100),
 ];
 /// The largest number of generated rows per table (sys_ids and numbers stay ordered below it).
 pub const MAX_GENERATED_ROWS: u64 = 10_000_000;
@@ -169,6 +173,11 @@ pub struct EmulatorArgs {
     /// Public base URL to write into Link and Location headers (e.g. behind a proxy).
     #[arg(long, value_name = "URL")]
     pub public_url: Option<String>,
+    /// The records to start with: `generated` rows only, or `pdi`, which adds a personal
+    /// developer instance's well-known demo records (the admin user's published sys_id, the
+    /// demo groups and people).
+    #[arg(long, value_enum, default_value_t = Dataset::Generated)]
+    pub dataset: Dataset,
 }
 
 #[cfg(feature = "cli")]
@@ -192,6 +201,7 @@ impl EmulatorArgs {
             strict_redirect_uri: false,
             rfc6749_errors: false,
             public_url: None,
+            dataset: Dataset::Generated,
         }
     }
 
@@ -219,6 +229,7 @@ impl EmulatorArgs {
             .with_token_ttls(ttl.0, ttl.1);
         let mut builder = EmulatorBuilder::empty()
             .seed(self.seed)
+            .dataset(self.dataset)
             .client(confidential)
             .client(public);
         if let Some(listen) = self.listen {
@@ -299,5 +310,6 @@ pub(crate) struct EmulatorConfig {
     pub(crate) clients: Vec<ClientRegistration>,
     pub(crate) users: Vec<UserAccount>,
     pub(crate) public_url: Option<String>,
+    pub(crate) dataset: Dataset,
     pub(crate) allow_remote: bool,
 }

@@ -35,6 +35,7 @@
 
 #![warn(missing_docs)]
 
+mod aggregate;
 mod client;
 mod error;
 mod keyed_row;
@@ -50,6 +51,10 @@ mod values;
 mod waiting;
 
 pub use crate::{
+    aggregate::{
+        Aggregate, AggregateFunction, AggregateGroup, AggregateResult, AggregateStats,
+        AggregateValue, GroupValue, HavingOperator,
+    },
     client::TableClient,
     error::{ServiceNowMessage, TableError},
     names::{FieldName, SysId, TableName},
