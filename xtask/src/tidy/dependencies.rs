@@ -56,7 +56,7 @@ pub(super) const ALLOWED_DEPENDENCIES: &[(&str, &[&str])] = &[
             "servicenow-oauth", "servicenow-auth", "servicenow-http", "servicenow-store",
             "servicenow-table", "arc-swap", "async-trait", "bytes", "futures", "http", "tokio",
             "tracing", "thiserror", "getrandom", "serde", "serde_json", "directories", "sha2",
-            "rustix",
+            "rustix", "zeroize",
         ],
     ),
     (
