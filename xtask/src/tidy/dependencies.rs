@@ -58,6 +58,7 @@ pub(super) const ALLOWED_DEPENDENCIES: &[(&str, &[&str])] = &[
             "servicenow-oauth", "servicenow-auth", "servicenow-http", "servicenow-store",
             "servicenow-table", "arc-swap", "async-trait", "bytes", "futures", "http", "tokio",
             "tracing", "thiserror", "serde", "serde_json", "directories", "sha2", "rustix",
+            "zeroize",
         ],
     ),
     (
@@ -118,6 +119,22 @@ pub(super) const ALLOWED_DEPENDENCIES: &[(&str, &[&str])] = &[
             "servicenow-table", "anyhow", "bytes", "futures", "http", "reqwest", "serde",
             "serde_json", "tokio", "async-trait", "stats_alloc",
         ],
+    ),
+    (
+        "protocol-types",
+        &["servicenow-oauth", "ureq"],
+    ),
+    (
+        "blocking-driver",
+        &["servicenow-auth", "servicenow-http", "ureq", "tokio"],
+    ),
+    (
+        "custom-transport",
+        &["servicenow", "tokio"],
+    ),
+    (
+        "table-basic-auth",
+        &["servicenow-table", "servicenow-http", "base64", "tokio"],
     ),
     (
         "web-login",
