@@ -35,6 +35,8 @@ pub(crate) struct Session {
     /// The store with its key source, for `sn store`.
     pub(crate) opened: Store,
     pub(crate) store_dir: PathBuf,
+    /// Trust, client certificate and proxy, from flags, environment and profile.
+    pub(crate) network: servicenow::transport::TransportConfig,
 }
 
 impl Session {
@@ -67,6 +69,10 @@ impl Session {
                 )),
             )
         })?;
+        let network =
+            crate::network::transport_config(&global.network, &profile.network, |name| {
+                std::env::var(name).ok()
+            })?;
         let store_dir = match &global.store_dir {
             Some(directory) => directory.clone(),
             None => stores::default_directory().map_err(CliError::from_client)?,
@@ -83,6 +89,7 @@ impl Session {
             store,
             opened,
             store_dir,
+            network,
         })
     }
 
@@ -201,6 +208,7 @@ impl Session {
         Servicenow::builder(self.instance.clone(), oauth_client)
             .redirect_uri(self.redirect_uri.clone())
             .store(Arc::clone(&self.store))
+            .transport_config(self.network.clone())
             .build()
             .await
             .map_err(CliError::from_client)

@@ -16,7 +16,7 @@ use servicenow::{
 use servicenow_emulator::{
     ClientRegistration, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Emulator, EmulatorHandle,
 };
-use web_login::{App, AppConfig, SessionLimits, open_store};
+use web_login::{App, AppConfig, SessionLimits, network::NetworkArgs, open_store};
 
 /// The example web app: "Connect ServiceNow", then your open incidents.
 #[derive(Debug, Parser)]
@@ -51,6 +51,11 @@ struct Args {
     /// new-key` prints one); with --emulator and neither, a key file beside the data.
     #[arg(long)]
     key_file: Option<PathBuf>,
+    #[command(
+        flatten,
+        next_help_heading = "Network (company CA, client certificate, proxy)"
+    )]
+    network: NetworkArgs,
 }
 
 #[tokio::main]
@@ -123,6 +128,7 @@ async fn main() -> anyhow::Result<()> {
         redirect_uri: RedirectUri::new(redirect_uri.clone())?,
         store: Arc::clone(&store),
         public_url: public_url.clone(),
+        network: args.network.transport_config()?,
         sessions: SessionLimits::default(),
     })
     .await?;
