@@ -31,6 +31,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod aggregate;
+mod batch;
 mod clock;
 mod config;
 mod counters;
@@ -63,4 +64,4 @@ pub use emulator::{Emulator, EmulatorBuilder, EmulatorHandle};
 pub use error::Error;
 pub use pdi::Dataset;
 pub use secret::Secret;
-pub use settings::{FaultKind, FaultPlan, FirstPagePrevLink, RateLimitRule, Settings};
+pub use settings::{FaultKind, FaultPlan, FirstPagePrevLink, RateLimitRule, Settings, WriteDenial};

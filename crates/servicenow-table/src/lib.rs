@@ -36,6 +36,7 @@
 #![warn(missing_docs)]
 
 mod aggregate;
+mod batch;
 mod client;
 mod error;
 mod keyed_row;
@@ -55,6 +56,7 @@ pub use crate::{
         Aggregate, AggregateFunction, AggregateGroup, AggregateResult, AggregateStats,
         AggregateValue, GroupValue, HavingOperator,
     },
+    batch::{BatchAnswer, BatchConfig, BatchItem, BatchItemError, BatchResponse, BatchResults},
     client::TableClient,
     error::{ServiceNowMessage, TableError},
     names::{FieldName, SysId, TableName},
