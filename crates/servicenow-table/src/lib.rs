@@ -51,6 +51,10 @@ mod stream;
 mod values;
 mod waiting;
 
+/// The instance a client talks to (from `servicenow-oauth`), so a manifest with only this crate
+/// and a transport can build a client.
+pub use servicenow_oauth::InstanceUrl;
+
 pub use crate::{
     aggregate::{
         Aggregate, AggregateFunction, AggregateGroup, AggregateResult, AggregateStats,
