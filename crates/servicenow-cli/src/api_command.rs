@@ -12,7 +12,7 @@ use crate::{
     auth_commands::profile_client,
     cli::{ApiArgs, GlobalArgs},
     failure::{CliError, CliResult},
-    output::output_error,
+    output::{output_error, say},
 };
 
 /// Runs `sn api`.
@@ -51,14 +51,17 @@ pub(crate) async fn run(global: &GlobalArgs, args: &ApiArgs) -> CliResult<()> {
         .sender()
         .send_request(request)
         .await
-        .map_err(|error| CliError::from_client(servicenow::Error::from(error)))?;
+        .map_err(CliError::from_client)?;
     let status = response.status();
     let text = match serde_json::from_slice::<serde_json::Value>(response.body()) {
         Ok(json) => serde_json::to_string_pretty(&json).map_err(|error| output_error(&error))?,
-        Err(_) => String::from_utf8_lossy(response.body()).into_owned(),
+        // Not JSON: shown without control characters or escape sequences, like record data.
+        Err(_) => {
+            crate::untrusted::terminal_text(&String::from_utf8_lossy(response.body())).into_owned()
+        }
     };
     if !text.is_empty() {
-        println!("{text}");
+        say(&text);
     }
     if status.is_success() {
         eprintln!("{status}");
