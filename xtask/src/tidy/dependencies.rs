@@ -48,7 +48,7 @@ pub(super) const ALLOWED_DEPENDENCIES: &[(&str, &[&str])] = &[
         &[
             "servicenow-oauth", "servicenow-http", "bytes", "futures", "http", "httpdate", "serde",
             "serde_json", "thiserror", "tokio", "tracing", "url", "percent-encoding", "time",
-            "rand", "rand_chacha",
+            "rand", "rand_chacha", "base64",
         ],
     ),
     (
