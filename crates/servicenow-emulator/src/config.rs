@@ -165,6 +165,13 @@ pub struct EmulatorArgs {
     /// Public base URL to write into Link and Location headers (e.g. behind a proxy).
     #[arg(long, value_name = "URL")]
     pub public_url: Option<String>,
+    /// Make Table API requests cost what an instance's would: the preset `instance-like`, or a
+    /// JSON FILE of fields (see docs/emulator.md, "Cost model"). Off by default.
+    #[arg(long, value_name = "PRESET|FILE", value_parser = parse_cost_model)]
+    pub cost_model: Option<crate::CostModel>,
+    /// Divide every time of the cost model by N (ratios between clients do not change).
+    #[arg(long, value_name = "N", requires = "cost_model")]
+    pub cost_scale: Option<u32>,
 }
 
 #[cfg(feature = "cli")]
@@ -187,6 +194,8 @@ impl EmulatorArgs {
             strict_redirect_uri: false,
             rfc6749_errors: false,
             public_url: None,
+            cost_model: None,
+            cost_scale: None,
         }
     }
 
@@ -233,6 +242,10 @@ impl EmulatorArgs {
         if let Some(public_url) = self.public_url {
             builder = builder.public_url(public_url);
         }
+        if let Some(model) = self.cost_model {
+            let divisor = self.cost_scale.unwrap_or(model.time_divisor);
+            builder = builder.cost_model(model.scaled_down(divisor));
+        }
         builder.configure(|settings| {
             settings.rotate_refresh_tokens = self.rotate_refresh_tokens;
             settings.client_credentials_enabled = self.enable_client_credentials;
@@ -277,6 +290,17 @@ fn parse_rows(text: &str) -> Result<(String, u64), String> {
 }
 
 #[cfg(feature = "cli")]
+fn parse_cost_model(text: &str) -> Result<crate::CostModel, String> {
+    if let Some(model) = crate::CostModel::preset(text) {
+        return Ok(model);
+    }
+    let json = std::fs::read_to_string(text).map_err(|error| {
+        format!("{text:?} is neither the preset instance-like nor a readable file: {error}")
+    })?;
+    crate::CostModel::from_json(&json).map_err(|reason| format!("cost model {text:?}: {reason}"))
+}
+
+#[cfg(feature = "cli")]
 fn parse_user(text: &str) -> Result<(String, String), String> {
     match text.split_once(':') {
         Some((name, password)) if !name.is_empty() => Ok((name.to_owned(), password.to_owned())),
@@ -293,4 +317,5 @@ pub(crate) struct EmulatorConfig {
     pub(crate) clients: Vec<ClientRegistration>,
     pub(crate) users: Vec<UserAccount>,
     pub(crate) public_url: Option<String>,
+    pub(crate) cost_model: Option<crate::CostModel>,
 }
