@@ -14,7 +14,7 @@
 //! - PKCE with S256 only (RFC 7636) and a `state` generator;
 //! - the authorization URL for `GET {instance}/oauth_auth.do` ([`AuthorizationRequest::url`]);
 //! - token requests for `POST {instance}/oauth_token.do` ([`token_request`]) as
-//!   `http::Request<Vec<u8>>`, with `client_secret_post` (the default) or `client_secret_basic`;
+//!   `http::Request<Bytes>`, with `client_secret_post` (the default) or `client_secret_basic`;
 //! - revocation requests ([`revocation_request`]);
 //! - parsers for the token response ([`parse_token_response`]) and for the redirect's query
 //!   string ([`parse_callback_query`]);
