@@ -26,7 +26,7 @@ struct Row {
 struct TestStopwatch(Instant);
 
 impl Stopwatch for TestStopwatch {
-    fn elapsed(&self) -> Duration {
+    fn since_start(&self) -> Duration {
         self.0.elapsed()
     }
 }

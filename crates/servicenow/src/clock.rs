@@ -193,7 +193,7 @@ impl MonotonicStopwatch {
 }
 
 impl servicenow_table::Stopwatch for MonotonicStopwatch {
-    fn elapsed(&self) -> Duration {
+    fn since_start(&self) -> Duration {
         self.0.elapsed()
     }
 }

@@ -46,7 +46,7 @@ use crate::{
 /// it. This crate reads no clock itself; the `servicenow` facade passes its own.
 pub trait Stopwatch: Send + Sync + fmt::Debug {
     /// Time elapsed since the stopwatch's start (monotonic).
-    fn elapsed(&self) -> Duration;
+    fn since_start(&self) -> Duration;
 }
 
 /// Settings of [`TableClient::export`].
@@ -312,7 +312,7 @@ impl<'a, S: RequestSender, R: DeserializeOwned + Send + 'a> Export<'a, S, R> {
             self.start().await?;
         }
         loop {
-            let now = self.stopwatch.elapsed();
+            let now = self.stopwatch.since_start();
             let paused = self.control.paused_until.filter(|until| *until > now);
             if paused.is_none() {
                 while self.in_flight.len() < self.control.limit() && self.launch() {}
@@ -327,7 +327,7 @@ impl<'a, S: RequestSender, R: DeserializeOwned + Send + 'a> Export<'a, S, R> {
                     None => return Ok(None),
                 }
             };
-            let latency = self.stopwatch.elapsed().saturating_sub(sent);
+            let latency = self.stopwatch.since_start().saturating_sub(sent);
             self.ranges[range].busy = false;
             match result {
                 Ok(page) => {
@@ -340,7 +340,7 @@ impl<'a, S: RequestSender, R: DeserializeOwned + Send + 'a> Export<'a, S, R> {
                     // requests, none before Retry-After (a second when it sends none).
                     let wait = retry_after.unwrap_or(Duration::from_secs(1));
                     self.control
-                        .on_throttled(self.stopwatch.elapsed(), Some(wait));
+                        .on_throttled(self.stopwatch.since_start(), Some(wait));
                 }
                 Err(error) => return Err(error),
             }
@@ -423,7 +423,7 @@ impl<'a, S: RequestSender, R: DeserializeOwned + Send + 'a> Export<'a, S, R> {
             offset: (offset > 0).then_some(offset),
         };
         self.stats.requests += 1;
-        let sent = self.stopwatch.elapsed();
+        let sent = self.stopwatch.since_start();
         let page = fetch_page_with(
             self.client,
             self.table.clone(),
