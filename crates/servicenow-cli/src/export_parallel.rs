@@ -179,7 +179,15 @@ pub(crate) fn plan(args: &ExportArgs, query: Option<&EncodedQuery>) -> CliResult
 /// at its end.
 pub(crate) fn reopen_output(path: &Path, length: u64) -> CliResult<File> {
     let reopen = || -> io::Result<File> {
-        let mut file = OpenOptions::new().write(true).open(path)?;
+        let mut options = OpenOptions::new();
+        options.write(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt as _;
+            // As for a new export file: a symbolic link at the path is never followed.
+            options.custom_flags(libc::O_NOFOLLOW);
+        }
+        let mut file = options.open(path)?;
         if file.metadata()?.len() < length {
             return Err(io::Error::other(
                 "it is shorter than the checkpoint says: not the file this export wrote",

@@ -5,7 +5,7 @@ use std::{collections::BTreeMap, net::SocketAddr, time::Duration};
 
 #[cfg(feature = "cli")]
 use crate::EmulatorBuilder;
-use crate::Secret;
+use crate::{Dataset, Secret};
 
 /// Default client id of the confidential client registered at start.
 pub const DEFAULT_CLIENT_ID: &str = "emulator-client";
@@ -31,6 +31,10 @@ pub const DEFAULT_ROWS: &[(&str, u64)] = &[
     ("change_request", 100),
     ("sys_user", 200),
     ("cmdb_ci", 500),
+    ("sys_user_group", 24),
+    ("sys_user_grmember", 300),
+    ("sys_metadata", 2000),
+    ("sys_attachment", 100),
 ];
 /// The largest number of generated rows per table (sys_ids and numbers stay ordered below it).
 pub const MAX_GENERATED_ROWS: u64 = 10_000_000;
@@ -123,6 +127,10 @@ pub struct EmulatorArgs {
     /// the binary; an embedding program chooses its own.
     #[arg(long, value_name = "ADDR:PORT")]
     pub listen: Option<SocketAddr>,
+    /// Allow a --listen address other than loopback (0.0.0.0, a LAN address). The emulator
+    /// accepts well-known passwords and prints its client secret: anyone who reaches it can use it.
+    #[arg(long)]
+    pub allow_remote: bool,
     /// Seed for generated data and injected faults.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -165,6 +173,11 @@ pub struct EmulatorArgs {
     /// Public base URL to write into Link and Location headers (e.g. behind a proxy).
     #[arg(long, value_name = "URL")]
     pub public_url: Option<String>,
+    /// The records to start with: `generated` rows only, or `pdi`, which adds a personal
+    /// developer instance's well-known demo records (the admin user's published sys_id, the
+    /// demo groups and people).
+    #[arg(long, value_enum, default_value_t = Dataset::Generated)]
+    pub dataset: Dataset,
     /// Make Table API requests cost what an instance's would: the preset `instance-like`, or a
     /// JSON FILE of fields (see docs/emulator.md, "Cost model"). Off by default.
     #[arg(long, value_name = "PRESET|FILE", value_parser = parse_cost_model)]
@@ -180,6 +193,7 @@ impl EmulatorArgs {
     pub fn defaults() -> Self {
         Self {
             listen: None,
+            allow_remote: false,
             seed: 1,
             rows: Vec::new(),
             client_id: DEFAULT_CLIENT_ID.to_owned(),
@@ -194,6 +208,7 @@ impl EmulatorArgs {
             strict_redirect_uri: false,
             rfc6749_errors: false,
             public_url: None,
+            dataset: Dataset::Generated,
             cost_model: None,
             cost_scale: None,
         }
@@ -223,11 +238,13 @@ impl EmulatorArgs {
             .with_token_ttls(ttl.0, ttl.1);
         let mut builder = EmulatorBuilder::empty()
             .seed(self.seed)
+            .dataset(self.dataset)
             .client(confidential)
             .client(public);
         if let Some(listen) = self.listen {
             builder = builder.listen(listen);
         }
+        builder = builder.allow_remote(self.allow_remote);
         if self.users.is_empty() {
             for (name, password) in DEFAULT_USERS {
                 builder = builder.user(UserAccount::new(*name, *password));
@@ -317,5 +334,7 @@ pub(crate) struct EmulatorConfig {
     pub(crate) clients: Vec<ClientRegistration>,
     pub(crate) users: Vec<UserAccount>,
     pub(crate) public_url: Option<String>,
+    pub(crate) dataset: Dataset,
+    pub(crate) allow_remote: bool,
     pub(crate) cost_model: Option<crate::CostModel>,
 }

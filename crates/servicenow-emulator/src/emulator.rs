@@ -12,7 +12,8 @@ use parking_lot::{Mutex, RwLock};
 use tokio::sync::watch;
 
 use crate::{
-    ClientRegistration, CountersSnapshot, EmulatorClock, Error, FaultKind, Settings, UserAccount,
+    ClientRegistration, CountersSnapshot, Dataset, EmulatorClock, Error, FaultKind, Settings,
+    UserAccount,
     config::{
         DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_PUBLIC_CLIENT_ID, DEFAULT_REDIRECT_URIS,
         DEFAULT_ROWS, DEFAULT_USERS, EmulatorConfig, MAX_GENERATED_ROWS,
@@ -84,6 +85,8 @@ impl EmulatorBuilder {
                 clients: Vec::new(),
                 users: Vec::new(),
                 public_url: None,
+                dataset: Dataset::Generated,
+                allow_remote: false,
                 cost_model: None,
             },
             settings: Settings::default(),
@@ -97,14 +100,31 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Allows a listen address other than loopback. Off by default: the emulator accepts the
+    /// well-known `admin:admin` and prints its client secret, so anyone who can reach it can use
+    /// it. [`start`](Self::start) refuses a non-loopback address (`0.0.0.0`, a LAN address)
+    /// unless this is set.
+    pub fn allow_remote(mut self, allow: bool) -> Self {
+        self.config.allow_remote = allow;
+        self
+    }
+
     /// The seed for generated data and random faults (default 1).
     pub fn seed(mut self, seed: u64) -> Self {
         self.config.seed = seed;
         self
     }
 
+    /// The records to start with (default [`Dataset::Generated`]; [`Dataset::Pdi`] adds a
+    /// personal developer instance's well-known demo records).
+    pub fn dataset(mut self, dataset: Dataset) -> Self {
+        self.config.dataset = dataset;
+        self
+    }
+
     /// How many rows to generate for a built-in table (`incident`, `problem`,
-    /// `change_request`, `sys_user`, `cmdb_ci`).
+    /// `change_request`, `sys_user`, `cmdb_ci`, `sys_user_group`, `sys_user_grmember`,
+    /// `sys_metadata`, `sys_attachment`).
     pub fn rows(mut self, table: impl Into<String>, rows: u64) -> Self {
         self.config.rows.insert(table.into(), rows);
         self
@@ -173,6 +193,15 @@ impl EmulatorBuilder {
                 )));
             }
         }
+        if !self.config.listen.ip().is_loopback() && !self.config.allow_remote {
+            return Err(Error::Config(format!(
+                "refusing to listen on {}: it is not a loopback address, and the emulator \
+                 accepts well-known passwords (admin:admin) and prints its client secret; listen \
+                 on 127.0.0.1 or [::1], or pass --allow-remote (EmulatorBuilder::allow_remote) \
+                 if other machines must reach it",
+                self.config.listen
+            )));
+        }
         let listener = ServerTask::bind(self.config.listen).await?;
         let local_address = listener.local_addr().map_err(|source| Error::Bind {
             address: self.config.listen,
@@ -188,7 +217,11 @@ impl EmulatorBuilder {
             counters: Counters::default(),
             settings: RwLock::new(self.settings),
             oauth: Mutex::new(OAuthState::new(&self.config.clients, &self.config.users)),
-            database: RwLock::new(Database::new(self.config.seed, &self.config.rows)),
+            database: RwLock::new(Database::new(
+                self.config.seed,
+                &self.config.rows,
+                self.config.dataset,
+            )),
             faults: Mutex::new(FaultState::new(self.config.seed)),
             rate_limits: Mutex::new(RateLimitState::default()),
             query_cache: Mutex::default(),
@@ -351,6 +384,11 @@ impl EmulatorHandle {
                 })
                 .collect(),
         )
+    }
+
+    /// The data set it started with.
+    pub fn dataset(&self) -> Dataset {
+        self.config.dataset
     }
 
     /// The seed.

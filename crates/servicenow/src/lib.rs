@@ -19,6 +19,7 @@ mod error;
 mod login;
 mod manager;
 pub mod stores;
+mod wipe;
 
 pub use crate::app::{Servicenow, ServicenowBuilder, default_transport};
 pub use crate::authorized::AuthorizedTransport;

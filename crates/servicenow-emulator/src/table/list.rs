@@ -489,7 +489,7 @@ mod tests {
     #[test]
     fn a_sys_id_range_found_by_binary_search_is_the_range_a_scan_finds() {
         let rows = BTreeMap::from([("incident".to_owned(), 300)]);
-        let mut database = Database::new(5, &rows);
+        let mut database = Database::new(5, &rows, crate::Dataset::Generated);
         for id in [0, 10, 11, 150, 299] {
             database.delete("incident", id).expect("live row");
         }
