@@ -56,6 +56,9 @@ async fn an_export_killed_ten_times_and_resumed_holds_every_row_once() {
             .arg(&checkpoint);
         if checkpoint.exists() {
             command.arg("--resume");
+        } else {
+            // Killed before its first checkpoint: start over, replacing the partial output.
+            command.arg("--overwrite");
         }
         command.stdout(Stdio::null()).stderr(Stdio::piped());
         let mut child = command.spawn().unwrap();
