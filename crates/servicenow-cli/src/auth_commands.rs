@@ -179,6 +179,10 @@ fn profile_for_login(
         client_id,
         redirect_uri,
         public_client,
+        // Kept from the file: the network settings are edited by hand (flags override them).
+        network: existing
+            .map(|profile| profile.network.clone())
+            .unwrap_or_default(),
     })
 }
 

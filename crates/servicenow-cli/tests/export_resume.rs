@@ -17,10 +17,11 @@ const KILLS: usize = 10;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_export_killed_ten_times_and_resumed_holds_every_row_once() {
-    // 20 ms a request and 0.05 ms a row rendered, 8 threads: about a second of export time in
-    // pages of 200 rows, whatever the machine.
+    // 200 ms a request and 0.05 ms a row rendered, two requests at once: about ten seconds of
+    // export in pages of 200 rows whatever the machine, while no run lives longer than 0.7 s
+    // before its kill, so all ten kills land mid-export.
     let mut model = CostModel::instance_like();
-    model.per_request = Duration::from_millis(20);
+    model.per_request = Duration::from_millis(200);
     model.per_row_rendered = Duration::from_micros(50);
     let world = World::start_with(ROWS, |builder| builder.cost_model(model)).await;
     log_in(&world).await;
