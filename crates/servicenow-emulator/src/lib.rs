@@ -34,6 +34,7 @@ mod aggregate;
 mod batch;
 mod clock;
 mod config;
+mod cost;
 mod counters;
 mod data;
 mod emulator;
@@ -60,6 +61,7 @@ pub use config::{
     DEFAULT_PUBLIC_CLIENT_ID, DEFAULT_REDIRECT_URIS, DEFAULT_REFRESH_TOKEN_TTL, DEFAULT_ROWS,
     DEFAULT_USERS, MAX_GENERATED_ROWS, UserAccount,
 };
+pub use cost::CostModel;
 pub use counters::{CountersSnapshot, TokenOutcome};
 pub use emulator::{Emulator, EmulatorBuilder, EmulatorHandle};
 pub use error::Error;
