@@ -41,7 +41,8 @@ pub(super) const ALLOWED_DEPENDENCIES: &[(&str, &[&str])] = &[
         &[
             "async-trait", "chacha20poly1305", "getrandom", "serde", "serde_json", "thiserror",
             "tokio", "zeroize", "base64", "rusqlite", "tokio-postgres", "deadpool-postgres",
-            "redis", "fs4", "tracing", "hex", "sha2", "tempfile",
+            "redis", "fs4", "tracing", "hex", "sha2", "tempfile", "tokio-postgres-rustls",
+            "rustls", "rustls-native-certs",
         ],
     ),
     (
