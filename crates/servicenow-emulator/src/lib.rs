@@ -31,8 +31,10 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod aggregate;
+mod batch;
 mod clock;
 mod config;
+mod cost;
 mod counters;
 mod data;
 mod emulator;
@@ -59,9 +61,10 @@ pub use config::{
     DEFAULT_PUBLIC_CLIENT_ID, DEFAULT_REDIRECT_URIS, DEFAULT_REFRESH_TOKEN_TTL, DEFAULT_ROWS,
     DEFAULT_USERS, MAX_GENERATED_ROWS, UserAccount,
 };
+pub use cost::CostModel;
 pub use counters::{CountersSnapshot, TokenOutcome};
 pub use emulator::{Emulator, EmulatorBuilder, EmulatorHandle};
 pub use error::Error;
 pub use pdi::Dataset;
 pub use secret::Secret;
-pub use settings::{FaultKind, FaultPlan, FirstPagePrevLink, RateLimitRule, Settings};
+pub use settings::{FaultKind, FaultPlan, FirstPagePrevLink, RateLimitRule, Settings, WriteDenial};

@@ -90,6 +90,9 @@ pub use backend::redis::{RedisBackend, RedisOptions};
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use backend::sqlite::SqliteBackend;
+#[cfg(any(feature = "postgres", feature = "redis"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "postgres", feature = "redis"))))]
+pub use backend::tls::StoreTls;
 pub use backend::{
     Backend, DeleteOutcome, RawRecord, RecordKind, SaveOutcome, memory::MemoryBackend,
 };

@@ -6,8 +6,8 @@ use futures::{Stream, StreamExt as _};
 use serde::{Serialize, de::DeserializeOwned};
 use servicenow_oauth::InstanceUrl;
 use servicenow_table::{
-    Created, EncodedQuery, ListParams, Page, ReadOptions, StreamConfig, SysId, TableClient,
-    TableName, WriteOptions,
+    BatchItemError, Created, EncodedQuery, Export, ExportCheckpoint, ExportConfig, ListParams,
+    Page, ReadOptions, StreamConfig, SysId, TableClient, TableName, WriteOptions,
 };
 
 use crate::{
@@ -79,6 +79,17 @@ impl Client {
         Ok(self.tables().aggregate(&table, aggregate).await?)
     }
 
+    /// Several Table API requests in one round trip through the Batch API; unserviced items are
+    /// sent again (bounded) and then reported per item (see
+    /// [`TableClient::batch`](servicenow_table::TableClient::batch)).
+    pub async fn batch(
+        &self,
+        items: Vec<servicenow_table::BatchItem>,
+        config: servicenow_table::BatchConfig,
+    ) -> Result<servicenow_table::BatchResults> {
+        Ok(self.tables().batch(items, config).await?)
+    }
+
     /// A typed handle on one table: `T` is a `serde` struct of the fields you read, or
     /// [`table::Record`](servicenow_table::Record) for any field.
     pub fn table<T>(&self, name: &str) -> Result<Table<T>> {
@@ -131,6 +142,43 @@ impl<T: DeserializeOwned + Send + 'static> Table<T> {
         self.tables
             .stream::<T>(&self.name, query, options, config)
             .map(|item| item.map_err(Error::from))
+    }
+
+    /// Every record matching `query`, **unordered**, read by several keyset streams at once
+    /// under adaptive concurrency (see [`TableClient::export`]): the fast way to read a whole
+    /// table. [`Export::next_batch`] gives pages and [`Export::checkpoint`] where the export
+    /// stands; [`Export::into_rows`] gives rows. Its errors convert into [`Error`] with `?`.
+    pub fn export(
+        &self,
+        query: Option<EncodedQuery>,
+        options: ReadOptions,
+        config: ExportConfig,
+    ) -> Result<Export<'_, ClientTransport, T>> {
+        Ok(self.tables.export(
+            &self.name,
+            query,
+            options,
+            config,
+            Arc::new(crate::clock::MonotonicStopwatch::start()),
+        )?)
+    }
+
+    /// [`export`](Self::export), continuing from a checkpoint of the same table and query.
+    pub fn resume_export(
+        &self,
+        query: Option<EncodedQuery>,
+        options: ReadOptions,
+        config: ExportConfig,
+        checkpoint: &ExportCheckpoint,
+    ) -> Result<Export<'_, ClientTransport, T>> {
+        Ok(self.tables.resume_export(
+            &self.name,
+            query,
+            options,
+            config,
+            Arc::new(crate::clock::MonotonicStopwatch::start()),
+            checkpoint,
+        )?)
     }
 
     /// The record with this `sys_id`.
@@ -189,5 +237,38 @@ impl<T: DeserializeOwned + Send + 'static> Table<T> {
     /// Deletes a record (204).
     pub async fn delete(&self, sys_id: &SysId) -> Result<()> {
         Ok(self.tables.delete(&self.name, sys_id).await?)
+    }
+
+    /// Inserts every record in one Batch API round trip; one result per record, in order
+    /// (`Err` only when the whole batch call failed).
+    pub async fn create_many<B: Serialize + Sync>(
+        &self,
+        records: &[B],
+        options: &WriteOptions,
+    ) -> Result<Vec<std::result::Result<Created<T>, BatchItemError>>> {
+        Ok(self
+            .tables
+            .create_many(&self.name, records, options)
+            .await?)
+    }
+
+    /// Changes some fields of several records (PATCH each) in one Batch API round trip.
+    pub async fn update_many<B: Serialize + Sync>(
+        &self,
+        changes: &[(SysId, B)],
+        options: &WriteOptions,
+    ) -> Result<Vec<std::result::Result<T, BatchItemError>>> {
+        Ok(self
+            .tables
+            .update_many(&self.name, changes, options)
+            .await?)
+    }
+
+    /// Deletes several records in one Batch API round trip.
+    pub async fn delete_many(
+        &self,
+        sys_ids: &[SysId],
+    ) -> Result<Vec<std::result::Result<(), BatchItemError>>> {
+        Ok(self.tables.delete_many(&self.name, sys_ids).await?)
     }
 }
