@@ -59,5 +59,6 @@ pub use config::{
 pub use counters::{CountersSnapshot, TokenOutcome};
 pub use emulator::{Emulator, EmulatorBuilder, EmulatorHandle};
 pub use error::Error;
+pub use oauth::jwt::{JwtAudienceRule, JwtEndpoint, JwtUserField, JwtVerifierKey};
 pub use secret::Secret;
 pub use settings::{FaultKind, FaultPlan, FirstPagePrevLink, RateLimitRule, Settings};
