@@ -12,6 +12,7 @@ mod output;
 mod profile;
 mod session;
 mod table_commands;
+mod unattended;
 
 use std::process::ExitCode;
 

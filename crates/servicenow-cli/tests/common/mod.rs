@@ -33,14 +33,23 @@ pub struct World {
 
 impl World {
     pub async fn start(incidents: u64) -> Self {
+        Self::start_with(incidents, |client| client).await
+    }
+
+    /// As [`start`](Self::start), with the confidential client's registration changed by
+    /// `configure` (a JWT endpoint, for instance).
+    pub async fn start_with(
+        incidents: u64,
+        configure: impl FnOnce(ClientRegistration) -> ClientRegistration,
+    ) -> Self {
         let port = free_port();
         let redirect_uri = format!("http://127.0.0.1:{port}/callback");
         let emulator = Emulator::builder()
-            .client(ClientRegistration::confidential(
+            .client(configure(ClientRegistration::confidential(
                 DEFAULT_CLIENT_ID,
                 DEFAULT_CLIENT_SECRET,
                 vec![redirect_uri.clone()],
-            ))
+            )))
             .rows("incident", incidents)
             .start()
             .await
