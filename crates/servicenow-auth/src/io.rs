@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use bytes::Bytes;
+
 use crate::event::Event;
 use crate::login::PendingLogin;
 use crate::time::Timestamp;
@@ -47,7 +49,7 @@ pub enum Input {
         /// The id of the request this answers.
         id: RequestId,
         /// The answer, body read in full (drivers cap its size).
-        response: http::Response<Vec<u8>>,
+        response: http::Response<Bytes>,
     },
     /// The transport produced no answer for a request from [`Output::HttpRequest`].
     TransportFailed {
@@ -142,7 +144,7 @@ pub enum Output {
         /// Names the request; hand it back with the answer.
         id: RequestId,
         /// The request, complete with body (a form carrying secrets: never log it).
-        request: http::Request<Vec<u8>>,
+        request: http::Request<Bytes>,
     },
     /// Something the application should know or do (persist a token set, show a login failure).
     Event(Event),

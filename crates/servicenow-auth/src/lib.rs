@@ -47,10 +47,10 @@
 //! let mut machine = AuthMachine::new(config, now, [42; 32]);
 //!
 //! // The transport: here a stand-in token endpoint that always issues a token.
-//! let send = |request: http::Request<Vec<u8>>| {
+//! let send = |request: http::Request<bytes::Bytes>| {
 //!     assert_eq!(request.uri().path(), "/oauth_token.do");
 //!     let body = r#"{"access_token":"eyJ0","token_type":"Bearer","expires_in":1800,"scope":"useraccount"}"#;
-//!     http::Response::new(body.as_bytes().to_vec())
+//!     http::Response::new(bytes::Bytes::from_static(body.as_bytes()))
 //! };
 //! let mut store = None;
 //!

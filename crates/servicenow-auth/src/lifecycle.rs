@@ -1,5 +1,7 @@
 //! The token lifecycle: when to send which token request, and what each answer does.
 
+use bytes::Bytes;
+
 use crate::backoff::uniform_up_to;
 use crate::error::AuthError;
 use crate::event::{Event, LoginFailure, ReauthorizationReason, TokenFailure};
@@ -109,7 +111,7 @@ impl AuthMachine {
         Ok(())
     }
 
-    fn send_token_request(&mut self, purpose: Purpose, request: http::Request<Vec<u8>>) {
+    fn send_token_request(&mut self, purpose: Purpose, request: http::Request<Bytes>) {
         let deadline = self.request_deadline();
         let id = self.emit_request(request);
         self.token_request = Some(TokenRequest {

@@ -2,6 +2,8 @@
 
 use std::{collections::VecDeque, sync::Arc};
 
+use bytes::Bytes;
+
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 use servicenow_oauth::{AccessToken, AuthorizationCode, State};
@@ -122,7 +124,7 @@ pub(crate) struct Exchange {
 
 /// What came back for a request.
 pub(crate) enum Answer {
-    Response(http::Response<Vec<u8>>),
+    Response(http::Response<Bytes>),
     Failed(TransportFailure),
 }
 
@@ -286,7 +288,7 @@ impl AuthMachine {
     }
 
     /// Emits a request and returns its id.
-    pub(crate) fn emit_request(&mut self, request: http::Request<Vec<u8>>) -> RequestId {
+    pub(crate) fn emit_request(&mut self, request: http::Request<Bytes>) -> RequestId {
         let id = RequestId(self.next_request_id);
         self.next_request_id += 1;
         self.outputs.push_back(Output::HttpRequest { id, request });

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use bytes::Bytes;
+
 use rand_chacha::ChaCha20Rng;
 use servicenow_oauth::{
     AccessToken, AuthorizationCode, AuthorizationRequest, AuthorizationResponse, ErrorCode,
@@ -78,7 +80,7 @@ pub(crate) fn exchange_request(
     config: &AuthConfig,
     code: &AuthorizationCode,
     login: &PendingLogin,
-) -> Result<http::Request<Vec<u8>>, AuthError> {
+) -> Result<http::Request<Bytes>, AuthError> {
     let grant = TokenGrant::AuthorizationCode {
         code,
         redirect_uri: login.redirect_uri(),
@@ -90,7 +92,7 @@ pub(crate) fn exchange_request(
 pub(crate) fn refresh_request(
     config: &AuthConfig,
     refresh_token: &RefreshToken,
-) -> Result<http::Request<Vec<u8>>, AuthError> {
+) -> Result<http::Request<Bytes>, AuthError> {
     token_request(
         config,
         &TokenGrant::RefreshToken {
@@ -119,7 +121,7 @@ pub(crate) fn acquisition_request(
     config: &AuthConfig,
     now: Timestamp,
     rng: &mut ChaCha20Rng,
-) -> Result<http::Request<Vec<u8>>, AcquisitionProblem> {
+) -> Result<http::Request<Bytes>, AcquisitionProblem> {
     let scope = Some(&config.scopes);
     Ok(match &config.credential {
         Credential::JwtBearer(jwt) => {
@@ -152,7 +154,7 @@ pub(crate) fn acquisition_request(
 pub(crate) fn revocation_request(
     config: &AuthConfig,
     token: RevocableToken<'_>,
-) -> Result<http::Request<Vec<u8>>, AuthError> {
+) -> Result<http::Request<Bytes>, AuthError> {
     servicenow_oauth::revocation_request(
         &config.instance,
         &config.client,
@@ -165,14 +167,14 @@ pub(crate) fn revocation_request(
 fn token_request(
     config: &AuthConfig,
     grant: &TokenGrant<'_>,
-) -> Result<http::Request<Vec<u8>>, AuthError> {
+) -> Result<http::Request<Bytes>, AuthError> {
     servicenow_oauth::token_request(&config.instance, &config.client, grant)
         .map_err(AuthError::BuildRequest)
 }
 
 pub(crate) fn parse_token_response(
     config: &AuthConfig,
-    response: &http::Response<Vec<u8>>,
+    response: &http::Response<Bytes>,
 ) -> TokenOutcome {
     match servicenow_oauth::parse_token_response(response, &config.token_response) {
         Ok(token_response) => TokenOutcome::Issued(Issued {

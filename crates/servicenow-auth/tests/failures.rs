@@ -155,9 +155,9 @@ fn a_silent_server_is_given_up_on_at_the_request_deadline_and_its_late_answer_dr
     assert!(matches!(retries(&sim)[..], [(_, TokenFailure::NoAnswer)]));
     // The answer to the abandoned request finally arrives: dropped, not an error.
     let id = RequestId::from_raw(u64::try_from(stale).expect("small"));
-    let late = http::Response::new(
-        br#"{"access_token":"late","token_type":"Bearer","expires_in":1800}"#.to_vec(),
-    );
+    let late = http::Response::new(bytes::Bytes::from_static(
+        br#"{"access_token":"late","token_type":"Bearer","expires_in":1800}"#,
+    ));
     sim.input(Input::Response {
         now: sim.now,
         id,
@@ -232,7 +232,7 @@ fn an_answer_for_a_request_never_emitted_is_api_misuse() {
     let result = sim.machine.handle_input(Input::Response {
         now: sim.now,
         id: RequestId::from_raw(999),
-        response: http::Response::new(Vec::new()),
+        response: http::Response::new(bytes::Bytes::new()),
     });
     assert!(matches!(result, Err(AuthError::UnknownRequest(_))));
 }
@@ -243,9 +243,9 @@ fn a_duplicate_answer_is_dropped() {
     sim.advance(sim.timeout.saturating_duration_since(sim.now));
     let token = sim.access_token().expect("refreshed");
     let first_id = RequestId::from_raw(1);
-    let replay = http::Response::new(
-        br#"{"access_token":"replayed","token_type":"Bearer","expires_in":1800}"#.to_vec(),
-    );
+    let replay = http::Response::new(bytes::Bytes::from_static(
+        br#"{"access_token":"replayed","token_type":"Bearer","expires_in":1800}"#,
+    ));
     sim.input(Input::Response {
         now: sim.now,
         id: first_id,

@@ -9,7 +9,7 @@ use anyhow::Context as _;
 use bytes::Bytes;
 use servicenow::{
     Client, ClientTransport, ManualClock,
-    http::{HttpTransport, RequestSender as _},
+    transport::{HttpTransport, RequestSender as _},
 };
 
 /// One side of the auth comparison.

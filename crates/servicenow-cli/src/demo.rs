@@ -14,10 +14,10 @@ use serde_json::{Map, Value};
 use servicenow::{
     Error, ManualClock, Servicenow,
     auth::ReauthorizationReason,
-    http::HttpTransport,
     oauth::{ClientId, ClientSecret, InstanceUrl, OAuthClient, RedirectUri},
     stores,
     table::{Condition, ListParams, Query, Record},
+    transport::HttpTransport,
 };
 use servicenow_emulator::{
     ClientRegistration, CountersSnapshot, DEFAULT_ACCESS_TOKEN_TTL, DEFAULT_CLIENT_ID,

@@ -14,7 +14,7 @@
 //! - PKCE with S256 only (RFC 7636) and a `state` generator;
 //! - the authorization URL for `GET {instance}/oauth_auth.do` ([`AuthorizationRequest::url`]);
 //! - token requests for `POST {instance}/oauth_token.do` ([`token_request`]) as
-//!   `http::Request<Vec<u8>>`, with `client_secret_post` (the default) or `client_secret_basic`;
+//!   `http::Request<Bytes>`, with `client_secret_post` (the default) or `client_secret_basic`;
 //! - the JWT bearer grant (RFC 7523): the assertion's claims, the [`AssertionSigner`] trait,
 //!   [`JwtBearer`] which makes a fresh assertion (new `jti`, `iat`, `exp`) per token request
 //!   from a caller-supplied time and RNG, and [`PemSigner`] (feature `jwt`: RS256 and ES256

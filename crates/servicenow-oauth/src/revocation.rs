@@ -4,6 +4,7 @@
 //! Neither form has been confirmed against a real instance by this project: ServiceNow documents
 //! only the GET, and RFC 7009 §2.1 (with RFC 9700 §4.3.2, no tokens in URLs) wants the POST.
 
+use bytes::Bytes;
 use http::header::ACCEPT;
 use http::{HeaderValue, Method, Request};
 
@@ -64,7 +65,7 @@ pub fn revocation_request(
     client: &OAuthClient,
     token: RevocableToken<'_>,
     style: RevocationStyle,
-) -> Result<Request<Vec<u8>>, Error> {
+) -> Result<Request<Bytes>, Error> {
     let built = match style {
         RevocationStyle::PostForm => {
             let mut form = form_urlencoded::Serializer::new(String::new());
@@ -82,7 +83,7 @@ pub fn revocation_request(
                 .method(Method::GET)
                 .uri(uri)
                 .header(ACCEPT, HeaderValue::from_static("application/json"))
-                .body(Vec::new())
+                .body(Bytes::new())
         }
     };
     built.map_err(|source| Error::BuildRequest {

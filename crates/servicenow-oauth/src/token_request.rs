@@ -1,8 +1,10 @@
 //! Token endpoint requests (RFC 6749 §4.1.3, §4.4.2, §6, and §4.3.2 behind a feature) as
-//! `http::Request<Vec<u8>>` values (and RFC 7523 §2.1's JWT bearer grant), with the client authentication of RFC 6749 §2.3.1.
+//! `http::Request<Bytes>` values (and RFC 7523 §2.1's JWT bearer grant), with the client
+//! authentication of RFC 6749 §2.3.1.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use bytes::Bytes;
 use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use http::{HeaderValue, Method, Request};
 use zeroize::Zeroizing;
@@ -143,7 +145,7 @@ pub fn token_request(
     instance: &InstanceUrl,
     client: &OAuthClient,
     grant: &TokenGrant<'_>,
-) -> Result<Request<Vec<u8>>, Error> {
+) -> Result<Request<Bytes>, Error> {
     let mut form = form_urlencoded::Serializer::new(String::new());
     match grant {
         TokenGrant::AuthorizationCode {
@@ -239,9 +241,9 @@ pub(crate) fn form_post(
     uri: http::Uri,
     form: form_urlencoded::Serializer<'_, String>,
     authorization: Option<Zeroizing<String>>,
-) -> Result<Request<Vec<u8>>, http::Error> {
+) -> Result<Request<Bytes>, http::Error> {
     let mut form = form;
-    let body = form.finish().into_bytes();
+    let body = Bytes::from(form.finish().into_bytes());
     let mut request = Request::builder()
         .method(Method::POST)
         .uri(uri)

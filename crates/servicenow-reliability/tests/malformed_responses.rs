@@ -52,7 +52,7 @@ async fn client(double: &Arc<RandomResponses>, clock: &Arc<TokioClock>) -> Clien
     );
     servicenow::Servicenow::builder(InstanceUrl::new(INSTANCE).unwrap(), oauth)
         .store(servicenow::stores::open_memory().unwrap())
-        .transport(Arc::clone(double) as Arc<dyn servicenow::http::HttpTransport>)
+        .transport(Arc::clone(double) as Arc<dyn servicenow::transport::HttpTransport>)
         .clock(Arc::clone(clock) as Arc<dyn Clock>)
         .manager_options(fixture::manager_options(Duration::from_secs(30)))
         .build()

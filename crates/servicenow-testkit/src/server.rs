@@ -1,5 +1,6 @@
 //! A rule-based fake ServiceNow token server, in process and sans-IO: requests in, answers out.
 
+use bytes::Bytes;
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
@@ -48,7 +49,7 @@ pub enum Fault {
 #[derive(Debug)]
 pub enum ServerAnswer {
     /// An HTTP response.
-    Response(http::Response<Vec<u8>>),
+    Response(http::Response<Bytes>),
     /// The transport failed.
     Transport(TransportFailure),
     /// Nothing will come back.
@@ -207,7 +208,7 @@ impl FakeTokenServer {
     }
 
     /// Answers one request sent at `now`.
-    pub fn handle(&mut self, now: Timestamp, request: &http::Request<Vec<u8>>) -> ServerAnswer {
+    pub fn handle(&mut self, now: Timestamp, request: &http::Request<Bytes>) -> ServerAnswer {
         let path = request.uri().path();
         if path == "/oauth_revoke_token.do" {
             return ServerAnswer::Response(self.revoke(request));
@@ -248,7 +249,7 @@ impl FakeTokenServer {
         &mut self,
         now: Timestamp,
         parameters: &BTreeMap<String, String>,
-    ) -> Result<http::Response<Vec<u8>>, ()> {
+    ) -> Result<http::Response<Bytes>, ()> {
         let claims = parameters
             .get("assertion")
             .and_then(|assertion| assertion_claims(assertion))
@@ -274,7 +275,7 @@ impl FakeTokenServer {
         &mut self,
         now: Timestamp,
         parameters: &BTreeMap<String, String>,
-    ) -> Result<http::Response<Vec<u8>>, ()> {
+    ) -> Result<http::Response<Bytes>, ()> {
         let code = parameters.get("code").ok_or(())?;
         let issued = self.codes.remove(code).ok_or(())?;
         let verifier = parameters.get("code_verifier").ok_or(())?;
@@ -294,7 +295,7 @@ impl FakeTokenServer {
         &mut self,
         now: Timestamp,
         parameters: &BTreeMap<String, String>,
-    ) -> Result<http::Response<Vec<u8>>, ()> {
+    ) -> Result<http::Response<Bytes>, ()> {
         let presented = parameters.get("refresh_token").ok_or(())?;
         if !self.accepts_refresh_token(presented, now) {
             return Err(());
@@ -317,7 +318,7 @@ impl FakeTokenServer {
         Ok(self.token_response(&access_token, refresh_token.as_deref()))
     }
 
-    fn issue(&mut self, now: Timestamp, refresh_token: Option<String>) -> http::Response<Vec<u8>> {
+    fn issue(&mut self, now: Timestamp, refresh_token: Option<String>) -> http::Response<Bytes> {
         let access_token = self.new_access_token(now);
         if let Some(refresh_token) = &refresh_token {
             self.refresh_tokens.insert(
@@ -343,7 +344,7 @@ impl FakeTokenServer {
         &self,
         access_token: &str,
         refresh_token: Option<&str>,
-    ) -> http::Response<Vec<u8>> {
+    ) -> http::Response<Bytes> {
         let mut body = serde_json::json!({
             "access_token": access_token,
             "scope": "useraccount",
@@ -359,7 +360,7 @@ impl FakeTokenServer {
         respond(200, "application/json", body.to_string().into_bytes())
     }
 
-    fn revoke(&mut self, request: &http::Request<Vec<u8>>) -> http::Response<Vec<u8>> {
+    fn revoke(&mut self, request: &http::Request<Bytes>) -> http::Response<Bytes> {
         self.revocations_seen += 1;
         let body_parameters = form(request.body());
         let query_parameters = form(request.uri().query().unwrap_or("").as_bytes());
@@ -375,7 +376,7 @@ impl FakeTokenServer {
 
     fn client_authenticated(
         &self,
-        request: &http::Request<Vec<u8>>,
+        request: &http::Request<Bytes>,
         parameters: &BTreeMap<String, String>,
     ) -> bool {
         let basic = request
@@ -470,7 +471,7 @@ fn fault_answer(fault: Fault) -> ServerAnswer {
     }
 }
 
-fn access_denied() -> http::Response<Vec<u8>> {
+fn access_denied() -> http::Response<Bytes> {
     respond(
         401,
         "application/json",
@@ -478,8 +479,8 @@ fn access_denied() -> http::Response<Vec<u8>> {
     )
 }
 
-fn respond(status: u16, content_type: &str, body: Vec<u8>) -> http::Response<Vec<u8>> {
-    let mut response = http::Response::new(body);
+fn respond(status: u16, content_type: &str, body: impl Into<Bytes>) -> http::Response<Bytes> {
+    let mut response = http::Response::new(body.into());
     *response.status_mut() =
         http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
     if let Ok(value) = http::HeaderValue::from_str(content_type) {

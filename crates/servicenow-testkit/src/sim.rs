@@ -1,5 +1,6 @@
 //! `Sim`: the machine, a fake token server and virtual time, driven the way a real driver would.
 
+use bytes::Bytes;
 use std::collections::VecDeque;
 use std::time::Duration;
 
@@ -30,9 +31,9 @@ pub struct Sim {
     /// The current virtual time.
     pub now: Timestamp,
     /// Requests emitted and not yet delivered to the server.
-    pub outbox: VecDeque<(RequestId, http::Request<Vec<u8>>)>,
+    pub outbox: VecDeque<(RequestId, http::Request<Bytes>)>,
     /// Every request the machine emitted, in order.
-    pub sent: Vec<http::Request<Vec<u8>>>,
+    pub sent: Vec<http::Request<Bytes>>,
     /// Every event the machine emitted, in order.
     pub events: Vec<Event>,
     /// The token store as the driver keeps it: the last persisted set, cleared on logout.
@@ -203,7 +204,7 @@ impl Sim {
 }
 
 /// A copy of a request (`http::Request` is not `Clone`).
-pub fn copy_request(request: &http::Request<Vec<u8>>) -> http::Request<Vec<u8>> {
+pub fn copy_request(request: &http::Request<Bytes>) -> http::Request<Bytes> {
     let mut copy = http::Request::new(request.body().clone());
     *copy.method_mut() = request.method().clone();
     *copy.uri_mut() = request.uri().clone();
@@ -213,7 +214,7 @@ pub fn copy_request(request: &http::Request<Vec<u8>>) -> http::Request<Vec<u8>> 
 
 /// A request as text for snapshots: method and URI, headers sorted, then the body, with `&`
 /// starting new lines so form fields read one per line.
-pub fn render_request(request: &http::Request<Vec<u8>>) -> String {
+pub fn render_request(request: &http::Request<Bytes>) -> String {
     let mut text = format!("{} {}\n", request.method(), request.uri());
     let mut headers: Vec<String> = request
         .headers()

@@ -20,13 +20,13 @@ use futures::FutureExt as _;
 use servicenow::{
     AuthorizedTransport, Clock, ManagerOptions, SystemClock, TokenManager,
     auth::{AuthConfig, AuthMachine, RefreshTokenRecord, TokenSet},
-    http::{HttpTransport, RequestSender as _, TransportError},
     oauth::{
         AccessToken, ClientId, ClientSecret, InstanceUrl, OAuthClient, RedirectUri, RefreshToken,
     },
     store::{
         CredentialKey, Keyring, MemoryBackend, SealedStore, SealingKey, SecretBytes, TokenStore,
     },
+    transport::{HttpTransport, RequestSender as _, TransportError},
 };
 
 const INSTANCE: &str = "https://dev1.service-now.com";

@@ -119,12 +119,7 @@ impl TokenEndpoint {
     ///
     /// A transport that has not answered after `timeout` (the machine's request timeout) counts
     /// as timed out, so that a custom transport without deadlines cannot hang every caller.
-    async fn send(
-        &self,
-        id: RequestId,
-        request: http::Request<Vec<u8>>,
-        timeout: Duration,
-    ) -> Input {
+    async fn send(&self, id: RequestId, request: http::Request<Bytes>, timeout: Duration) -> Input {
         let span = tracing::info_span!(
             "token_request",
             method = %request.method(),
@@ -132,8 +127,7 @@ impl TokenEndpoint {
             status = tracing::field::Empty,
         );
         async move {
-            let result =
-                tokio::time::timeout(timeout, self.transport.send(request.map(Bytes::from))).await;
+            let result = tokio::time::timeout(timeout, self.transport.send(request)).await;
             let now = self.clock.now();
             let Ok(result) = result else {
                 tracing::warn!(?timeout, "token request got no answer in time");
@@ -146,11 +140,7 @@ impl TokenEndpoint {
             match result {
                 Ok(response) => {
                     tracing::Span::current().record("status", response.status().as_u16());
-                    Input::Response {
-                        now,
-                        id,
-                        response: response.map(Vec::from),
-                    }
+                    Input::Response { now, id, response }
                 }
                 Err(error) => {
                     tracing::warn!(error = %error, "token request failed in the transport");

@@ -31,11 +31,20 @@ pub use crate::manager::{Bearer, BearerFuture, ManagerOptions, ManagerStats, Tok
 
 #[doc(inline)]
 pub use servicenow_auth as auth;
+/// The transport layer (`servicenow-http`): [`HttpTransport`](transport::HttpTransport), the
+/// built-in transports, [`TransportError`](transport::TransportError). Named `transport`, not
+/// `http`, so that `servicenow::http` is the `http` crate itself (re-exported below).
 #[doc(inline)]
-pub use servicenow_http as http;
+pub use servicenow_http as transport;
 #[doc(inline)]
 pub use servicenow_oauth as oauth;
 #[doc(inline)]
 pub use servicenow_store as store;
 #[doc(inline)]
 pub use servicenow_table as table;
+
+/// The `http` crate whose `Request` and `Response` every layer speaks, so that a manifest with
+/// only `servicenow` can write a transport.
+pub use ::http;
+/// The `bytes` crate: [`Bytes`](bytes::Bytes) is the body type of every request and response.
+pub use bytes;

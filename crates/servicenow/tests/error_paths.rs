@@ -14,12 +14,12 @@ use futures::StreamExt as _;
 use servicenow::{
     Client, Error, ErrorKind, ManualClock, Servicenow,
     auth::{ReauthorizationReason, RefreshTokenRecord, TokenSet},
-    http::{HttpTransport, TimeoutPhase, TransportError},
     oauth::{
         AccessToken, ClientId, ClientSecret, InstanceUrl, OAuthClient, RedirectUri, RefreshToken,
     },
     store::{Backend, Keyring, MemoryBackend, SealedStore, SealingKey, SecretBytes, TokenStore},
     table::{ReadOptions, Record, RetryPolicy, StreamConfig, SysId, TableError, WriteOptions},
+    transport::{HttpTransport, TimeoutPhase, TransportError},
 };
 
 const INSTANCE: &str = "https://dev1.service-now.com";

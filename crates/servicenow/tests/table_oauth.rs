@@ -13,9 +13,9 @@ use futures::TryStreamExt as _;
 use serde::Deserialize;
 use servicenow::{
     Client, ManualClock, Servicenow,
-    http::{ReqwestTransport, TransportConfig},
     oauth::{ClientId, ClientSecret, InstanceUrl, OAuthClient, RedirectUri},
     table::{FieldName, ReadOptions, Record, RetryPolicy, StreamConfig, SysId, WriteOptions},
+    transport::{ReqwestTransport, TransportConfig},
 };
 use servicenow_emulator::{
     DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_REDIRECT_URIS, Emulator, EmulatorHandle,

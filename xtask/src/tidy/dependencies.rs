@@ -16,14 +16,15 @@ pub(super) const ALLOWED_DEPENDENCIES: &[(&str, &[&str])] = &[
     (
         "servicenow-oauth",
         &[
-            "base64", "form_urlencoded", "http", "rand_core", "serde", "serde_json", "sha2",
-            "subtle", "thiserror", "url", "zeroize", "rsa", "p256",
+            "base64", "bytes", "form_urlencoded", "http", "rand_core", "serde", "serde_json",
+            "sha2", "subtle", "thiserror", "url", "zeroize", "rsa", "p256",
         ],
     ),
     (
         "servicenow-auth",
         &[
-            "servicenow-oauth", "http", "rand_core", "rand_chacha", "serde", "thiserror", "subtle",
+            "servicenow-oauth", "bytes", "http", "rand_core", "rand_chacha", "serde", "thiserror",
+            "subtle",
         ],
     ),
     (
@@ -69,7 +70,7 @@ pub(super) const ALLOWED_DEPENDENCIES: &[(&str, &[&str])] = &[
     (
         "servicenow-testkit",
         &[
-            "servicenow-oauth", "servicenow-auth", "http", "serde_json", "base64",
+            "servicenow-oauth", "servicenow-auth", "bytes", "http", "serde_json", "base64",
             "form_urlencoded",
         ],
     ),

@@ -1,5 +1,6 @@
 //! The observer's checks: each compares what the machine does with what the rules allow.
 
+use bytes::Bytes;
 use std::time::Duration;
 
 use servicenow_auth::{AuthMachine, Timestamp};
@@ -19,20 +20,20 @@ pub(crate) fn refresh_token_of(machine: &AuthMachine) -> RefreshTokenView {
 }
 
 /// The `refresh_token` member of a token response body, if any.
-pub(crate) fn refresh_token_in(response: &http::Response<Vec<u8>>) -> Option<String> {
+pub(crate) fn refresh_token_in(response: &http::Response<Bytes>) -> Option<String> {
     let body: serde_json::Value = serde_json::from_slice(response.body()).ok()?;
     body.get("refresh_token")?.as_str().map(str::to_owned)
 }
 
-pub(crate) fn copy_response(response: &http::Response<Vec<u8>>) -> http::Response<Vec<u8>> {
+pub(crate) fn copy_response(response: &http::Response<Bytes>) -> http::Response<Bytes> {
     let mut copy = http::Response::new(response.body().clone());
     *copy.status_mut() = response.status();
     *copy.headers_mut() = response.headers().clone();
     copy
 }
 
-pub(crate) fn status_only(status: u16) -> http::Response<Vec<u8>> {
-    let mut response = http::Response::new(Vec::new());
+pub(crate) fn status_only(status: u16) -> http::Response<Bytes> {
+    let mut response = http::Response::new(Bytes::new());
     *response.status_mut() =
         http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
     response

@@ -8,6 +8,7 @@
 //! - after `ReauthorizationRequired`, a new login (or `Acquire`) restores a usable token within
 //!   two request timeouts.
 
+use bytes::Bytes;
 use std::time::Duration;
 
 use proptest::prelude::*;
@@ -134,7 +135,7 @@ pub(crate) struct FairWorld {
     answer_delays: Vec<u64>,
     answers_sent: usize,
     /// Requests the server will answer: when, and what.
-    pending: Vec<(Timestamp, RequestId, http::Request<Vec<u8>>)>,
+    pending: Vec<(Timestamp, RequestId, http::Request<Bytes>)>,
     /// Arrival times of callers not yet answered.
     waiting: Vec<Timestamp>,
     /// Since when re-authorization is being repaired by a login, if it is.

@@ -1,6 +1,7 @@
 //! What the machine did, in the reference model's terms, and the step-by-step comparison of the
 //! two: requests, events, the deadline, the token handed out and the status after every input.
 
+use bytes::Bytes;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -137,7 +138,7 @@ impl Combinations {
 }
 
 /// The request in the model's terms.
-pub(crate) fn observe_request(request: &http::Request<Vec<u8>>) -> Request {
+pub(crate) fn observe_request(request: &http::Request<Bytes>) -> Request {
     let body = form(request.body());
     if request.uri().path() == "/oauth_revoke_token.do" {
         let query = form(request.uri().query().unwrap_or("").as_bytes());
@@ -172,7 +173,7 @@ pub(crate) fn set_view(set: &TokenSet) -> SetView {
 }
 
 /// What a response means to a token endpoint client (RFC 6749 §5) and whether it is a 2xx.
-pub(crate) fn classify(response: &http::Response<Vec<u8>>) -> (TokenAnswer, bool) {
+pub(crate) fn classify(response: &http::Response<Bytes>) -> (TokenAnswer, bool) {
     let status = response.status();
     let success = status.is_success();
     let retry_after = response
@@ -445,7 +446,7 @@ impl World {
     }
 
     /// The step of an answer to request `id`.
-    pub(crate) fn answer_step(id: RequestId, response: &http::Response<Vec<u8>>) -> Step {
+    pub(crate) fn answer_step(id: RequestId, response: &http::Response<Bytes>) -> Step {
         let (token, success) = classify(response);
         Step::Answer {
             request: id.as_u64(),

@@ -1,6 +1,7 @@
 //! The harness: runs a scenario against the machine and a fake server, and checks every
 //! invariant with an independent observer (the reference model) after every input and poll.
 
+use bytes::Bytes;
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -41,7 +42,7 @@ pub(crate) enum Invariant {
 
 pub(crate) struct Outstanding {
     pub(crate) id: RequestId,
-    pub(crate) request: http::Request<Vec<u8>>,
+    pub(crate) request: http::Request<Bytes>,
     pub(crate) sent_at: Timestamp,
     pub(crate) is_token_request: bool,
     pub(crate) answered: bool,
@@ -74,7 +75,7 @@ pub(crate) struct World {
     pub(crate) now: Timestamp,
     pub(crate) deadline: Timestamp,
     pub(crate) outstanding: Vec<Outstanding>,
-    pub(crate) delivered: Vec<(RequestId, http::Response<Vec<u8>>)>,
+    pub(crate) delivered: Vec<(RequestId, http::Response<Bytes>)>,
     pub(crate) logins: Vec<IssuedLogin>,
     pub(crate) delivered_callbacks: Vec<String>,
     pub(crate) persisted: Vec<TokenSet>,
@@ -462,7 +463,7 @@ impl World {
         self.compare_with_model(&step, observed);
     }
 
-    fn record_request(&mut self, id: RequestId, request: http::Request<Vec<u8>>) {
+    fn record_request(&mut self, id: RequestId, request: http::Request<Bytes>) {
         let is_token_request = request.uri().path() == "/oauth_token.do";
         if is_token_request {
             self.token_requests_this_drain += 1;

@@ -16,11 +16,11 @@ use bytes::Bytes;
 use servicenow::{
     Servicenow, SystemClock,
     auth::{RefreshTokenRecord, TokenSet},
-    http::{HttpTransport, TransportError},
     oauth::{
         AccessToken, ClientId, ClientSecret, InstanceUrl, OAuthClient, RedirectUri, RefreshToken,
     },
     store::SecretBytes,
+    transport::{HttpTransport, TransportError},
 };
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 

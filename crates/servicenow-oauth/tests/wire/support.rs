@@ -1,6 +1,7 @@
 //! Shared helpers: a fixed-seed RNG, a fixture client, and a plain-text rendering of a request
 //! for snapshots.
 
+use bytes::Bytes;
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng as _;
 use servicenow_oauth::{ClientAuthMethod, ClientId, ClientSecret, InstanceUrl, OAuthClient};
@@ -25,7 +26,7 @@ pub(crate) fn confidential_client(method: ClientAuthMethod) -> OAuthClient {
 }
 
 /// `METHOD URI`, then each header as `name: value`, a blank line, and the body as text.
-pub(crate) fn render(request: &http::Request<Vec<u8>>) -> String {
+pub(crate) fn render(request: &http::Request<Bytes>) -> String {
     let mut text = format!("{} {}\n", request.method(), request.uri());
     for (name, value) in request.headers() {
         text.push_str(&format!("{name}: {}\n", value.to_str().unwrap()));
@@ -36,7 +37,7 @@ pub(crate) fn render(request: &http::Request<Vec<u8>>) -> String {
 }
 
 /// The form body of a request as decoded pairs.
-pub(crate) fn form_pairs(request: &http::Request<Vec<u8>>) -> Vec<(String, String)> {
+pub(crate) fn form_pairs(request: &http::Request<Bytes>) -> Vec<(String, String)> {
     form_urlencoded::parse(request.body())
         .into_owned()
         .collect()

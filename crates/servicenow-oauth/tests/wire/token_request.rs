@@ -2,6 +2,7 @@
 //! RFC 6749 §2.3.1 encoding surviving any Unicode.
 
 use base64::Engine as _;
+use bytes::Bytes;
 use proptest::prelude::*;
 use servicenow_oauth::{
     AuthorizationCode, ClientAuthMethod, ClientId, ClientSecret, OAuthClient, PkceVerifier,
@@ -10,7 +11,7 @@ use servicenow_oauth::{
 
 use crate::support::{confidential_client, form_pairs, instance, render, seeded_rng};
 
-fn authorization_code_request(client: &OAuthClient) -> http::Request<Vec<u8>> {
+fn authorization_code_request(client: &OAuthClient) -> http::Request<Bytes> {
     let verifier = PkceVerifier::generate(&mut seeded_rng());
     token_request(
         &instance(),
@@ -24,7 +25,7 @@ fn authorization_code_request(client: &OAuthClient) -> http::Request<Vec<u8>> {
     .unwrap()
 }
 
-fn refresh_request(client: &OAuthClient) -> http::Request<Vec<u8>> {
+fn refresh_request(client: &OAuthClient) -> http::Request<Bytes> {
     token_request(
         &instance(),
         client,
@@ -36,7 +37,7 @@ fn refresh_request(client: &OAuthClient) -> http::Request<Vec<u8>> {
     .unwrap()
 }
 
-fn client_credentials_request(client: &OAuthClient) -> http::Request<Vec<u8>> {
+fn client_credentials_request(client: &OAuthClient) -> http::Request<Bytes> {
     let scope = ScopeSet::parse("useraccount incident_read").unwrap();
     token_request(
         &instance(),
@@ -179,7 +180,7 @@ fn password_grant_with_client_secret_post() {
 
 /// Decodes what a server would: the Basic header (base64, split at the first `:`, each half
 /// form-urlencoded) or the `client_id`/`client_secret` form fields.
-fn client_credentials_as_decoded(request: &http::Request<Vec<u8>>) -> (String, Option<String>) {
+fn client_credentials_as_decoded(request: &http::Request<Bytes>) -> (String, Option<String>) {
     let pairs = form_pairs(request);
     let field = |name: &str| {
         pairs
