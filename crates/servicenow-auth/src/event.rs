@@ -50,7 +50,7 @@ pub enum Event {
     },
     /// The token set was dropped by a logout: delete it from storage.
     TokenSetDropped,
-    /// A logout finished; says which tokens the server confirmed revoked.
+    /// A logout finished; says which revocations the server accepted.
     LoggedOut(RevocationOutcome),
 }
 
@@ -155,7 +155,7 @@ pub enum TokenFailure {
     AssertionSigning(String),
 }
 
-/// What the server confirmed when a logout revoked the tokens.
+/// What the server answered when a logout revoked the tokens.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct RevocationOutcome {
     /// The refresh token's revocation.
@@ -168,8 +168,11 @@ pub struct RevocationOutcome {
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 #[non_exhaustive]
 pub enum Revocation {
-    /// The server answered 2xx to its revocation request.
-    Confirmed,
+    /// The instance accepted the revocation: it answered 2xx to the request. That is not proof
+    /// that the token is dead: an RFC 7009 server answers 200 even for a token it does not know
+    /// (§2.2), and whether ServiceNow honours the POST form is unconfirmed. Only a later request
+    /// with the token that is refused proves it (as `sn demo` shows), so there is no `Confirmed`.
+    Accepted,
     /// The server answered otherwise, or did not answer: the token may still be live until it expires.
     NotConfirmed,
     /// There was no such token to revoke.

@@ -130,14 +130,14 @@ impl AuthMachine {
     }
 
     pub(crate) fn revocation_answer(&mut self, answer: &Answer) {
-        let confirmed = match answer {
+        let accepted = match answer {
             Answer::Response(response) => response.status().is_success(),
             Answer::Failed(_) => false,
         };
         if let Some(logout) = self.logouts.front_mut() {
             if let Some(revoking) = logout.in_flight.take() {
-                let revocation = if confirmed {
-                    Revocation::Confirmed
+                let revocation = if accepted {
+                    Revocation::Accepted
                 } else {
                     Revocation::NotConfirmed
                 };

@@ -141,8 +141,8 @@ fn logout_revokes_the_refresh_token_first_then_the_access_token() {
     assert_eq!(
         logged_out(&sim),
         [RevocationOutcome {
-            refresh_token: Revocation::Confirmed,
-            access_token: Revocation::Confirmed
+            refresh_token: Revocation::Accepted,
+            access_token: Revocation::Accepted
         }]
     );
     let refresh_token = set

@@ -4,7 +4,7 @@
 use std::{io::Write as _, time::Duration};
 
 use servicenow::{
-    Client, Clock as _, SystemClock,
+    Client, Clock as _, LoginError, SystemClock,
     auth::{Revocation, RevocationOutcome, Timestamp},
     oauth::OAuthClient,
 };
@@ -58,36 +58,52 @@ pub(crate) async fn login(global: &GlobalArgs, args: &LoginArgs) -> CliResult<()
         "Waiting for the browser to come back to {} (up to {} s) …",
         profile.redirect_uri, args.timeout
     );
-    let waited =
-        tokio::time::timeout(Duration::from_secs(args.timeout), loopback.next_callback()).await;
-    let Ok(callback) = waited else {
-        return Err(CliError::authentication(
-            format!(
-                "no login came back to {} within {} s",
-                profile.redirect_uri, args.timeout
-            ),
-            Some(format!(
-                "finish the login in the browser, or pass --timeout SECS; check that {} is \
-                 registered exactly on the instance's application registry (a real instance \
-                 silently falls back to the first registered redirect URL)",
-                profile.redirect_uri
-            )),
-        ));
-    };
-    let callback = callback?;
-    let query = callback.query.clone();
-    let completed = login.complete(&subject, &query).await;
-    let token_set = match completed {
-        Ok(token_set) => {
-            callback
-                .respond(true, &format!("sn is logged in to {}.", profile.instance))
-                .await;
-            token_set
-        }
-        Err(error) => {
-            let error = CliError::from_client(error);
-            callback.respond(false, &error.to_string()).await;
-            return Err(error);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(args.timeout);
+    let token_set = loop {
+        let Ok(callback) = tokio::time::timeout_at(deadline, loopback.next_callback()).await else {
+            return Err(CliError::authentication(
+                format!(
+                    "no login came back to {} within {} s",
+                    profile.redirect_uri, args.timeout
+                ),
+                Some(format!(
+                    "finish the login in the browser, or pass --timeout SECS; check that {} is \
+                     registered exactly on the instance's application registry (a real instance \
+                     silently falls back to the first registered redirect URL)",
+                    profile.redirect_uri
+                )),
+            ));
+        };
+        let callback = callback?;
+        let query = callback.query.clone();
+        match login.complete(&subject, &query).await {
+            Ok(token_set) => {
+                callback
+                    .respond(true, &format!("sn is logged in to {}.", profile.instance))
+                    .await;
+                break token_set;
+            }
+            // Any local process, or an <img> on any web page, can send a request to the
+            // listener: one that does not carry this login's state must not end the login.
+            Err(error) if is_foreign_callback(&error) => {
+                callback
+                    .respond(
+                        false,
+                        "This request does not belong to the login sn is waiting for (its state \
+                         is unknown), so it was ignored.",
+                    )
+                    .await;
+                eprintln!(
+                    "Ignored a request to {} that does not carry this login's state (forged or \
+                     stale); still waiting …",
+                    profile.redirect_uri
+                );
+            }
+            Err(error) => {
+                let error = CliError::from_client(error);
+                callback.respond(false, &error.to_string()).await;
+                return Err(error);
+            }
         }
     };
     if let Some(secret) = &secret {
@@ -111,6 +127,19 @@ pub(crate) async fn login(global: &GlobalArgs, args: &LoginArgs) -> CliResult<()
         session.store_dir.display()
     ));
     Ok(())
+}
+
+/// Whether a callback is not this login's: no state, an unparseable query, or a state this login
+/// did not issue (nothing was consumed, the real callback can still come).
+fn is_foreign_callback(error: &servicenow::Error) -> bool {
+    matches!(
+        error,
+        servicenow::Error::Login(login)
+            if matches!(
+                login.as_ref(),
+                LoginError::UnknownState | LoginError::MalformedCallback(_)
+            )
+    )
 }
 
 pub(crate) fn profile_for_login(
@@ -203,21 +232,28 @@ pub(crate) async fn logout(global: &GlobalArgs) -> CliResult<()> {
     Ok(())
 }
 
-/// How a logout's revocation went, in words.
+/// How a logout's revocation went, in words. A 2xx answer is told as "the instance accepted the
+/// revocation", never as "revoked": it does not prove a token dead (see
+/// [`Revocation::Accepted`]); only a later request refused with the token does (`sn demo` step 10).
 pub(crate) fn describe_revocation(outcome: Option<&RevocationOutcome>) -> String {
-    let word = |revocation: Revocation| match revocation {
-        Revocation::Confirmed => "revoked",
-        Revocation::NoToken => "absent",
-        _ => "not confirmed revoked (it stays valid until it expires)",
+    let Some(outcome) = outcome else {
+        return "there was nothing to revoke".to_owned();
     };
-    match outcome {
-        Some(outcome) => format!(
-            "refresh token {}, access token {}",
-            word(outcome.refresh_token),
-            word(outcome.access_token)
-        ),
-        None => "there was nothing to revoke".to_owned(),
+    let word = |revocation: Revocation| match revocation {
+        Revocation::Accepted => "the instance accepted the revocation",
+        Revocation::NoToken => "there was none",
+        _ => "the instance did not accept the revocation (the token stays valid until it expires)",
+    };
+    if outcome.refresh_token == Revocation::Accepted && outcome.access_token == Revocation::Accepted
+    {
+        return "the instance accepted the revocation of the refresh token and of the access token"
+            .to_owned();
     }
+    format!(
+        "refresh token: {}; access token: {}",
+        word(outcome.refresh_token),
+        word(outcome.access_token)
+    )
 }
 
 /// `sn status`.
@@ -293,11 +329,17 @@ pub(crate) async fn status(global: &GlobalArgs, args: &StatusArgs) -> CliResult<
             .unwrap_or_else(|| "not stated".to_owned())
     ));
     if args.show_token {
+        eprintln!("{SHOW_TOKEN_WARNING}");
         lines.push(format!("token:     {}", token_set.access_token().secret()));
     }
     say(&lines.join("\n"));
     Ok(())
 }
+
+/// Said on stderr whenever `sn status --show-token` prints the token.
+pub(crate) const SHOW_TOKEN_WARNING: &str = "warning: the access token below grants your access \
+     to the instance until it expires: keep it out of shell history, logs, screen shares and \
+     tickets; `sn logout` revokes it";
 
 fn access_state(expires_at: Timestamp, now: Timestamp) -> String {
     if expires_at <= now {
@@ -307,5 +349,39 @@ fn access_state(expires_at: Timestamp, now: Timestamp) -> String {
         )
     } else {
         format!("valid until {}", describe_time(expires_at, now))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_2xx_revocation_is_told_as_accepted_never_as_revoked() {
+        let outcome = |refresh_token, access_token| RevocationOutcome {
+            refresh_token,
+            access_token,
+        };
+        for (given, told) in [
+            (
+                Some(outcome(Revocation::Accepted, Revocation::Accepted)),
+                "the instance accepted the revocation of the refresh token and of the access token",
+            ),
+            (
+                Some(outcome(Revocation::NoToken, Revocation::Accepted)),
+                "refresh token: there was none; access token: the instance accepted the revocation",
+            ),
+            (
+                Some(outcome(Revocation::NotConfirmed, Revocation::Accepted)),
+                "refresh token: the instance did not accept the revocation (the token stays valid \
+                 until it expires); access token: the instance accepted the revocation",
+            ),
+            (None, "there was nothing to revoke"),
+        ] {
+            let said = describe_revocation(given.as_ref());
+            assert_eq!(said, told);
+            assert!(!said.contains("revoked"), "{said}");
+            assert!(!said.contains("confirmed"), "{said}");
+        }
     }
 }

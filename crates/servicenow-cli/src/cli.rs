@@ -7,6 +7,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::untrusted::CsvFormulas;
+
 /// The exit codes, in `sn --help` and in `docs/servicenow-setup.md`.
 const EXIT_CODES: &str = "\
 Exit codes:
@@ -44,6 +46,17 @@ pub(crate) struct GlobalArgs {
     /// ~/.local/share/servicenow-rs).
     #[arg(long, global = true, env = "SN_STORE_DIR", value_name = "DIR")]
     pub(crate) store_dir: Option<PathBuf>,
+    /// CSV cells starting with =, +, -, @, tab or carriage return: `neutralise` prefixes them with
+    /// ' so spreadsheets do not run them as formulas (the default); `keep` writes them as sent.
+    #[arg(
+        long,
+        global = true,
+        env = "SN_CSV_FORMULAS",
+        value_enum,
+        default_value_t = CsvFormulas::Neutralise,
+        value_name = "MODE"
+    )]
+    pub(crate) csv_formulas: CsvFormulas,
     /// Log what happens (repeat for more detail); secrets are never logged.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub(crate) verbose: u8,
@@ -327,9 +340,13 @@ pub(crate) struct ExportArgs {
     /// The output format.
     #[arg(long, value_enum, default_value_t = ExportFormat::Jsonl)]
     pub(crate) format: ExportFormat,
-    /// Write to this file instead of standard output.
+    /// Write to this file instead of standard output: created new with mode 0600, never through
+    /// a symbolic link; an existing file is refused unless --overwrite.
     #[arg(long, short, value_name = "FILE")]
     pub(crate) output: Option<PathBuf>,
+    /// Replace an existing --output file (a symbolic link there is replaced, not followed).
+    #[arg(long, requires = "output")]
+    pub(crate) overwrite: bool,
     /// Records per request (lower it if the instance cancels long transactions).
     #[arg(long, default_value_t = 1000)]
     pub(crate) page_size: u32,

@@ -30,7 +30,7 @@ use crate::{
     cli::{DemoArgs, Format, GlobalArgs},
     failure::{CliError, CliResult},
     loopback::{Callback, Loopback},
-    output::{describe_time, say, write_records},
+    output::{CellSafety, describe_time, say, write_records},
     table_commands::read_options,
 };
 
@@ -277,8 +277,8 @@ pub(crate) async fn run(global: &GlobalArgs, args: &DemoArgs) -> CliResult<()> {
     step(
         10,
         &format!(
-            "The instance now refuses the old access token (HTTP 401); {why}, so the client asks for \
-         a new login instead of retrying."
+            "Revocation confirmed: the instance now refuses the old access token (HTTP 401); \
+             {why}, so the client asks for a new login instead of retrying."
         ),
     );
 
@@ -355,7 +355,13 @@ fn field_names() -> Vec<String> {
 fn print_incidents(records: Vec<Record>) -> CliResult<()> {
     let rows: Vec<Map<String, Value>> = records.into_iter().map(Record::into_fields).collect();
     let mut text = Vec::new();
-    write_records(&mut text, &rows, &field_names(), Format::Table)?;
+    write_records(
+        &mut text,
+        &rows,
+        &field_names(),
+        Format::Table,
+        CellSafety::default(),
+    )?;
     let text = String::from_utf8_lossy(&text);
     for line in text.lines() {
         say(&format!("     {line}"));

@@ -2,7 +2,6 @@
 //! constant memory, with a progress bar (rows/s, ETA from `X-Total-Count`) on a terminal.
 
 use std::{
-    fs::File,
     io::{self, BufWriter, IsTerminal as _, Write},
     time::{Duration, Instant},
 };
@@ -16,8 +15,9 @@ use crate::{
     auth_commands::profile_client,
     cli::{ExportArgs, ExportFormat, GlobalArgs, Progress},
     failure::{CliError, CliResult},
-    output::{cell, output_error},
+    output::{CellSafety, cell, output_error},
     table_commands::{encoded_query, read_options},
+    untrusted::create_private_file,
 };
 
 /// Pages requested ahead of the one being written: the library's default.
@@ -33,12 +33,18 @@ pub(crate) async fn run(global: &GlobalArgs, args: &ExportArgs) -> CliResult<()>
     let table = client.table::<Record>(&args.table)?;
     let total = table.count(query.as_ref()).await?;
     let destination: Box<dyn Write> = match &args.output {
-        Some(path) => Box::new(File::create(path).map_err(|error| {
-            CliError::local(format!("cannot create {}: {error}", path.display()), None)
+        Some(path) => Box::new(create_private_file(path, args.overwrite).map_err(|error| {
+            let hint = (error.kind() == io::ErrorKind::AlreadyExists)
+                .then(|| "pass --overwrite to replace it, or choose another file".to_owned());
+            CliError::local(format!("cannot create {}: {error}", path.display()), hint)
         })?),
         None => Box::new(io::stdout()),
     };
-    let mut sink = Sink::with_columns(destination, args.format, &args.fields)?;
+    let safety = CellSafety {
+        csv_formulas: global.csv_formulas,
+        terminal: args.output.is_none() && io::stdout().is_terminal(),
+    };
+    let mut sink = Sink::with_columns(destination, args.format, &args.fields, safety)?;
     let mut progress = Reporter::new(args.progress, total);
     let started = Instant::now();
     let config = StreamConfig {
@@ -85,16 +91,18 @@ enum Sink {
     Csv {
         writer: Box<csv::Writer<Box<dyn Write>>>,
         columns: Option<Vec<String>>,
+        safety: CellSafety,
     },
 }
 
 impl Sink {
-    fn new(destination: Box<dyn Write>, format: ExportFormat) -> Self {
+    fn new(destination: Box<dyn Write>, format: ExportFormat, safety: CellSafety) -> Self {
         match format {
             ExportFormat::Jsonl => Self::Jsonl(BufWriter::with_capacity(64 * 1024, destination)),
             ExportFormat::Csv => Self::Csv {
                 writer: Box::new(csv::Writer::from_writer(destination)),
                 columns: None,
+                safety,
             },
         }
     }
@@ -104,11 +112,18 @@ impl Sink {
         destination: Box<dyn Write>,
         format: ExportFormat,
         fields: &[String],
+        safety: CellSafety,
     ) -> CliResult<Self> {
-        let mut sink = Self::new(destination, format);
-        if let (Self::Csv { writer, columns }, false) = (&mut sink, fields.is_empty()) {
+        let mut sink = Self::new(destination, format, safety);
+        if let (
+            Self::Csv {
+                writer, columns, ..
+            },
+            false,
+        ) = (&mut sink, fields.is_empty())
+        {
             writer
-                .write_record(fields)
+                .write_record(fields.iter().map(|field| safety.csv_cell(field)))
                 .map_err(|error| output_error(&error))?;
             *columns = Some(fields.to_vec());
         }
@@ -121,7 +136,11 @@ impl Sink {
                 .map_err(io::Error::other)
                 .and_then(|()| out.write_all(b"\n"))
                 .map_err(|error| output_error(&error)),
-            Self::Csv { writer, columns } => {
+            Self::Csv {
+                writer,
+                columns,
+                safety,
+            } => {
                 let columns = match columns {
                     Some(columns) => columns,
                     None => {
@@ -129,17 +148,15 @@ impl Sink {
                         // record of a Table API list has the same fields).
                         let header: Vec<String> = record.keys().cloned().collect();
                         writer
-                            .write_record(&header)
+                            .write_record(header.iter().map(|field| safety.csv_cell(field)))
                             .map_err(|error| output_error(&error))?;
                         columns.insert(header)
                     }
                 };
                 writer
-                    .write_record(
-                        columns
-                            .iter()
-                            .map(|column| record.get(column).map(cell).unwrap_or_default()),
-                    )
+                    .write_record(columns.iter().map(|column| {
+                        safety.csv_cell(&record.get(column).map(cell).unwrap_or_default())
+                    }))
                     .map_err(|error| output_error(&error))
             }
         }
@@ -290,7 +307,13 @@ mod tests {
         ] {
             let file = tempfile::NamedTempFile::new().unwrap();
             let destination = Box::new(file.reopen().unwrap());
-            let mut sink = Sink::with_columns(destination, ExportFormat::Csv, &fields).unwrap();
+            let mut sink = Sink::with_columns(
+                destination,
+                ExportFormat::Csv,
+                &fields,
+                CellSafety::default(),
+            )
+            .unwrap();
             sink.write(record.clone()).unwrap();
             sink.finish().unwrap();
             assert_eq!(std::fs::read_to_string(file.path()).unwrap(), expected);

@@ -13,6 +13,7 @@ mod profile;
 mod session;
 mod table_commands;
 mod unattended;
+mod untrusted;
 
 use std::process::ExitCode;
 
@@ -99,9 +100,10 @@ async fn run_emulator(mut args: servicenow_emulator::EmulatorArgs) -> CliResult<
 }
 
 fn report(error: &CliError) -> ExitCode {
-    eprintln!("sn: {error}");
+    // An error may quote what a server sent: no escape sequence of it reaches the terminal.
+    eprintln!("sn: {}", untrusted::terminal_text(&error.to_string()));
     if let Some(hint) = error.hint() {
-        eprintln!("  hint: {hint}");
+        eprintln!("  hint: {}", untrusted::terminal_text(hint));
     }
     ExitCode::from(error.exit_code())
 }

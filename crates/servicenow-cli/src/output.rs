@@ -9,6 +9,7 @@ use servicenow::auth::Timestamp;
 use crate::{
     cli::Format,
     failure::{CliError, CliResult},
+    untrusted::{CsvFormulas, terminal_text},
 };
 
 /// Prints a message for the user on standard output. A closed stdout (`sn … | head`) is not an
@@ -79,12 +80,35 @@ pub(crate) fn columns(requested: &[String], first: Option<&Map<String, Value>>) 
         .unwrap_or_default()
 }
 
+/// How record data is made safe for where it goes (see [`crate::untrusted`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct CellSafety {
+    /// What CSV does with cells a spreadsheet would take for formulas.
+    pub(crate) csv_formulas: CsvFormulas,
+    /// The output is a terminal: CSV cells lose control characters and escape sequences too (the
+    /// table format always does; JSON escapes control characters itself).
+    pub(crate) terminal: bool,
+}
+
+impl CellSafety {
+    /// A CSV cell as written.
+    pub(crate) fn csv_cell(self, text: &str) -> String {
+        let cell = self.csv_formulas.cell(text);
+        if self.terminal {
+            terminal_text(&cell).into_owned()
+        } else {
+            cell.into_owned()
+        }
+    }
+}
+
 /// Writes `records` in `format` to `out`.
 pub(crate) fn write_records(
     out: &mut dyn Write,
     records: &[Map<String, Value>],
     requested: &[String],
     format: Format,
+    safety: CellSafety,
 ) -> CliResult<()> {
     let written = match format {
         Format::Json => serde_json::to_writer_pretty(&mut *out, records)
@@ -97,16 +121,15 @@ pub(crate) fn write_records(
         Format::Csv => {
             let columns = columns(requested, records.first());
             let mut writer = csv::Writer::from_writer(&mut *out);
-            let mut result = writer.write_record(&columns);
+            let mut result =
+                writer.write_record(columns.iter().map(|column| safety.csv_cell(column)));
             for record in records {
                 if result.is_err() {
                     break;
                 }
-                result = writer.write_record(
-                    columns
-                        .iter()
-                        .map(|column| record.get(column).map(cell).unwrap_or_default()),
-                );
+                result = writer.write_record(columns.iter().map(|column| {
+                    safety.csv_cell(&record.get(column).map(cell).unwrap_or_default())
+                }));
             }
             result
                 .and_then(|()| writer.flush().map_err(csv::Error::from))
@@ -123,7 +146,10 @@ fn write_table(
     requested: &[String],
 ) -> io::Result<()> {
     const MAX_WIDTH: usize = 60;
-    let columns = columns(requested, records.first());
+    let columns: Vec<String> = columns(requested, records.first())
+        .iter()
+        .map(|column| terminal_text(column).into_owned())
+        .collect();
     let rows: Vec<Vec<String>> = records
         .iter()
         .map(|record| {
@@ -131,7 +157,7 @@ fn write_table(
                 .iter()
                 .map(|column| {
                     let text = record.get(column).map(cell).unwrap_or_default();
-                    shorten(&text.replace(['\n', '\r', '\t'], " "), MAX_WIDTH)
+                    shorten(&terminal_text(&text), MAX_WIDTH)
                 })
                 .collect()
         })
@@ -210,7 +236,14 @@ mod tests {
         ])];
         let mut out = Vec::new();
         let requested = vec!["short_description".to_owned(), "number".to_owned()];
-        write_records(&mut out, &records, &requested, Format::Csv).unwrap();
+        write_records(
+            &mut out,
+            &records,
+            &requested,
+            Format::Csv,
+            CellSafety::default(),
+        )
+        .unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "short_description,number\n\"printer, 3rd floor\",INC1\n"
@@ -224,10 +257,74 @@ mod tests {
             record(&[("number", "INC10000".into()), ("priority", "3".into())]),
         ];
         let mut out = Vec::new();
-        write_records(&mut out, &records, &[], Format::Table).unwrap();
+        write_records(
+            &mut out,
+            &records,
+            &[],
+            Format::Table,
+            CellSafety::default(),
+        )
+        .unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "number    priority\nINC1      1\nINC10000  3\n"
+        );
+    }
+
+    #[test]
+    fn record_data_reaches_the_terminal_without_escape_sequences() {
+        let records = vec![record(&[
+            ("number", "INC1".into()),
+            (
+                "short_description",
+                "\u{1b}]0;owned\u{7}\u{1b}[2Jprinter\u{1b}[31m down\nnow".into(),
+            ),
+        ])];
+        let mut out = Vec::new();
+        write_records(
+            &mut out,
+            &records,
+            &[],
+            Format::Table,
+            CellSafety::default(),
+        )
+        .unwrap();
+        let shown = String::from_utf8(out).unwrap();
+        assert_eq!(
+            shown,
+            "number  short_description\nINC1    printer down now\n"
+        );
+    }
+
+    #[test]
+    fn csv_neutralises_formulas_unless_kept_and_strips_escapes_on_a_terminal() {
+        let records = vec![record(&[
+            ("a", "=1+1".into()),
+            ("b", "-3".into()),
+            ("c", "\u{1b}[31mred".into()),
+        ])];
+        let write = |safety| {
+            let mut out = Vec::new();
+            write_records(&mut out, &records, &[], Format::Csv, safety).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(
+            write(CellSafety::default()),
+            "a,b,c\n'=1+1,'-3,\u{1b}[31mred\n"
+        );
+        assert_eq!(
+            write(CellSafety {
+                csv_formulas: CsvFormulas::Keep,
+                terminal: false
+            }),
+            "a,b,c\n=1+1,-3,\u{1b}[31mred\n"
+        );
+        assert_eq!(
+            write(CellSafety {
+                csv_formulas: CsvFormulas::Neutralise,
+                terminal: true
+            }),
+            "a,b,c\n'=1+1,'-3,red\n"
         );
     }
 

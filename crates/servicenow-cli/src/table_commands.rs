@@ -14,7 +14,8 @@ use crate::{
         UpdateArgs, ValuesArgs,
     },
     failure::{CliError, CliResult},
-    output::{say, write_records},
+    output::{CellSafety, say, write_records},
+    untrusted::CsvFormulas,
 };
 
 /// Runs one `sn table` subcommand.
@@ -40,7 +41,7 @@ async fn list(global: &GlobalArgs, args: &ListArgs) -> CliResult<()> {
     let page = client.table::<Record>(&args.table)?.list(&params).await?;
     let records: Vec<Map<String, Value>> =
         page.records.into_iter().map(Record::into_fields).collect();
-    print_records(&records, &args.fields, args.format)?;
+    print_records(&records, &args.fields, args.format, global.csv_formulas)?;
     if args.format == Format::Table {
         if let Some(total) = page.total_count {
             eprintln!("{} of {total} matching records", records.len());
@@ -57,7 +58,12 @@ async fn get(global: &GlobalArgs, args: &GetArgs) -> CliResult<()> {
         .table::<Record>(&args.table)?
         .get(&sys_id, &options)
         .await?;
-    print_records(&[record.into_fields()], &args.fields, args.format)
+    print_records(
+        &[record.into_fields()],
+        &args.fields,
+        args.format,
+        global.csv_formulas,
+    )
 }
 
 async fn create(global: &GlobalArgs, args: &CreateArgs) -> CliResult<()> {
@@ -70,7 +76,12 @@ async fn create(global: &GlobalArgs, args: &CreateArgs) -> CliResult<()> {
     if let Some(sys_id) = created.record.sys_id() {
         eprintln!("created {} {sys_id}", args.table);
     }
-    print_records(&[created.record.into_fields()], &[], args.values.format)
+    print_records(
+        &[created.record.into_fields()],
+        &[],
+        args.values.format,
+        global.csv_formulas,
+    )
 }
 
 async fn update(global: &GlobalArgs, args: &UpdateArgs) -> CliResult<()> {
@@ -81,7 +92,12 @@ async fn update(global: &GlobalArgs, args: &UpdateArgs) -> CliResult<()> {
         .table::<Record>(&args.table)?
         .update(&sys_id, &values, &WriteOptions::default())
         .await?;
-    print_records(&[record.into_fields()], &[], args.values.format)
+    print_records(
+        &[record.into_fields()],
+        &[],
+        args.values.format,
+        global.csv_formulas,
+    )
 }
 
 async fn delete(global: &GlobalArgs, args: &DeleteArgs) -> CliResult<()> {
@@ -96,10 +112,15 @@ fn print_records(
     records: &[Map<String, Value>],
     fields: &[String],
     format: Format,
+    csv_formulas: CsvFormulas,
 ) -> CliResult<()> {
     let stdout = std::io::stdout();
+    let safety = CellSafety {
+        csv_formulas,
+        terminal: std::io::IsTerminal::is_terminal(&stdout),
+    };
     let mut out = stdout.lock();
-    write_records(&mut out, records, fields, format)
+    write_records(&mut out, records, fields, format, safety)
 }
 
 /// `sysparm_fields` and `sysparm_display_value` from flags.

@@ -82,7 +82,17 @@ async fn login_then_table_then_logout_end_to_end() {
     assert!(shown.contains("valid until"), "{shown}");
     assert!(shown.contains("scope:     useraccount"), "{shown}");
     assert!(!shown.contains("token:"), "{shown}");
+    assert!(
+        !text(&status.stderr).contains("warning"),
+        "{}",
+        text(&status.stderr)
+    );
     let with_token = world.run(&["status", "--show-token"]).await;
+    let warned = text(&with_token.stderr);
+    assert!(
+        warned.contains("warning: the access token below grants your access"),
+        "--show-token warns on stderr: {warned}"
+    );
     let token = text(&with_token.stdout)
         .lines()
         .find_map(|line| {
@@ -99,7 +109,17 @@ async fn login_then_table_then_logout_end_to_end() {
     let revocations = world.emulator.counters().revocations;
     let logout = world.run(&["logout"]).await;
     assert!(logout.status.success(), "{}", text(&logout.stderr));
-    assert!(text(&logout.stdout).contains("refresh token revoked, access token revoked"));
+    let said = text(&logout.stdout);
+    assert!(
+        said.contains(
+            "the instance accepted the revocation of the refresh token and of the access token"
+        ),
+        "{said}"
+    );
+    assert!(
+        !said.contains("revoked"),
+        "a 2xx answer proves nothing: {said}"
+    );
     assert!(world.emulator.counters().revocations > revocations);
     assert_eq!(
         bearer_status(&world, &token).await,
@@ -215,24 +235,52 @@ async fn denying_consent_fails_the_login_with_a_clear_message() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_login_nobody_finishes_times_out_with_a_hint() {
+async fn a_forged_callback_gets_400_and_the_real_login_still_completes() {
     let world = World::start(10).await;
-    let login = world
-        .run(&[
-            "login",
-            "--no-browser",
-            "--timeout",
-            "1",
-            "--instance",
-            world.emulator.base_url(),
-            "--client-id",
-            servicenow_emulator::DEFAULT_CLIENT_ID,
-            "--redirect-uri",
-            &world.redirect_uri,
-        ])
-        .await;
-    assert_eq!(login.status.code(), Some(3));
-    let said = text(&login.stderr);
+    let mut login = world.start_login();
+    let url = authorization_url(&mut login).await;
+
+    // Any local process, or an <img> on any web page, can reach the listener: with a state this
+    // login never issued (or none), it is answered 400 and ignored.
+    for forged in [
+        format!("{}?code=attacker&state=forged", world.redirect_uri),
+        format!("{}?error=access_denied", world.redirect_uri),
+    ] {
+        let page = follow_redirect(&forged).await;
+        assert!(page.starts_with("HTTP/1.1 400"), "{page}");
+        assert!(page.contains("does not belong to the login"), "{page}");
+    }
+
+    let redirect = ScriptedUserAgent::new()
+        .authorize(&url, "admin", "admin", ConsentDecision::Allow)
+        .await
+        .unwrap();
+    let page = follow_redirect(redirect.location()).await;
+    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+    let (status, stdout, stderr) = finish(login).await;
+    assert!(status.success(), "{stderr}");
+    assert!(stdout.contains("Logged in to"), "{stdout}");
+    assert!(stderr.contains("Ignored a request"), "{stderr}");
+    assert_eq!(
+        world
+            .emulator
+            .counters()
+            .token_requests("authorization_code", TokenOutcome::Issued),
+        1,
+        "the forged code never reached the token endpoint"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_nobody_finishes_times_out_with_a_hint_even_after_a_forged_callback() {
+    let world = World::start(10).await;
+    let mut login = world.start_login_waiting(3);
+    authorization_url(&mut login).await;
+    let page = follow_redirect(&format!("{}?code=x&state=forged", world.redirect_uri)).await;
+    assert!(page.starts_with("HTTP/1.1 400"), "{page}");
+    // The forged request did not end the login: it waits for its timeout.
+    let (status, _, said) = finish(login).await;
+    assert_eq!(status.code(), Some(3), "{said}");
     assert!(said.contains("no login came back"), "{said}");
     assert!(said.contains("registered exactly"), "{said}");
 }

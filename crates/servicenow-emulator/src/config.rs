@@ -143,6 +143,10 @@ pub struct EmulatorArgs {
     /// the binary; an embedding program chooses its own.
     #[arg(long, value_name = "ADDR:PORT")]
     pub listen: Option<SocketAddr>,
+    /// Allow a --listen address other than loopback (0.0.0.0, a LAN address). The emulator
+    /// accepts well-known passwords and prints its client secret: anyone who reaches it can use it.
+    #[arg(long)]
+    pub allow_remote: bool,
     /// Seed for generated data and injected faults.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -200,6 +204,7 @@ impl EmulatorArgs {
     pub fn defaults() -> Self {
         Self {
             listen: None,
+            allow_remote: false,
             seed: 1,
             rows: Vec::new(),
             client_id: DEFAULT_CLIENT_ID.to_owned(),
@@ -252,6 +257,7 @@ impl EmulatorArgs {
         if let Some(listen) = self.listen {
             builder = builder.listen(listen);
         }
+        builder = builder.allow_remote(self.allow_remote);
         if self.users.is_empty() {
             for (name, password) in DEFAULT_USERS {
                 builder = builder.user(UserAccount::new(*name, *password));
@@ -345,4 +351,5 @@ pub(crate) struct EmulatorConfig {
     pub(crate) clients: Vec<ClientRegistration>,
     pub(crate) users: Vec<UserAccount>,
     pub(crate) public_url: Option<String>,
+    pub(crate) allow_remote: bool,
 }

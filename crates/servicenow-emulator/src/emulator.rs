@@ -83,6 +83,7 @@ impl EmulatorBuilder {
                 clients: Vec::new(),
                 users: Vec::new(),
                 public_url: None,
+                allow_remote: false,
             },
             settings: Settings::default(),
             clock: EmulatorClock::new(),
@@ -92,6 +93,15 @@ impl EmulatorBuilder {
     /// The address to listen on (default `127.0.0.1:0`, an ephemeral port).
     pub fn listen(mut self, address: SocketAddr) -> Self {
         self.config.listen = address;
+        self
+    }
+
+    /// Allows a listen address other than loopback. Off by default: the emulator accepts the
+    /// well-known `admin:admin` and prints its client secret, so anyone who can reach it can use
+    /// it. [`start`](Self::start) refuses a non-loopback address (`0.0.0.0`, a LAN address)
+    /// unless this is set.
+    pub fn allow_remote(mut self, allow: bool) -> Self {
+        self.config.allow_remote = allow;
         self
     }
 
@@ -163,6 +173,15 @@ impl EmulatorBuilder {
                     "at most {MAX_GENERATED_ROWS} generated rows per table"
                 )));
             }
+        }
+        if !self.config.listen.ip().is_loopback() && !self.config.allow_remote {
+            return Err(Error::Config(format!(
+                "refusing to listen on {}: it is not a loopback address, and the emulator \
+                 accepts well-known passwords (admin:admin) and prints its client secret; listen \
+                 on 127.0.0.1 or [::1], or pass --allow-remote (EmulatorBuilder::allow_remote) \
+                 if other machines must reach it",
+                self.config.listen
+            )));
         }
         let listener = ServerTask::bind(self.config.listen).await?;
         let local_address = listener.local_addr().map_err(|source| Error::Bind {

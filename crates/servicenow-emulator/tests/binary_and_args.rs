@@ -164,3 +164,47 @@ fn the_binary_prints_its_base_url_client_and_users() {
     );
     assert!(printed.contains("incident=10"), "{printed}");
 }
+
+#[test]
+fn the_binary_refuses_a_non_loopback_listen_address_without_allow_remote() {
+    let output = Command::new(env!("CARGO_BIN_EXE_servicenow-emulator"))
+        .args(["--listen", "0.0.0.0:0"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        said.contains("refusing to listen on 0.0.0.0:0: it is not a loopback address"),
+        "{said}"
+    );
+    assert!(said.contains("--allow-remote"), "{said}");
+    assert!(output.stdout.is_empty(), "nothing was served or printed");
+}
+
+#[tokio::test]
+async fn allow_remote_lets_the_emulator_listen_on_every_interface() {
+    let refused = Cli::try_parse_from(["x", "--listen", "0.0.0.0:0"])
+        .unwrap()
+        .emulator
+        .into_builder()
+        .start()
+        .await;
+    assert!(
+        matches!(&refused, Err(servicenow_emulator::Error::Config(message)) if message.contains("--allow-remote")),
+        "{refused:?}"
+    );
+    let cli = Cli::try_parse_from(["x", "--listen", "0.0.0.0:0", "--allow-remote"]).unwrap();
+    let emulator = start_with(cli.emulator.into_builder()).await;
+    // Reached through loopback only: tests send no traffic elsewhere.
+    let port = url::Url::parse(emulator.base_url())
+        .unwrap()
+        .port()
+        .unwrap();
+    let response = http()
+        .get(format!("http://127.0.0.1:{port}/api/now/table/incident"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+}

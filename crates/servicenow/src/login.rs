@@ -127,7 +127,8 @@ impl Login {
     }
 
     /// Logs `subject` out: revokes the refresh token, then the access token, and deletes the
-    /// token set whatever the server says. Returns what the server confirmed.
+    /// token set whatever the server says. Returns which revocations the instance accepted (a
+    /// 2xx answer, not proof that a token is dead: see [`Revocation::Accepted`](servicenow_auth::Revocation::Accepted)).
     pub async fn logout(&self, subject: &str) -> Result<Option<RevocationOutcome>> {
         let key = self.credential_key(subject)?;
         let endpoint = self.endpoint();

@@ -1,14 +1,19 @@
 //! Example web app: "Connect ServiceNow" sends the user to the instance's `/oauth_auth.do`, the
 //! callback is validated and exchanged on the server, the tokens stay in the server's encrypted
 //! store (per user), and the page shows the user's open incidents. The browser only ever holds an
-//! opaque session cookie (`HttpOnly`, `SameSite=Lax`, `Secure` outside loopback).
+//! opaque session cookie (`HttpOnly`, `SameSite=Lax`, `Max-Age`, and `Secure` with the `__Host-`
+//! name outside plain-http loopback). The session id and subject are replaced at `/connect` and
+//! the id again after the callback (no fixation); sessions expire when idle and after a fixed
+//! lifetime, and the server keeps a bounded number; every POST carries the session's CSRF token
+//! and, when the browser sends one, this app's `Origin`; `/logout` revokes before it clears.
 //!
 //! ```text
 //!  browser ── POST /connect ──▶ app: Login::begin(subject) ── 303 ──▶ instance /oauth_auth.do
 //!  browser ◀───────────── 302 /callback?code&state ◀── login + Allow on the instance
 //!  browser ── GET /callback ──▶ app: Login::complete(subject, query) → tokens stored ── 303 /
 //!  browser ── GET / ──▶ app: client(subject).table("incident").list(…) → HTML
-//!  browser ── POST /logout ──▶ app: Login::logout(subject) → revoked + deleted
+//!  browser ── POST /logout ──▶ app: Login::logout(subject) → revocation sent, tokens deleted,
+//!                                  then the session ends
 //! ```
 #![warn(missing_docs)]
 
@@ -25,6 +30,7 @@ use servicenow::{
     stores,
 };
 
+pub use crate::sessions::SessionLimits;
 use crate::sessions::Sessions;
 
 /// Everything the app needs to know.
@@ -39,8 +45,11 @@ pub struct AppConfig {
     /// Where the users' tokens are kept (encrypted).
     pub store: Arc<dyn TokenStore>,
     /// The app's own origin as browsers see it, e.g. `https://app.example.com`; decides whether
-    /// the session cookie is `Secure` (always, except on plain-http loopback).
+    /// the session cookie is `Secure` and `__Host-` (always, except on plain-http loopback), and
+    /// is the only `Origin` a POST may come from.
     pub public_url: String,
+    /// How long browser sessions live and how many are kept.
+    pub sessions: SessionLimits,
 }
 
 /// The app: cheap to clone, shared by every request.
@@ -56,7 +65,8 @@ struct AppInner {
     servicenow: Servicenow,
     login: Login,
     sessions: Sessions,
-    secure_cookies: bool,
+    /// `scheme://host[:port]` of `public_url`: the `Origin` of this app's own pages.
+    origin: String,
 }
 
 impl App {
@@ -69,13 +79,26 @@ impl App {
             .await?;
         let login = servicenow.login()?;
         let secure_cookies = !is_loopback_http(&config.public_url);
+        let origin = origin_of(&config.public_url)?;
+        // Connected sessions that expire or give way are logged out in the background: their
+        // subject is unreachable afterwards, and their tokens must not outlive them.
+        let (retired, mut to_log_out) = tokio::sync::mpsc::channel::<String>(1024);
+        let logout = login.clone();
+        tokio::spawn(async move {
+            while let Some(subject) = to_log_out.recv().await {
+                if let Err(error) = logout.logout(&subject).await {
+                    tracing::warn!(%error, "logging out an ended session failed");
+                }
+            }
+        });
+        let sessions = Sessions::new(config.sessions, secure_cookies, retired);
         Ok(Self {
             inner: Arc::new(AppInner {
                 config,
                 servicenow,
                 login,
-                sessions: Sessions::default(),
-                secure_cookies,
+                sessions,
+                origin,
             }),
         })
     }
@@ -139,6 +162,24 @@ pub async fn open_store(spec: &str, key_file: &Path) -> anyhow::Result<Arc<dyn T
     anyhow::bail!("unknown store {spec:?}: use sqlite:DIR, postgres://… or redis://…")
 }
 
+/// The origin (`scheme://host[:port]`, as browsers send it in `Origin`) of `url`.
+fn origin_of(url: &str) -> anyhow::Result<String> {
+    let uri: http::Uri = url
+        .parse()
+        .map_err(|error| anyhow::anyhow!("the public URL {url:?} is not a URL: {error}"))?;
+    match (uri.scheme_str(), uri.authority()) {
+        (Some(scheme @ ("http" | "https")), Some(authority)) => {
+            let host = authority.host().to_ascii_lowercase();
+            let default_port = if scheme == "https" { 443 } else { 80 };
+            Ok(match authority.port_u16() {
+                Some(port) if port != default_port => format!("{scheme}://{host}:{port}"),
+                _ => format!("{scheme}://{host}"),
+            })
+        }
+        _ => anyhow::bail!("the public URL {url:?} must be http:// or https:// with a host"),
+    }
+}
+
 /// Whether `url` is plain http on a loopback host (the one place a cookie may lack `Secure`).
 fn is_loopback_http(url: &str) -> bool {
     url.parse::<http::Uri>().is_ok_and(|uri| {
@@ -158,5 +199,23 @@ mod tests {
         assert!(!is_loopback_http("https://127.0.0.1:3000"));
         assert!(!is_loopback_http("http://app.example.com"));
         assert!(!is_loopback_http("https://app.example.com"));
+    }
+
+    #[test]
+    fn the_origin_is_scheme_host_and_a_non_default_port() {
+        assert_eq!(
+            origin_of("http://127.0.0.1:3000/").unwrap(),
+            "http://127.0.0.1:3000"
+        );
+        assert_eq!(
+            origin_of("https://App.Example.com:443/base").unwrap(),
+            "https://app.example.com"
+        );
+        assert_eq!(
+            origin_of("https://app.example.com:8443").unwrap(),
+            "https://app.example.com:8443"
+        );
+        assert!(origin_of("app.example.com").is_err());
+        assert!(origin_of("ftp://app.example.com").is_err());
     }
 }

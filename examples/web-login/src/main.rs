@@ -9,7 +9,7 @@ use servicenow::oauth::{ClientId, ClientSecret, InstanceUrl, OAuthClient, Redire
 use servicenow_emulator::{
     ClientRegistration, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Emulator, EmulatorHandle,
 };
-use web_login::{App, AppConfig, open_store};
+use web_login::{App, AppConfig, SessionLimits, open_store};
 
 /// The example web app: "Connect ServiceNow", then your open incidents.
 #[derive(Debug, Parser)]
@@ -100,6 +100,7 @@ async fn main() -> anyhow::Result<()> {
         redirect_uri: RedirectUri::new(redirect_uri.clone())?,
         store: Arc::clone(&store),
         public_url: public_url.clone(),
+        sessions: SessionLimits::default(),
     })
     .await?;
     tracing::info!(%public_url, %instance, %redirect_uri, "web-login listening");

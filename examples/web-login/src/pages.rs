@@ -1,6 +1,6 @@
 //! The app's HTML pages; every value from ServiceNow or the request is HTML-escaped.
 
-use html_escape::encode_text;
+use html_escape::{encode_double_quoted_attribute, encode_text};
 
 /// A fields row of an incident, as shown.
 #[derive(Debug)]
@@ -22,8 +22,16 @@ fn layout(title: &str, body: &str) -> String {
     )
 }
 
+/// The hidden form field carrying the session's CSRF token.
+fn csrf_field(csrf_token: &str) -> String {
+    format!(
+        "<input type=\"hidden\" name=\"csrf_token\" value=\"{}\">",
+        encode_double_quoted_attribute(csrf_token)
+    )
+}
+
 /// The page of a browser that is not connected: the "Connect ServiceNow" button.
-pub(crate) fn connect_page(instance: &str, notice: Option<&str>) -> String {
+pub(crate) fn connect_page(instance: &str, notice: Option<&str>, csrf_token: &str) -> String {
     let notice = notice
         .map(|text| {
             format!(
@@ -38,15 +46,21 @@ pub(crate) fn connect_page(instance: &str, notice: Option<&str>) -> String {
             "{notice}<p>Connect your ServiceNow account on {} to see your open incidents. \
              You will log in on ServiceNow itself; this app never sees your password and keeps \
              your tokens on its server.</p>\
-             <form method=\"post\" action=\"/connect\"><button id=\"connect\" type=\"submit\">\
-             Connect ServiceNow</button></form>",
-            encode_text(instance)
+             <form method=\"post\" action=\"/connect\">{}<button id=\"connect\" \
+             type=\"submit\">Connect ServiceNow</button></form>",
+            encode_text(instance),
+            csrf_field(csrf_token)
         ),
     )
 }
 
 /// The page of a connected browser: the open incidents and the logout button.
-pub(crate) fn incidents_page(instance: &str, rows: &[IncidentRow], total: Option<u64>) -> String {
+pub(crate) fn incidents_page(
+    instance: &str,
+    rows: &[IncidentRow],
+    total: Option<u64>,
+    csrf_token: &str,
+) -> String {
     let mut table = String::from(
         "<table id=\"incidents\"><tr><th>Number</th><th>Short description</th><th>Priority</th>\
          <th>State</th></tr>",
@@ -69,9 +83,10 @@ pub(crate) fn incidents_page(instance: &str, rows: &[IncidentRow], total: Option
         "Your open incidents",
         &format!(
             "<p id=\"connected\">Connected to {}. <span id=\"count\">{count}</span>.</p>{table}\
-             <form method=\"post\" action=\"/logout\"><button id=\"logout\" type=\"submit\">\
-             Disconnect ServiceNow</button></form>",
-            encode_text(instance)
+             <form method=\"post\" action=\"/logout\">{}<button id=\"logout\" \
+             type=\"submit\">Disconnect ServiceNow</button></form>",
+            encode_text(instance),
+            csrf_field(csrf_token)
         ),
     )
 }
@@ -99,8 +114,13 @@ mod tests {
             priority: "1".to_owned(),
             state: "2".to_owned(),
         }];
-        let page = incidents_page("https://x", &rows, Some(1));
+        let page = incidents_page("https://x", &rows, Some(1), "t\"><b>");
         assert!(!page.contains("<script>"), "{page}");
         assert!(page.contains("&lt;script&gt;"), "{page}");
+        assert!(
+            page.contains("name=\"csrf_token\" value=\"t&quot;"),
+            "{page}"
+        );
+        assert!(!page.contains("\"><b>"), "{page}");
     }
 }

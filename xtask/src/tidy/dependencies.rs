@@ -80,7 +80,7 @@ pub(super) const ALLOWED_DEPENDENCIES: &[(&str, &[&str])] = &[
             "servicenow", "servicenow-emulator", "anyhow", "clap", "tokio", "serde", "serde_json",
             "csv", "indicatif", "directories", "rpassword", "webbrowser", "toml", "tracing",
             "tracing-subscriber", "futures", "http", "bytes", "url", "tempfile", "time",
-            "thiserror",
+            "thiserror", "libc",
         ],
     ),
     (
@@ -122,6 +122,7 @@ pub(super) const ALLOWED_DEPENDENCIES: &[(&str, &[&str])] = &[
         &[
             "servicenow", "servicenow-emulator", "axum", "tokio", "anyhow", "tracing",
             "tracing-subscriber", "getrandom", "base64", "cookie", "http", "clap", "html-escape",
+            "serde",
         ],
     ),
 ];

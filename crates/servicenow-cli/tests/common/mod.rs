@@ -88,9 +88,16 @@ impl World {
 
     /// `sn login --no-browser …` started, with its stdout piped.
     pub fn start_login(&self) -> Login {
+        self.start_login_waiting(60)
+    }
+
+    /// `sn login --no-browser --timeout SECONDS …` started, with its stdout piped.
+    pub fn start_login_waiting(&self, seconds: u64) -> Login {
         let child = self
             .sn()
-            .args(["login", "--no-browser", "--timeout", "60", "--instance"])
+            .args(["login", "--no-browser", "--timeout"])
+            .arg(seconds.to_string())
+            .arg("--instance")
             .arg(self.emulator.base_url())
             .args(["--client-id", DEFAULT_CLIENT_ID, "--redirect-uri"])
             .arg(&self.redirect_uri)

@@ -36,7 +36,7 @@ impl Model {
                 if id == request {
                     logout.in_flight = None;
                     let revocation = if success {
-                        Revocation::Confirmed
+                        Revocation::Accepted
                     } else {
                         Revocation::NotConfirmed
                     };
