@@ -32,12 +32,22 @@
 //!    order, writing the store on [`Event::Persist`] before polling further.
 //! 3. Wait for the next answer, command, or the timeout's deadline (then feed [`Input::Timeout`]).
 //!
+//! A drain (step 2) holds **at most two** [`Output::HttpRequest`]s, one of each kind: at most one
+//! to the token endpoint (none is emitted while another, even one the machine has given up on,
+//! awaits its answer or its deadline) and at most one revocation (a logout revokes its tokens
+//! one request at a time). Each answer is its own input, fed in any order; a request left
+//! unanswered counts as failed at its deadline. `servicenow-http`'s `machine` module (feature
+//! `machine`) sends a request through any `HttpTransport` and turns the outcome into the
+//! input, and seeds a machine from the operating system's RNG.
+//!
 //! `handle_input` returns `Err` only for API misuse; what servers, browsers and users do comes
 //! out as events. Here is a whole drive loop, with a closure standing in for the HTTP transport:
 //!
 //! ```
+//! use std::collections::VecDeque;
+//!
 //! use servicenow_auth::{AuthConfig, AuthMachine, Command, Event, Input, Output, Timestamp};
-//! use servicenow_oauth::{ClientId, ClientSecret, InstanceUrl, OAuthClient};
+//! use servicenow_auth::{ClientId, ClientSecret, InstanceUrl, OAuthClient, bytes::Bytes, http};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let client = OAuthClient::confidential(ClientId::new("my-client")?, ClientSecret::new("s3cr3t")?);
@@ -47,32 +57,31 @@
 //! let mut machine = AuthMachine::new(config, now, [42; 32]);
 //!
 //! // The transport: here a stand-in token endpoint that always issues a token.
-//! let send = |request: http::Request<bytes::Bytes>| {
+//! let send = |request: http::Request<Bytes>| {
 //!     assert_eq!(request.uri().path(), "/oauth_token.do");
 //!     let body = r#"{"access_token":"eyJ0","token_type":"Bearer","expires_in":1800,"scope":"useraccount"}"#;
-//!     http::Response::new(bytes::Bytes::from_static(body.as_bytes()))
+//!     http::Response::new(Bytes::from_static(body.as_bytes()))
 //! };
 //! let mut store = None;
 //!
-//! let mut input = Input::Command { now, command: Command::EnsureFresh };
-//! let deadline = loop {
+//! let mut inputs = VecDeque::from([Input::Command { now, command: Command::EnsureFresh }]);
+//! let mut deadline = Timestamp::NEVER;
+//! while let Some(input) = inputs.pop_front() {
 //!     machine.handle_input(input)?;
-//!     let mut answers = Vec::new();
-//!     let deadline = loop {
+//!     deadline = loop {
 //!         match machine.poll_output() {
-//!             Output::HttpRequest { id, request } => answers.push((id, send(request))),
+//!             // Sent in turn here; a real driver sends them concurrently, feeding each answer
+//!             // as it comes.
+//!             Output::HttpRequest { id, request } => {
+//!                 inputs.push_back(Input::Response { now, id, response: send(request) });
+//!             }
 //!             Output::Event(Event::Persist(token_set)) => store = Some(token_set), // save before going on
 //!             Output::Event(event) => println!("event: {event:?}"),
 //!             Output::Timeout(deadline) => break deadline,
 //!             _ => (),
 //!         }
 //!     };
-//!     // A real driver sends concurrently and feeds answers as they come; one at a time here.
-//!     match answers.pop() {
-//!         Some((id, response)) => input = Input::Response { now, id, response },
-//!         None => break deadline,
-//!     }
-//! };
+//! }
 //!
 //! let token = machine.access_token(now).expect("a usable token");
 //! assert_eq!(token.token.secret(), "eyJ0");
@@ -127,6 +136,22 @@ mod protocol;
 mod schedule;
 mod time;
 mod token_set;
+
+/// The `bytes` crate: [`Bytes`](bytes::Bytes) is the body of every request and response the
+/// machine emits and takes.
+pub use bytes;
+/// The `http` crate, whose `Request` and `Response` the machine emits and takes.
+pub use http;
+/// The `servicenow-oauth` types this crate's API takes and returns, so that a driver needs no
+/// other crate of ours to configure a machine and read its tokens.
+pub use servicenow_oauth::{
+    AccessToken, ClientAuthMethod, ClientId, ClientSecret, ErrorCode, InstanceUrl, OAuthClient,
+    RedirectUri, RefreshToken, RevocationStyle, Scope, ScopeSet, State, TokenEndpointError,
+    TokenResponseOptions,
+};
+#[cfg(feature = "password-grant")]
+#[cfg_attr(docsrs, doc(cfg(feature = "password-grant")))]
+pub use servicenow_oauth::{ResourceOwnerPassword, ResourceOwnerUsername};
 
 pub use crate::backoff::BackoffPolicy;
 pub use crate::config::{AuthConfig, Credential, Timing};

@@ -5,7 +5,7 @@ use std::{collections::BTreeMap, net::SocketAddr, time::Duration};
 
 #[cfg(feature = "cli")]
 use crate::EmulatorBuilder;
-use crate::{JwtEndpoint, Secret};
+use crate::{Dataset, JwtEndpoint, Secret};
 
 /// Default client id of the confidential client registered at start.
 pub const DEFAULT_CLIENT_ID: &str = "emulator-client";
@@ -31,6 +31,10 @@ pub const DEFAULT_ROWS: &[(&str, u64)] = &[
     ("change_request", 100),
     ("sys_user", 200),
     ("cmdb_ci", 500),
+    ("sys_user_group", 24),
+    ("sys_user_grmember", 300),
+    ("sys_metadata", 2000),
+    ("sys_attachment", 100),
 ];
 /// The largest number of generated rows per table (sys_ids and numbers stay ordered below it).
 pub const MAX_GENERATED_ROWS: u64 = 10_000_000;
@@ -196,6 +200,11 @@ pub struct EmulatorArgs {
     /// The user field a JWT's `sub` is matched against: user_name or email.
     #[arg(long, value_name = "FIELD", default_value = "user_name", value_parser = parse_user_field)]
     pub jwt_user_field: crate::JwtUserField,
+    /// The records to start with: `generated` rows only, or `pdi`, which adds a personal
+    /// developer instance's well-known demo records (the admin user's published sys_id, the
+    /// demo groups and people).
+    #[arg(long, value_enum, default_value_t = Dataset::Generated)]
+    pub dataset: Dataset,
 }
 
 #[cfg(feature = "cli")]
@@ -221,6 +230,7 @@ impl EmulatorArgs {
             public_url: None,
             jwt_keys: Vec::new(),
             jwt_user_field: crate::JwtUserField::UserName,
+            dataset: Dataset::Generated,
         }
     }
 
@@ -252,6 +262,7 @@ impl EmulatorArgs {
             .with_token_ttls(ttl.0, ttl.1);
         let mut builder = EmulatorBuilder::empty()
             .seed(self.seed)
+            .dataset(self.dataset)
             .client(confidential)
             .client(public);
         if let Some(listen) = self.listen {
@@ -351,5 +362,6 @@ pub(crate) struct EmulatorConfig {
     pub(crate) clients: Vec<ClientRegistration>,
     pub(crate) users: Vec<UserAccount>,
     pub(crate) public_url: Option<String>,
+    pub(crate) dataset: Dataset,
     pub(crate) allow_remote: bool,
 }

@@ -12,7 +12,8 @@ use parking_lot::{Mutex, RwLock};
 use tokio::sync::watch;
 
 use crate::{
-    ClientRegistration, CountersSnapshot, EmulatorClock, Error, FaultKind, Settings, UserAccount,
+    ClientRegistration, CountersSnapshot, Dataset, EmulatorClock, Error, FaultKind, Settings,
+    UserAccount,
     config::{
         DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_PUBLIC_CLIENT_ID, DEFAULT_REDIRECT_URIS,
         DEFAULT_ROWS, DEFAULT_USERS, EmulatorConfig, MAX_GENERATED_ROWS,
@@ -83,6 +84,7 @@ impl EmulatorBuilder {
                 clients: Vec::new(),
                 users: Vec::new(),
                 public_url: None,
+                dataset: Dataset::Generated,
                 allow_remote: false,
             },
             settings: Settings::default(),
@@ -111,8 +113,16 @@ impl EmulatorBuilder {
         self
     }
 
+    /// The records to start with (default [`Dataset::Generated`]; [`Dataset::Pdi`] adds a
+    /// personal developer instance's well-known demo records).
+    pub fn dataset(mut self, dataset: Dataset) -> Self {
+        self.config.dataset = dataset;
+        self
+    }
+
     /// How many rows to generate for a built-in table (`incident`, `problem`,
-    /// `change_request`, `sys_user`, `cmdb_ci`).
+    /// `change_request`, `sys_user`, `cmdb_ci`, `sys_user_group`, `sys_user_grmember`,
+    /// `sys_metadata`, `sys_attachment`).
     pub fn rows(mut self, table: impl Into<String>, rows: u64) -> Self {
         self.config.rows.insert(table.into(), rows);
         self
@@ -198,7 +208,11 @@ impl EmulatorBuilder {
             counters: Counters::default(),
             settings: RwLock::new(self.settings),
             oauth: Mutex::new(OAuthState::new(&self.config.clients, &self.config.users)),
-            database: RwLock::new(Database::new(self.config.seed, &self.config.rows)),
+            database: RwLock::new(Database::new(
+                self.config.seed,
+                &self.config.rows,
+                self.config.dataset,
+            )),
             faults: Mutex::new(FaultState::new(self.config.seed)),
             rate_limits: Mutex::new(RateLimitState::default()),
             query_cache: Mutex::default(),
@@ -360,6 +374,11 @@ impl EmulatorHandle {
                 })
                 .collect(),
         )
+    }
+
+    /// The data set it started with.
+    pub fn dataset(&self) -> Dataset {
+        self.config.dataset
     }
 
     /// The seed.

@@ -30,6 +30,7 @@
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod aggregate;
 mod clock;
 mod config;
 mod counters;
@@ -38,6 +39,7 @@ mod emulator;
 mod error;
 mod faults;
 mod oauth;
+pub mod pdi;
 pub mod query;
 mod rate_limit;
 mod secret;
@@ -60,5 +62,6 @@ pub use counters::{CountersSnapshot, TokenOutcome};
 pub use emulator::{Emulator, EmulatorBuilder, EmulatorHandle};
 pub use error::Error;
 pub use oauth::jwt::{JwtAudienceRule, JwtEndpoint, JwtUserField, JwtVerifierKey};
+pub use pdi::Dataset;
 pub use secret::Secret;
 pub use settings::{FaultKind, FaultPlan, FirstPagePrevLink, RateLimitRule, Settings};

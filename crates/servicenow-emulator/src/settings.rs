@@ -52,6 +52,11 @@ pub struct Settings {
     /// Answer a Table API list whose page would hold more rows than this with
     /// "Transaction cancelled: maximum execution time exceeded". Default none.
     pub transaction_timeout_above_rows: Option<u64>,
+    /// Refuse a `DELETE` without `Content-Type` with 400, as ServiceNow's REST API overview
+    /// says. Default `false`: the Table API's own page, its curl samples and every real client
+    /// (PySNC, the Ansible collection, sndml3) send DELETE without it, and real instances
+    /// answer 204 (`servicenow-api-more.md` §4).
+    pub delete_requires_content_type: bool,
 }
 
 impl Default for Settings {
@@ -72,6 +77,7 @@ impl Default for Settings {
             rate_limit: None,
             faults: FaultPlan::default(),
             transaction_timeout_above_rows: None,
+            delete_requires_content_type: false,
         }
     }
 }

@@ -184,6 +184,7 @@ async fn values_are_strings_and_references_are_link_and_value_or_empty() {
     fn target(field: &str) -> &str {
         match field {
             "cmdb_ci" => "cmdb_ci",
+            "assignment_group" => "sys_user_group",
             _ => "sys_user",
         }
     }

@@ -103,7 +103,71 @@ pub enum TransportError {
     },
 }
 
+/// Constructors for an adapter over another HTTP client: each takes the request's URI (only
+/// its origin is kept, never its path or query) and the client's own error as the source.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// use servicenow_http::{TimeoutPhase, TransportError};
+///
+/// let uri: http::Uri = "https://dev1.service-now.com/oauth_token.do?token=secret".parse()?;
+/// let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+/// let error = TransportError::connect_refused(&uri, refused);
+/// assert!(error.is_connection_refused() && error.never_reached_server());
+/// assert_eq!(error.to_string(), "sending request: connecting to https://dev1.service-now.com failed");
+///
+/// let error = TransportError::timeout(TimeoutPhase::Total, Duration::from_secs(30));
+/// assert!(error.is_transient() && !error.never_reached_server());
+/// # Ok::<(), http::uri::InvalidUri>(())
+/// ```
 impl TransportError {
+    /// No connection could be made (DNS, unreachable, reset during connect); no byte was sent.
+    pub fn connect(uri: &http::Uri, source: impl Into<BoxError>) -> Self {
+        Self::Connect {
+            origin: origin_for_message(uri),
+            refused: false,
+            source: source.into(),
+        }
+    }
+
+    /// The peer refused the connection (`ECONNREFUSED`: nothing listens there).
+    pub fn connect_refused(uri: &http::Uri, source: impl Into<BoxError>) -> Self {
+        Self::Connect {
+            origin: origin_for_message(uri),
+            refused: true,
+            source: source.into(),
+        }
+    }
+
+    /// The deadline `phase`, of length `after`, passed: [`TimeoutPhase::Connect`] if the
+    /// connection was never established (the request was not sent), [`TimeoutPhase::Total`]
+    /// otherwise (the server may have acted on it).
+    pub fn timeout(phase: TimeoutPhase, after: Duration) -> Self {
+        Self::Timeout { phase, after }
+    }
+
+    /// The TLS handshake failed (an untrusted certificate, a protocol alert).
+    pub fn tls(uri: &http::Uri, source: impl Into<BoxError>) -> Self {
+        Self::Tls {
+            origin: origin_for_message(uri),
+            source: source.into(),
+        }
+    }
+
+    /// The response body is longer than `limit` bytes; reading stopped there.
+    pub fn body_too_large(limit: usize) -> Self {
+        Self::BodyTooLarge { limit }
+    }
+
+    /// The connection broke once the request was under way (a reset, a truncated body).
+    pub fn interrupted(uri: &http::Uri, source: impl Into<BoxError>) -> Self {
+        Self::Io {
+            origin: origin_for_message(uri),
+            source: source.into(),
+        }
+    }
+
     /// Whether trying the same request again later may succeed: connect failures, timeouts and
     /// broken connections are transient; a refused URL, an invalid request, a TLS failure and an
     /// oversized body will fail the same way again.
@@ -139,6 +203,12 @@ impl TransportError {
     pub fn is_connection_refused(&self) -> bool {
         matches!(self, Self::Connect { refused: true, .. })
     }
+}
+
+/// `scheme://host[:port]` of `uri` for a message (never its path or query, where a token may
+/// travel), or a placeholder for a URI without one.
+fn origin_for_message(uri: &http::Uri) -> String {
+    servicenow_oauth::origin_of(uri).unwrap_or_else(|| "a relative url".to_owned())
 }
 
 /// Every error in `error`'s source chain, looking inside `std::io::Error`s too (their
@@ -217,6 +287,65 @@ mod tests {
         assert!(connect.never_reached_server());
         let too_large = TransportError::BodyTooLarge { limit: 10 };
         assert!(!too_large.is_transient() && !too_large.never_reached_server());
+    }
+
+    #[test]
+    fn constructors_keep_the_origin_only_and_classify_like_the_built_in_transports() {
+        let uri: http::Uri = "http://127.0.0.1:9/api/now/table/incident?sysparm_query=secret"
+            .parse()
+            .unwrap();
+        let cases = [
+            (
+                TransportError::connect(&uri, "unreachable"),
+                true,
+                true,
+                false,
+            ),
+            (
+                TransportError::connect_refused(&uri, "refused"),
+                true,
+                true,
+                true,
+            ),
+            (
+                TransportError::tls(&uri, "unknown issuer"),
+                false,
+                true,
+                false,
+            ),
+            (
+                TransportError::interrupted(&uri, "reset"),
+                true,
+                false,
+                false,
+            ),
+        ];
+        for (error, transient, never_reached, refused) in cases {
+            let message = error.to_string();
+            assert!(message.contains("http://127.0.0.1:9"), "{message}");
+            assert!(
+                !message.contains("secret") && !message.contains("/api"),
+                "{message}"
+            );
+            assert_eq!(
+                (
+                    error.is_transient(),
+                    error.never_reached_server(),
+                    error.is_connection_refused()
+                ),
+                (transient, never_reached, refused),
+                "{message}"
+            );
+        }
+        let relative: http::Uri = "/oauth_token.do".parse().unwrap();
+        assert_eq!(
+            TransportError::connect(&relative, "no host").to_string(),
+            "sending request: connecting to a relative url failed"
+        );
+        assert!(matches!(
+            TransportError::body_too_large(5),
+            TransportError::BodyTooLarge { limit: 5 }
+        ));
     }
 
     #[test]

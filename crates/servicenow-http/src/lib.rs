@@ -20,19 +20,24 @@
 //! |---|---|
 //! | `reqwest` (default) | [`ReqwestTransport`]: reqwest 0.12 with rustls and webpki roots |
 //! | `hyper` | [`HyperTransport`]: hyper 1, hyper-util's client, hyper-rustls (ring, webpki roots) |
+//! | `blocking` | [`BlockingTransport`]: your blocking client's send function, on Tokio's blocking pool |
+//! | `machine` | [`machine`]: drive `servicenow-auth`'s machine through any transport |
 //!
 //! # Bringing your own transport
 //!
 //! Any `Send + Sync` type implementing [`HttpTransport`] works wherever a transport is taken,
-//! including as `Arc<dyn HttpTransport>`. This one records every request it forwards:
+//! including as `Arc<dyn HttpTransport>`. The trait is declared with `#[async_trait]`, so an
+//! implementation carries [`#[async_trait]`](macro@async_trait) too; this crate re-exports it,
+//! with the [`http`] and [`bytes`] crates its signature names, so a transport needs no other
+//! dependency. This one logs the method and path of every request it forwards (never the
+//! query, the headers or the body, where tokens and secrets travel):
 //!
 //! ```
 //! use std::sync::{Arc, Mutex};
 //!
-//! use bytes::Bytes;
-//! use servicenow_http::{HttpTransport, TransportError, async_trait};
+//! use servicenow_http::{HttpTransport, TransportError, async_trait, bytes::Bytes, http};
 //!
-//! /// Forwards to an inner transport and keeps the method and URL of every request.
+//! /// Forwards to an inner transport and keeps the method and path of every request.
 //! struct RecordingTransport {
 //!     inner: Arc<dyn HttpTransport>,
 //!     seen: Mutex<Vec<String>>,
@@ -41,7 +46,7 @@
 //! #[async_trait]
 //! impl HttpTransport for RecordingTransport {
 //!     async fn send(&self, request: http::Request<Bytes>) -> Result<http::Response<Bytes>, TransportError> {
-//!         let line = format!("{} {}", request.method(), request.uri());
+//!         let line = format!("{} {}", request.method(), request.uri().path());
 //!         self.seen.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push(line);
 //!         self.inner.send(request).await
 //!     }
@@ -62,14 +67,21 @@
 //! # runtime.block_on(async {
 //! let recorder = Arc::new(RecordingTransport { inner: Arc::new(NoContent), seen: Mutex::default() });
 //! let transport: Arc<dyn HttpTransport> = recorder.clone();
-//! let request = http::Request::get("https://dev1.service-now.com/api/now/table/incident").body(Bytes::new())?;
-//! let response = transport.send(request).await?;
+//! let uri = "https://dev1.service-now.com/oauth_revoke_token.do?token=secret";
+//! let response = transport.send(http::Request::get(uri).body(Bytes::new())?).await?;
 //! assert_eq!(response.status(), 204);
-//! assert_eq!(recorder.seen.lock().unwrap_or_else(|p| p.into_inner()).as_slice(), ["GET https://dev1.service-now.com/api/now/table/incident"]);
+//! assert_eq!(recorder.seen.lock().unwrap_or_else(|p| p.into_inner()).as_slice(), ["GET /oauth_revoke_token.do"]);
 //! # Ok::<_, Box<dyn std::error::Error>>(())
 //! # })
 //! # }
 //! ```
+//!
+//! An adapter for another client maps that client's failures with the [`TransportError`]
+//! constructors ([`TransportError::connect_refused`], [`TransportError::timeout`],
+//! [`TransportError::tls`], [`TransportError::body_too_large`], …). A blocking client is wrapped
+//! by [`BlockingTransport`] (feature `blocking`), which runs it on Tokio's blocking pool.
+//! `examples/custom-transport` and `examples/blocking-driver` in the repository are whole
+//! programs doing each.
 //!
 //! A custom transport should apply the same hardening; [`check_url`] and [`TransportConfig`] are
 //! public so it can.
@@ -86,16 +98,30 @@
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "blocking")]
+mod blocking;
 mod error;
 #[cfg(feature = "hyper")]
 mod hyper_transport;
+#[cfg(feature = "machine")]
+#[cfg_attr(docsrs, doc(cfg(feature = "machine")))]
+pub mod machine;
 mod policy;
 #[cfg(feature = "reqwest")]
 mod reqwest_transport;
 mod sender;
 mod transport;
 
+/// The attribute every [`HttpTransport`] implementation carries (the trait is declared with it).
 pub use async_trait::async_trait;
+/// The `bytes` crate: [`Bytes`](bytes::Bytes) is the body of every request and response.
+pub use bytes;
+/// The `http` crate, whose `Request` and `Response` the transport moves.
+pub use http;
+
+#[cfg(feature = "blocking")]
+#[cfg_attr(docsrs, doc(cfg(feature = "blocking")))]
+pub use crate::blocking::BlockingTransport;
 
 #[cfg(feature = "hyper")]
 #[cfg_attr(docsrs, doc(cfg(feature = "hyper")))]

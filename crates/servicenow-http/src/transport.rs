@@ -12,6 +12,23 @@ use crate::TransportError;
 /// Object-safe, so `Arc<dyn HttpTransport>` is a transport too. Implementations must return every
 /// response, whatever its status (a 3xx included: redirects are not followed), and use `Err` only
 /// when no complete response was obtained.
+///
+/// The trait is declared with `#[async_trait]`, so an implementation is written with
+/// [`#[async_trait]`](macro@crate::async_trait) too (re-exported by this crate; `Bytes` and
+/// `http` are re-exported as well):
+///
+/// ```
+/// use servicenow_http::{HttpTransport, TransportError, async_trait, bytes::Bytes, http};
+///
+/// struct Refuses;
+///
+/// #[async_trait]
+/// impl HttpTransport for Refuses {
+///     async fn send(&self, request: http::Request<Bytes>) -> Result<http::Response<Bytes>, TransportError> {
+///         Err(TransportError::connect_refused(request.uri(), "nothing listens there"))
+///     }
+/// }
+/// ```
 #[async_trait]
 pub trait HttpTransport: Send + Sync {
     /// Sends `request` and waits for the whole response body.

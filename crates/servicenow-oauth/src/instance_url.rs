@@ -186,14 +186,6 @@ impl fmt::Display for InstanceUrl {
     }
 }
 
-impl std::str::FromStr for InstanceUrl {
-    type Err = Error;
-
-    fn from_str(value: &str) -> Result<Self, Error> {
-        Self::new(value)
-    }
-}
-
 impl TryFrom<String> for InstanceUrl {
     type Error = Error;
 

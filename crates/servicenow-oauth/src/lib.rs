@@ -28,6 +28,41 @@
 //!
 //! What it deliberately does not do: it sends nothing, reads no clock, and draws no randomness
 //! of its own (randomness comes from a caller-supplied [`rand_core::CryptoRng`] or from bytes).
+//!
+//! # Your RNG, without a version trap
+//!
+//! The generators take a `rand_core` 0.9 [`CryptoRng`](rand_core::CryptoRng); this crate
+//! re-exports that `rand_core` (and the [`http`] and [`bytes`] crates its requests are made
+//! of), so an RNG is always named through the trait the generators take. `rand` 0.9's
+//! `rand::rng()` works as it is; an RNG of another `rand` version (or none) either implements
+//! the re-exported traits, or hands 32 bytes to [`State::from_bytes`] and
+//! [`PkceVerifier::from_bytes`]:
+//!
+//! ```
+//! use servicenow_oauth::rand_core::{CryptoRng, RngCore};
+//! use servicenow_oauth::{PkceVerifier, State};
+//!
+//! /// The application's own CSPRNG (here a stand-in counter: never do this for real).
+//! struct AppRng(u8);
+//!
+//! impl RngCore for AppRng {
+//!     fn next_u32(&mut self) -> u32 { u32::from(self.next()) }
+//!     fn next_u64(&mut self) -> u64 { u64::from(self.next()) }
+//!     fn fill_bytes(&mut self, dest: &mut [u8]) { dest.iter_mut().for_each(|byte| *byte = self.next()) }
+//! }
+//! impl CryptoRng for AppRng {}
+//! impl AppRng {
+//!     fn next(&mut self) -> u8 { self.0 = self.0.wrapping_add(1); self.0 }
+//! }
+//!
+//! let state = State::generate(&mut AppRng(0));
+//! assert_eq!(state.secret().len(), State::GENERATED_LENGTH);
+//! let verifier = PkceVerifier::generate(&mut AppRng(0));
+//! // The same 32 bytes through the byte constructors, for an RNG that implements no trait.
+//! let bytes: [u8; 32] = std::array::from_fn(|index| index as u8 + 1);
+//! assert!(PkceVerifier::from_bytes(bytes).challenge() == verifier.challenge());
+//! assert_eq!(State::from_bytes(bytes).secret().len(), 64);
+//! ```
 //! It keeps no state: checking that a callback's `state` is the one issued, scheduling refreshes
 //! and storing tokens belong to the layers above (`servicenow-auth`, `servicenow-store`).
 //!
@@ -118,6 +153,13 @@ mod state;
 mod token_request;
 mod token_response;
 mod types;
+
+/// The `bytes` crate: [`Bytes`](bytes::Bytes) is the body of every request built here.
+pub use bytes;
+/// The `http` crate, whose `Request`, `Response` and `Uri` this crate's functions take and return.
+pub use http;
+/// The `rand_core` (0.9) whose [`CryptoRng`](rand_core::CryptoRng) the generators take.
+pub use rand_core;
 
 pub use crate::authorize::AuthorizationRequest;
 pub use crate::callback::{

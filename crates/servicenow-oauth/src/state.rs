@@ -2,6 +2,7 @@
 //! caller's RNG and compared in constant time.
 
 use rand_core::CryptoRng;
+use zeroize::Zeroize as _;
 
 use crate::secret::{new_secret_type, non_empty};
 
@@ -40,6 +41,29 @@ impl State {
                 value.push(char::from(ALPHABET[usize::from(byte % 62)]));
             }
         }
+        Self(value)
+    }
+
+    /// The state for 32 given random bytes: their lowercase hex encoding (64 characters of
+    /// `[0-9a-f]`, 256 bits). The bytes must come from a CSPRNG; this is the twin of
+    /// [`PkceVerifier::from_bytes`](crate::PkceVerifier::from_bytes), for callers whose RNG is
+    /// not a `rand_core` 0.9 one (32 bytes from `getrandom` will do).
+    ///
+    /// ```
+    /// use servicenow_oauth::State;
+    ///
+    /// let state = State::from_bytes([0xab; 32]);
+    /// assert_eq!(state.secret(), "ab".repeat(32));
+    /// ```
+    #[must_use]
+    pub fn from_bytes(mut bytes: [u8; 32]) -> Self {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut value = zeroize::Zeroizing::new(String::with_capacity(64));
+        for &byte in &bytes {
+            value.push(char::from(HEX[usize::from(byte >> 4)]));
+            value.push(char::from(HEX[usize::from(byte & 0x0f)]));
+        }
+        bytes.zeroize();
         Self(value)
     }
 }

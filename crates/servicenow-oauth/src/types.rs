@@ -11,6 +11,37 @@ use serde::{Deserialize, Serialize};
 use crate::Error;
 use crate::secret::{new_secret_type, non_empty, visible_ascii};
 
+/// `FromStr` and `TryFrom<&str>` for a name type, both validating exactly as `new` does.
+macro_rules! parse_from_str {
+    ($($name:ty => $parse:path),+ $(,)?) => {$(
+        impl std::str::FromStr for $name {
+            type Err = Error;
+
+            fn from_str(value: &str) -> Result<Self, Error> {
+                $parse(value)
+            }
+        }
+
+        impl TryFrom<&str> for $name {
+            type Error = Error;
+
+            fn try_from(value: &str) -> Result<Self, Error> {
+                $parse(value)
+            }
+        }
+    )+};
+}
+
+parse_from_str!(
+    ClientId => ClientId::new,
+    RedirectUri => RedirectUri::new,
+    Scope => Scope::new,
+    ScopeSet => ScopeSet::parse,
+    crate::InstanceUrl => crate::InstanceUrl::new,
+);
+#[cfg(feature = "password-grant")]
+parse_from_str!(ResourceOwnerUsername => ResourceOwnerUsername::new);
+
 /// The client identifier issued at registration (RFC 6749 §2.2); on ServiceNow, the
 /// application registry's read-only "Client ID".
 ///
@@ -368,5 +399,37 @@ impl TryFrom<String> for ScopeSet {
 impl From<ScopeSet> for String {
     fn from(value: ScopeSet) -> Self {
         value.to_space_separated()
+    }
+}
+
+#[cfg(test)]
+mod parse_tests {
+    use super::*;
+    use crate::InstanceUrl;
+
+    #[test]
+    fn name_types_parse_from_str_exactly_as_new_does() {
+        assert_eq!(
+            "abc".parse::<ClientId>().unwrap(),
+            ClientId::new("abc").unwrap()
+        );
+        assert!("".parse::<ClientId>().is_err() && ClientId::try_from("").is_err());
+        let redirect = RedirectUri::try_from("http://127.0.0.1:8400/callback").unwrap();
+        assert_eq!(redirect.as_str(), "http://127.0.0.1:8400/callback");
+        assert!(
+            "http://example.com/callback"
+                .parse::<RedirectUri>()
+                .is_err()
+        );
+        assert_eq!(
+            Scope::try_from("useraccount").unwrap().as_str(),
+            "useraccount"
+        );
+        let scopes: ScopeSet = "useraccount admin".parse().unwrap();
+        assert_eq!(scopes, ScopeSet::parse("useraccount admin").unwrap());
+        let instance = InstanceUrl::try_from("https://dev1.service-now.com").unwrap();
+        let parsed: InstanceUrl = "https://dev1.service-now.com".parse().unwrap();
+        assert!(instance == parsed);
+        assert!(InstanceUrl::try_from("http://dev1.service-now.com").is_err());
     }
 }

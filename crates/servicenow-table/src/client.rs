@@ -9,8 +9,8 @@ use servicenow_http::{RequestSender, SenderError};
 use servicenow_oauth::InstanceUrl;
 
 use crate::{
-    ApiVersion, Created, EncodedQuery, ListParams, Page, ReadOptions, RetryPolicy, SysId, TableApi,
-    TableError, TableName, WriteOptions,
+    Aggregate, AggregateResult, ApiVersion, Created, EncodedQuery, ListParams, Page, ReadOptions,
+    RetryPolicy, SysId, TableApi, TableError, TableName, WriteOptions,
     retry::RetryOutcome,
     waiting::{DEFAULT_JITTER_SEED, Jitter, RetrySleep, TokioSleep},
 };
@@ -240,6 +240,24 @@ impl<S: RequestSender> TableClient<S> {
             .map_err(TableError::widen)?;
         self.execute(request, &operation, |response| {
             self.api.parse_count(response, &operation)
+        })
+        .await
+    }
+
+    /// The Aggregate API over `table` (`GET /api/now/stats/{table}`): a read, so retried like
+    /// one.
+    pub async fn aggregate(
+        &self,
+        table: &TableName,
+        aggregate: &Aggregate,
+    ) -> Result<AggregateResult, TableError<S::Error>> {
+        let operation = format!("aggregate {table}");
+        let request = self
+            .api
+            .aggregate_request(table, aggregate)
+            .map_err(TableError::widen)?;
+        self.execute(request, &operation, |response| {
+            self.api.parse_aggregate(response, &operation)
         })
         .await
     }

@@ -35,6 +35,7 @@
 
 #![warn(missing_docs)]
 
+mod aggregate;
 mod client;
 mod error;
 mod keyed_row;
@@ -49,7 +50,15 @@ mod stream;
 mod values;
 mod waiting;
 
+/// The instance a client talks to (from `servicenow-oauth`), so a manifest with only this crate
+/// and a transport can build a client.
+pub use servicenow_oauth::InstanceUrl;
+
 pub use crate::{
+    aggregate::{
+        Aggregate, AggregateFunction, AggregateGroup, AggregateResult, AggregateStats,
+        AggregateValue, GroupValue, HavingOperator,
+    },
     client::TableClient,
     error::{ServiceNowMessage, TableError},
     names::{FieldName, SysId, TableName},

@@ -42,6 +42,13 @@ macro_rules! validated_name {
             }
         }
 
+        impl std::str::FromStr for $name {
+            type Err = TableError<Infallible>;
+            fn from_str(value: &str) -> Result<Self, TableError<Infallible>> {
+                Self::new(value)
+            }
+        }
+
         impl TryFrom<&str> for $name {
             type Error = TableError<Infallible>;
             fn try_from(value: &str) -> Result<Self, TableError<Infallible>> {
@@ -134,6 +141,11 @@ mod tests {
     #[test]
     fn names_refuse_characters_that_could_reshape_a_url_or_query() {
         assert!(TableName::new("x_acme_app_asset").is_ok());
+        assert_eq!(
+            "incident".parse::<TableName>().unwrap().as_str(),
+            "incident"
+        );
+        assert!("inc ident".parse::<TableName>().is_err());
         assert!(FieldName::new("assigned_to.email").is_ok());
         assert!(SysId::new("0123456789abcdef0123456789ABCDEF").is_ok());
         for bad in ["", "incident/../sys_user", "inc?x", "a^b", "naïve"] {

@@ -202,7 +202,20 @@ impl TableApi {
         parameters: &[(&str, String)],
         body: Option<Bytes>,
     ) -> Result<Request<Bytes>, TableError<Infallible>> {
-        let mut url = format!("{}{}", self.instance.origin(), self.path(table, sys_id));
+        self.request_to(method, &self.path(table, sys_id), parameters, body)
+    }
+
+    /// A request to `path` on the instance (every other REST API of it: stats, batch), with
+    /// the parameters percent-encoded and JSON `Accept` (and `Content-Type` when there is a
+    /// body).
+    pub(crate) fn request_to(
+        &self,
+        method: Method,
+        path: &str,
+        parameters: &[(&str, String)],
+        body: Option<Bytes>,
+    ) -> Result<Request<Bytes>, TableError<Infallible>> {
+        let mut url = format!("{}{path}", self.instance.origin());
         for (index, (name, value)) in parameters.iter().enumerate() {
             url.push(if index == 0 { '?' } else { '&' });
             url.push_str(name);

@@ -292,7 +292,7 @@ fn link_entries(text: &str) -> Vec<(&str, &str)> {
     entries
 }
 
-fn expect_status(
+pub(crate) fn expect_status(
     response: &Response<Bytes>,
     expected: StatusCode,
     operation: &str,
@@ -316,7 +316,7 @@ fn parse_result<R: DeserializeOwned>(
 /// whole, even where the bad bytes sit in a field the caller's type skips (serde_json checks
 /// only the strings it reads). Checked once up front, which also spares the parser checking
 /// each string it reads.
-fn body_text<'a>(
+pub(crate) fn body_text<'a>(
     response: &'a Response<Bytes>,
     operation: &str,
 ) -> Result<&'a str, TableError<Infallible>> {

@@ -73,6 +73,17 @@ impl Client {
             .with_jitter_seed(self.app.jitter_seed)
     }
 
+    /// The Aggregate API over `table`: counts, averages, minima, maxima and sums, optionally
+    /// grouped (see [`Aggregate`](servicenow_table::Aggregate)).
+    pub async fn aggregate(
+        &self,
+        table: &str,
+        aggregate: &servicenow_table::Aggregate,
+    ) -> Result<servicenow_table::AggregateResult> {
+        let table = TableName::new(table)?;
+        Ok(self.tables().aggregate(&table, aggregate).await?)
+    }
+
     /// A typed handle on one table: `T` is a `serde` struct of the fields you read, or
     /// [`table::Record`](servicenow_table::Record) for any field.
     pub fn table<T>(&self, name: &str) -> Result<Table<T>> {

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use servicenow_auth::{
     AuthMachine, Command, Event, Input, Output, RequestId, Timestamp, TokenSet, TransportFailure,
 };
-use servicenow_http::{HttpTransport, TransportError};
+use servicenow_http::{HttpTransport, machine};
 use servicenow_store::{CredentialKey, TokenStore, Version};
 use tracing::Instrument as _;
 
@@ -137,40 +137,23 @@ impl TokenEndpoint {
                     failure: TransportFailure::TimedOut,
                 };
             };
-            match result {
+            match &result {
                 Ok(response) => {
                     tracing::Span::current().record("status", response.status().as_u16());
-                    Input::Response { now, id, response }
                 }
                 Err(error) => {
                     tracing::warn!(error = %error, "token request failed in the transport");
-                    Input::TransportFailed {
-                        now,
-                        id,
-                        failure: classify(&error),
-                    }
                 }
             }
+            machine::answer(id, result, now)
         }
         .instrument(span)
         .await
     }
 }
 
-/// Which machine-level failure a transport error is.
-fn classify(error: &TransportError) -> TransportFailure {
-    match error {
-        TransportError::Connect { .. } | TransportError::Tls { .. } => TransportFailure::Connect,
-        TransportError::Timeout { .. } => TransportFailure::TimedOut,
-        TransportError::BodyTooLarge { .. } => TransportFailure::BodyTooLarge,
-        _ => TransportFailure::Interrupted,
-    }
-}
-
 /// 32 bytes from the operating system's RNG, to seed a machine or the table client's jitter (the
 /// layers below never read an OS RNG).
 pub(crate) fn os_seed() -> Result<[u8; 32]> {
-    let mut seed = [0_u8; 32];
-    getrandom::fill(&mut seed).map_err(|_| ConfigError::Randomness)?;
-    Ok(seed)
+    Ok(machine::os_seed().map_err(|_| ConfigError::Randomness)?)
 }

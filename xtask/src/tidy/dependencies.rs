@@ -30,8 +30,9 @@ pub(super) const ALLOWED_DEPENDENCIES: &[(&str, &[&str])] = &[
     (
         "servicenow-http",
         &[
-            "servicenow-oauth", "async-trait", "bytes", "http", "http-body-util", "hyper",
-            "hyper-util", "hyper-rustls", "reqwest", "rustls", "thiserror", "tokio", "webpki-roots",
+            "servicenow-oauth", "servicenow-auth", "async-trait", "bytes", "getrandom", "http",
+            "http-body-util", "hyper", "hyper-util", "hyper-rustls", "reqwest", "rustls",
+            "thiserror", "tokio", "webpki-roots",
         ],
     ),
     (
@@ -55,8 +56,7 @@ pub(super) const ALLOWED_DEPENDENCIES: &[(&str, &[&str])] = &[
         &[
             "servicenow-oauth", "servicenow-auth", "servicenow-http", "servicenow-store",
             "servicenow-table", "arc-swap", "async-trait", "bytes", "futures", "http", "tokio",
-            "tracing", "thiserror", "getrandom", "serde", "serde_json", "directories", "sha2",
-            "rustix",
+            "tracing", "thiserror", "serde", "serde_json", "directories", "sha2", "rustix",
         ],
     ),
     (

@@ -19,15 +19,15 @@ use self::tokens::Lexed;
 /// (docs/architecture.md, "Time" and "Randomness"). Every other crate is checked; tests,
 /// benches and `#[cfg(test)]` items of any crate may read them.
 pub(crate) const CLOCK_AND_RNG_ALLOWED: &[(&str, &str)] = &[
-    (
-        "servicenow",
-        "the facade's `Clock` (`SystemClock`) and its one OS seed function",
-    ),
+    ("servicenow", "the facade's `Clock` (`SystemClock`)"),
     (
         "servicenow-store",
         "lease expiries, sealing nonces and fresh sealing keys",
     ),
-    ("servicenow-http", "request timeouts"),
+    (
+        "servicenow-http",
+        "request timeouts, and the `machine` helpers' OS seed and wall clock for a driver",
+    ),
     (
         "servicenow-emulator",
         "a server: its clock, tokens, codes and session ids",

@@ -81,22 +81,33 @@ impl World {
         }
     }
 
-    /// At most one token-endpoint request is unanswered and within the request deadline.
+    /// At most one token-endpoint request, and at most one revocation, is unanswered and within
+    /// the request deadline.
     pub(crate) fn check_in_flight(&mut self) {
         let now = self.now;
-        let open = self
-            .outstanding
-            .iter()
-            .filter(|entry| {
-                entry.is_token_request
-                    && !entry.answered
-                    && now < entry.sent_at.saturating_add(REQUEST_TIMEOUT)
-            })
-            .count();
-        if open > 1 {
+        let open = |token_request: bool| {
+            self.outstanding
+                .iter()
+                .filter(|entry| {
+                    entry.is_token_request == token_request
+                        && !entry.answered
+                        && now < entry.sent_at.saturating_add(REQUEST_TIMEOUT)
+                })
+                .count()
+        };
+        let (token_requests, revocations) = (open(true), open(false));
+        if token_requests > 1 {
             self.violation(
                 Invariant::SingleTokenRequestInFlight,
-                format!("{open} token requests in flight"),
+                format!("{token_requests} token requests in flight"),
+            );
+        }
+        // The drain contract of the crate docs: at most one request of each kind, so a drain
+        // never holds more than two.
+        if revocations > 1 {
+            self.violation(
+                Invariant::SingleTokenRequestInFlight,
+                format!("{revocations} revocation requests in flight"),
             );
         }
     }

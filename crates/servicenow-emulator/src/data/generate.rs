@@ -147,10 +147,15 @@ pub(crate) fn write_value(
         }
         "sys_created_by" | "sys_updated_by" => out.push_str("admin"),
         "sys_mod_count" => write_decimal(out, row.random(2) % 8, 1),
+        "sys_class_name" if schema.name == "sys_metadata" => {
+            out.push_str(
+                METADATA_CLASSES[(row.random(50) % METADATA_CLASSES.len() as u64) as usize].0,
+            );
+        }
         "sys_class_name" => out.push_str(schema.name),
         "number" => {
             out.push_str(schema.number_prefix.unwrap_or_default());
-            write_decimal(out, index + 1, 7);
+            write_decimal(out, index + database.dataset.first_number(), 7);
         }
         _ => match schema.name {
             "incident" => incident(out, &row, column),
@@ -158,6 +163,10 @@ pub(crate) fn write_value(
             "change_request" => change_request(out, &row, column),
             "sys_user" => sys_user(out, &row, column),
             "cmdb_ci" => cmdb_ci(out, &row, column),
+            "sys_user_group" => sys_user_group(out, &row, column),
+            "sys_user_grmember" => sys_user_grmember(out, &row, column),
+            "sys_metadata" => sys_metadata(out, &row, column),
+            "sys_attachment" => sys_attachment(out, &row, column),
             _ => (),
         },
     }
@@ -225,6 +234,7 @@ fn incident(out: &mut String, row: &Row<'_>, column: &str) {
         "state" => out.push_str(state),
         "active" => out.push_str(if closed { "false" } else { "true" }),
         "assigned_to" => row.reference(out, "sys_user", 24, 5),
+        "assignment_group" => row.reference(out, "sys_user_group", 27, 5),
         "cmdb_ci" => row.reference(out, "cmdb_ci", 25, 3),
         "resolved_at" if closed => {
             write_glide_date_time(out, row.created + 3600 + (row.random(26) % 86_400) as i64);
@@ -237,7 +247,30 @@ fn problem(out: &mut String, row: &Row<'_>, column: &str) {
     let impact = 1 + row.random(10) % 3;
     let urgency = 1 + row.random(11) % 3;
     let state = schema::PROBLEM_STATE[(row.random(12) % 6) as usize].0;
+    let resolved = matches!(state, "106" | "107");
     match column {
+        "description" => {
+            out.push_str("Several incidents report that ");
+            row.subject_and_symptom(out);
+            out.push('.');
+        }
+        "category" => out.push_str(schema::INCIDENT_CATEGORY[(row.random(23) % 5) as usize].0),
+        "known_error" => out.push_str(if row.random(26) % 4 == 0 {
+            "true"
+        } else {
+            "false"
+        }),
+        "opened_by" => row.reference(out, "sys_user", 22, 0),
+        "assignment_group" => row.reference(out, "sys_user_group", 27, 4),
+        "cause_notes" if resolved => out.push_str("Configuration drift after the last patch."),
+        "fix_notes" if resolved => out.push_str("Configuration restored and monitored."),
+        "resolved_at" if resolved => {
+            write_glide_date_time(
+                out,
+                row.created + 86_400 + (row.random(28) % 864_000) as i64,
+            );
+        }
+        "reassignment_count" => write_decimal(out, row.random(29) % 4, 1),
         "short_description" => {
             out.push_str("Recurring: ");
             row.subject_and_symptom(out);
@@ -269,7 +302,32 @@ fn change_request(out: &mut String, row: &Row<'_>, column: &str) {
             out.push(' ');
             out.push_str(row.pick(21, SUBJECTS));
         }
+        "description" => {
+            out.push_str("Planned work: ");
+            out.push_str(row.pick(20, CHANGES));
+            out.push(' ');
+            out.push_str(row.pick(21, SUBJECTS));
+            out.push('.');
+        }
         "type" => out.push_str(schema::CHANGE_TYPE[(row.random(14) % 3) as usize].0),
+        "category" => {
+            let categories = schema::CHANGE_CATEGORY;
+            out.push_str(categories[(row.random(18) % categories.len() as u64) as usize].0);
+        }
+        "impact" => write_decimal(out, 1 + row.random(10) % 3, 1),
+        "urgency" => write_decimal(out, 1 + row.random(11) % 3, 1),
+        "approval" => out.push_str(match state {
+            "-5" => "not requested",
+            "-4" | "-3" => "requested",
+            "4" if row.random(19) % 2 == 0 => "rejected",
+            _ => "approved",
+        }),
+        "requested_by" => row.reference(out, "sys_user", 22, 0),
+        "assignment_group" => row.reference(out, "sys_user_group", 27, 0),
+        "justification" => out.push_str("Keeps the service supported and secure."),
+        "implementation_plan" => out.push_str("Apply during the maintenance window."),
+        "backout_plan" => out.push_str("Restore the snapshot taken before the change."),
+        "test_plan" => out.push_str("Smoke test the service after the change."),
         "state" => out.push_str(state),
         "priority" => write_decimal(out, 1 + row.random(15) % 4, 1),
         "risk" => out.push_str(schema::RISK[(row.random(16) % 3) as usize].0),
@@ -287,7 +345,10 @@ fn change_request(out: &mut String, row: &Row<'_>, column: &str) {
 }
 
 fn sys_user(out: &mut String, row: &Row<'_>, column: &str) {
-    let index = row.index;
+    // A developer-instance data set holds the well-known people under their plain names; the
+    // generated ones start at the first numbered round so that no name is ambiguous.
+    let index = row.index
+        + row.database.dataset.name_rounds_taken() * (FIRST_NAMES.len() * LAST_NAMES.len()) as u64;
     let first = FIRST_NAMES[(index % FIRST_NAMES.len() as u64) as usize];
     let last = LAST_NAMES[((index / FIRST_NAMES.len() as u64) % LAST_NAMES.len() as u64) as usize];
     let round = index / (FIRST_NAMES.len() * LAST_NAMES.len()) as u64;
@@ -355,6 +416,128 @@ fn cmdb_ci(out: &mut String, row: &Row<'_>, column: &str) {
         }
         "install_date" => {
             write_glide_date_time(out, row.created - 86_400 * (row.random(44) % 900) as i64)
+        }
+        _ => (),
+    }
+}
+
+const GROUP_NAMES: &[(&str, &str)] = &[
+    ("Service Desk", "First line support for every caller"),
+    ("Hardware", "Laptops, desktops, printers and servers"),
+    ("Software", "Business applications and licences"),
+    ("Network", "LAN, WAN, VPN and Wi-Fi"),
+    ("Database", "Database administration"),
+    ("Change Management", "Reviews and schedules changes"),
+    ("CAB Approval", "Change Advisory Board"),
+    ("Problem Solving", "Root cause analysis"),
+    ("Application Development", "In-house applications"),
+    ("IT Securities", "Security operations"),
+    ("Openspace", "Facilities"),
+    ("Help Desk", "Second line support"),
+];
+const METADATA_CLASSES: &[(&str, &str)] = &[
+    ("sys_script", "Business Rule"),
+    ("sys_script_include", "Script Include"),
+    ("sys_ui_policy", "UI Policy"),
+    ("sys_ui_action", "UI Action"),
+    ("sys_dictionary", "Dictionary Entry"),
+    ("sys_script_client", "Client Script"),
+    ("sys_ui_page", "UI Page"),
+];
+const FILE_KINDS: &[(&str, &str)] = &[
+    ("log", "text/plain"),
+    ("png", "image/png"),
+    ("pdf", "application/pdf"),
+    ("csv", "text/csv"),
+    ("zip", "application/zip"),
+];
+
+fn sys_user_group(out: &mut String, row: &Row<'_>, column: &str) {
+    let count = GROUP_NAMES.len() as u64;
+    let index = row.index + row.database.dataset.name_rounds_taken() * count;
+    let (name, description) = GROUP_NAMES[(index % count) as usize];
+    let round = index / count;
+    match column {
+        "name" => {
+            out.push_str(name);
+            if round > 0 {
+                out.push(' ');
+                write_decimal(out, round, 1);
+            }
+        }
+        "description" => out.push_str(description),
+        "email" => {
+            for word in name.split(' ') {
+                out.push_str(&word.to_lowercase());
+            }
+            if round > 0 {
+                write_decimal(out, round, 1);
+            }
+            out.push_str("@example.com");
+        }
+        "manager" => row.reference(out, "sys_user", 60, 0),
+        "type" => out.push_str(if row.random(61) % 3 == 0 { "itil" } else { "" }),
+        "active" => out.push_str("true"),
+        _ => (),
+    }
+}
+
+fn sys_user_grmember(out: &mut String, row: &Row<'_>, column: &str) {
+    match column {
+        "user" => row.reference(out, "sys_user", 62, 0),
+        "group" => row.reference(out, "sys_user_group", 63, 0),
+        _ => (),
+    }
+}
+
+fn sys_metadata(out: &mut String, row: &Row<'_>, column: &str) {
+    let (class, label) =
+        METADATA_CLASSES[(row.random(50) % METADATA_CLASSES.len() as u64) as usize];
+    let write_name = |out: &mut String| {
+        out.push_str(row.pick(20, SUBJECTS));
+        out.push(' ');
+        out.push_str(label);
+        out.push(' ');
+        write_decimal(out, row.index + 1, 1);
+    };
+    match column {
+        "sys_name" => write_name(out),
+        "sys_update_name" => {
+            out.push_str(class);
+            out.push('_');
+            row.table.write_sys_id(out, row.index);
+        }
+        "sys_scope" | "sys_package" => out.push_str("global"),
+        _ => (),
+    }
+}
+
+fn sys_attachment(out: &mut String, row: &Row<'_>, column: &str) {
+    let (extension, content_type) = FILE_KINDS[(row.random(70) % FILE_KINDS.len() as u64) as usize];
+    let size = 200 + row.random(71) % 2_000_000;
+    match column {
+        "file_name" => {
+            out.push_str("attachment-");
+            write_decimal(out, row.index + 1, 1);
+            out.push('.');
+            out.push_str(extension);
+        }
+        "table_name" => out.push_str("incident"),
+        "table_sys_id" => row.reference(out, "incident", 72, 0),
+        "content_type" => out.push_str(content_type),
+        "size_bytes" => write_decimal(out, size, 1),
+        "size_compressed" => write_decimal(out, size / 3 + 100, 1),
+        "compressed" => out.push_str("true"),
+        "hash" => {
+            use std::fmt::Write as _;
+            for salt in 73..77 {
+                let _ = write!(out, "{:016x}", row.random(salt));
+            }
+        }
+        "state" => out.push_str("available"),
+        "chunk_size_bytes" => out.push_str("700000"),
+        "image_height" | "image_width" if extension == "png" => {
+            write_decimal(out, 200 + row.random(77) % 1000, 1)
         }
         _ => (),
     }

@@ -17,7 +17,7 @@ use schema::FieldKind;
 pub(crate) use table::Table;
 use table::is_sys_id;
 
-use crate::config::MAX_GENERATED_ROWS;
+use crate::{Dataset, config::MAX_GENERATED_ROWS, pdi};
 
 /// Whether `name` can name a table: `[a-z0-9_]+`, at most 80 characters.
 pub(crate) fn is_valid_table_name(name: &str) -> bool {
@@ -78,12 +78,14 @@ impl RowView<'_> {
 #[derive(Debug)]
 pub(crate) struct Database {
     pub(crate) seed: u64,
+    pub(crate) dataset: Dataset,
     pub(crate) tables: BTreeMap<String, Table>,
 }
 
 impl Database {
-    /// The built-in tables with `rows` generated rows each (defaults for those not given).
-    pub(crate) fn new(seed: u64, rows: &BTreeMap<String, u64>) -> Self {
+    /// The built-in tables with `rows` generated rows each (none for those not given), plus
+    /// the data set's fixed records.
+    pub(crate) fn new(seed: u64, rows: &BTreeMap<String, u64>, dataset: Dataset) -> Self {
         let mut tables = BTreeMap::new();
         for schema in schema::BUILT_IN {
             let count = rows
@@ -93,10 +95,31 @@ impl Database {
                 .min(MAX_GENERATED_ROWS);
             tables.insert(
                 schema.name.to_owned(),
-                Table::new(seed, schema.name, Some(schema), count),
+                Table::new(
+                    seed,
+                    schema.name,
+                    Some(schema),
+                    count,
+                    dataset.first_number(),
+                ),
             );
         }
-        Self { seed, tables }
+        let mut database = Self {
+            seed,
+            dataset,
+            tables,
+        };
+        if dataset == Dataset::Pdi {
+            for (table, fields) in pdi::records() {
+                let input: Vec<(String, String)> = fields
+                    .into_iter()
+                    .map(|(field, value)| (field.to_owned(), value.to_owned()))
+                    .collect();
+                // The fixed records name only built-in tables, so this cannot fail.
+                let _ = database.insert(table, &input, "admin", pdi::CREATED_ON);
+            }
+        }
+        database
     }
 
     /// The value of a column of a live row.
@@ -239,7 +262,7 @@ impl Database {
             if !is_valid_table_name(table_name) {
                 return Err(WriteProblem::InvalidTableName);
             }
-            let table = Table::new(self.seed, table_name, None, 0);
+            let table = Table::new(self.seed, table_name, None, 0, 1);
             self.tables.insert(table_name.to_owned(), table);
         }
         let table = self
@@ -403,7 +426,7 @@ mod tests {
             ("incident".to_owned(), incidents),
             ("sys_user".to_owned(), 50),
         ]);
-        Database::new(7, &rows)
+        Database::new(7, &rows, Dataset::Generated)
     }
 
     #[test]

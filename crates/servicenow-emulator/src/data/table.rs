@@ -40,6 +40,7 @@ impl Table {
         name: &str,
         schema: Option<&'static TableSchema>,
         generated: u64,
+        first_number: u64,
     ) -> Self {
         let row_key = generate::mix(seed, fnv1a(name.as_bytes()));
         let sys_id_stride = (1_u64 << 35) | (generate::mix(row_key, 2) & ((1_u64 << 35) - 1));
@@ -67,7 +68,8 @@ impl Table {
                 .collect(),
         };
         let mut ordered_fields = BTreeSet::from(["sys_id", "sys_created_on"]);
-        if schema.is_some_and(|schema| schema.number_prefix.is_some()) && generated < 9_999_999 {
+        let numbered = schema.is_some_and(|schema| schema.number_prefix.is_some());
+        if numbered && generated + first_number < 10_000_000 {
             ordered_fields.insert("number");
         }
         Self {
@@ -85,7 +87,7 @@ impl Table {
             deleted: BTreeSet::new(),
             foreign_sys_ids: HashMap::new(),
             ordered_fields,
-            next_number: generated + 1,
+            next_number: generated + first_number,
             last_created_on: match generated {
                 0 => String::new(),
                 _ => glide_date_time(generate::created_at(generated - 1)),

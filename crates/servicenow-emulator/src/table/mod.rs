@@ -57,16 +57,7 @@ pub(crate) async fn handle(shared: &Arc<Shared>, request: &Incoming) -> HandlerR
         shared
             .counters
             .bump(|counters| &mut counters.table_unauthorized);
-        let mut response = error_envelope(
-            StatusCode::UNAUTHORIZED,
-            "User Not Authenticated",
-            Some("Required to provide Auth information"),
-        );
-        response.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static("BASIC realm=\"Service-now\""),
-        );
-        return Ok(response);
+        return Ok(unauthorized());
     };
     let settings = shared.settings.read().clone();
     let decision = shared.rate_limits.lock().check(
@@ -149,7 +140,7 @@ pub(crate) async fn handle(shared: &Arc<Shared>, request: &Incoming) -> HandlerR
         (&Method::GET, true) => list::get_record(shared, request, &route),
         (&Method::POST, false) => write::create(shared, request, &route, &user),
         (&Method::PUT | &Method::PATCH, true) => write::update(shared, request, &route, &user),
-        (&Method::DELETE, true) => write::delete(shared, request, &route),
+        (&Method::DELETE, true) => write::delete(shared, request, &route, &settings),
         _ => error_envelope(StatusCode::METHOD_NOT_ALLOWED, "Method not Supported", None),
     };
     let response = with_common_headers(response, decision.as_ref());
@@ -178,8 +169,22 @@ pub(crate) fn transaction_cancelled() -> Response<Body> {
     )
 }
 
+/// The 401 of every REST API, with ServiceNow's `WWW-Authenticate`.
+pub(crate) fn unauthorized() -> Response<Body> {
+    let mut response = error_envelope(
+        StatusCode::UNAUTHORIZED,
+        "User Not Authenticated",
+        Some("Required to provide Auth information"),
+    );
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("BASIC realm=\"Service-now\""),
+    );
+    response
+}
+
 /// The user a request acts as: a bearer token issued here, or a user's HTTP Basic credentials.
-fn authenticate(shared: &Shared, request: &Incoming) -> Option<String> {
+pub(crate) fn authenticate(shared: &Shared, request: &Incoming) -> Option<String> {
     let now = shared.clock.now();
     if let Some(token) = wire::bearer_token(&request.headers) {
         return shared.oauth.lock().bearer_user(token, now);

@@ -11,6 +11,7 @@ use super::{
     render::RenderOptions,
 };
 use crate::{
+    Settings,
     clock::glide_date_time,
     data::{Database, WriteProblem, schema::FieldKind},
     server::{Incoming, Shared},
@@ -98,8 +99,13 @@ pub(super) fn update(
     json_response(StatusCode::OK, body)
 }
 
-pub(super) fn delete(shared: &Shared, request: &Incoming, route: &TableRoute) -> Response<Body> {
-    if let Err(response) = check_headers(request) {
+pub(super) fn delete(
+    shared: &Shared,
+    request: &Incoming,
+    route: &TableRoute,
+    settings: &Settings,
+) -> Response<Body> {
+    if let Err(response) = check_delete_headers(request, settings) {
         return *response;
     }
     let mut database = shared.database.write();
@@ -172,6 +178,26 @@ fn check_headers(request: &Incoming) -> Result<(), Box<Response<Body>>> {
             "Unsupported Media Type",
             Some("This emulator accepts application/json only"),
         )));
+    }
+    if accepts_json(request) == Some(false) {
+        return Err(Box::new(error_envelope(
+            StatusCode::NOT_ACCEPTABLE,
+            "Not Acceptable",
+            Some("Use Accept: application/json"),
+        )));
+    }
+    Ok(())
+}
+
+/// A DELETE has no body, so real clients send no `Content-Type` (and often no `Accept`): both
+/// are optional unless `delete_requires_content_type`; an `Accept` that excludes JSON is
+/// still refused.
+fn check_delete_headers(
+    request: &Incoming,
+    settings: &Settings,
+) -> Result<(), Box<Response<Body>>> {
+    if settings.delete_requires_content_type {
+        return check_headers(request);
     }
     if accepts_json(request) == Some(false) {
         return Err(Box::new(error_envelope(
