@@ -92,8 +92,9 @@ impl TokenEndpoint {
                 Output::HttpRequest { id, request } => {
                     requests();
                     let timeout = machine.config().timing.request_timeout;
+                    let sent = request.body().clone();
                     let input = self.send(id, request, timeout).await;
-                    machine.handle_input(input)?;
+                    feed_then_wipe(machine, input, sent).0?;
                 }
                 Output::Event(Event::Persist(token_set)) => {
                     let saved =
@@ -152,8 +153,96 @@ impl TokenEndpoint {
     }
 }
 
+/// Feeds `input` to the machine, then wipes the token or revocation request body that was sent
+/// (`sent`: the form with the code, verifier, refresh token or client secret) and the response
+/// body that came back (the tokens), each if nothing else holds it any more. Returns what the
+/// machine said, and the two bodies as left (zeros when wiped).
+fn feed_then_wipe(
+    machine: &mut AuthMachine,
+    input: Input,
+    mut sent: Bytes,
+) -> (
+    std::result::Result<(), servicenow_auth::AuthError>,
+    Bytes,
+    Option<Bytes>,
+) {
+    let mut received = match &input {
+        Input::Response { response, .. } => Some(response.body().clone()),
+        _ => None,
+    };
+    let handled = machine.handle_input(input);
+    crate::wipe::wipe_bytes(&mut sent);
+    if let Some(body) = &mut received {
+        crate::wipe::wipe_bytes(body);
+    }
+    (handled, sent, received)
+}
+
 /// 32 bytes from the operating system's RNG, to seed a machine or the table client's jitter (the
 /// layers below never read an OS RNG).
 pub(crate) fn os_seed() -> Result<[u8; 32]> {
     Ok(machine::os_seed().map_err(|_| ConfigError::Randomness)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use servicenow_auth::AuthConfig;
+    use servicenow_oauth::{ClientId, ClientSecret, InstanceUrl, OAuthClient};
+
+    use super::*;
+
+    #[test]
+    fn token_request_and_response_bodies_are_wiped_once_the_machine_has_read_them() {
+        let config = AuthConfig::client_credentials(
+            InstanceUrl::new("https://example.service-now.com").unwrap(),
+            OAuthClient::confidential(
+                ClientId::new("client").unwrap(),
+                ClientSecret::new("the-client-secret").unwrap(),
+            ),
+        );
+        let now = Timestamp::from_unix_seconds(1_700_000_000);
+        let mut machine = AuthMachine::new(config, now, [7; 32]);
+        machine
+            .handle_input(Input::Command {
+                now,
+                command: Command::Acquire,
+            })
+            .unwrap();
+        let Output::HttpRequest { id, request } = machine.poll_output() else {
+            panic!("Acquire sends a token request");
+        };
+        // The transport consumed its request; the drive loop kept a handle on the body.
+        let sent = request.body().clone();
+        assert!(
+            std::str::from_utf8(&sent)
+                .unwrap()
+                .contains("the-client-secret")
+        );
+        drop(request);
+        let body = Bytes::from_static(
+            br#"{"access_token":"the-access-token","token_type":"Bearer","expires_in":1800}"#,
+        );
+        let response = http::Response::builder()
+            .status(200)
+            .body(Bytes::from(body.to_vec()))
+            .unwrap();
+        let (handled, sent, received) =
+            feed_then_wipe(&mut machine, Input::Response { now, id, response }, sent);
+        handled.unwrap();
+        assert_eq!(
+            machine.token_set().unwrap().access_token().secret(),
+            "the-access-token",
+            "read first"
+        );
+        assert!(
+            !sent.is_empty() && sent.iter().all(|byte| *byte == 0),
+            "the form was wiped"
+        );
+        let received = received.unwrap();
+        assert_eq!(received.len(), body.len());
+        assert!(
+            received.iter().all(|byte| *byte == 0),
+            "the response was wiped"
+        );
+    }
 }

@@ -20,6 +20,7 @@ mod import;
 mod login;
 mod manager;
 pub mod stores;
+mod wipe;
 
 pub use crate::app::{Servicenow, ServicenowBuilder, default_transport};
 pub use crate::authorized::AuthorizedTransport;

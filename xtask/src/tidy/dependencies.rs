@@ -57,6 +57,7 @@ pub(super) const ALLOWED_DEPENDENCIES: &[(&str, &[&str])] = &[
             "servicenow-oauth", "servicenow-auth", "servicenow-http", "servicenow-store",
             "servicenow-table", "arc-swap", "async-trait", "bytes", "futures", "http", "tokio",
             "tracing", "thiserror", "serde", "serde_json", "directories", "sha2", "rustix",
+            "zeroize",
         ],
     ),
     (

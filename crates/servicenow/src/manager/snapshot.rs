@@ -23,7 +23,42 @@ impl Bearer {
 
     /// The `Authorization` header value, marked sensitive so HTTP stacks do not log it.
     pub fn header_value(&self) -> http::HeaderValue {
-        self.0.header.clone()
+        self.0.header.value.clone()
+    }
+}
+
+/// `Bearer <token>` as a sensitive header value, whose bytes are wiped when it is dropped and no
+/// request still holds a clone (the copies hyper and reqwest make in their write buffers are out
+/// of reach).
+#[derive(Debug)]
+pub(crate) struct BearerHeader {
+    value: http::HeaderValue,
+    /// The value's bytes: the same memory, since `from_maybe_shared` keeps a `Bytes` as it is.
+    bytes: bytes::Bytes,
+}
+
+impl BearerHeader {
+    pub(crate) fn new(token: &AccessToken) -> Self {
+        let text = zeroize::Zeroizing::new(format!("Bearer {}", token.secret()));
+        let bytes = bytes::Bytes::copy_from_slice(text.as_bytes());
+        let mut value = http::HeaderValue::from_maybe_shared(bytes.clone())
+            // An access token is validated as visible ASCII when parsed, so this cannot fail;
+            // were it to, the instance would answer 401 and the token would be refreshed.
+            .unwrap_or_else(|_| http::HeaderValue::from_static("Bearer invalid"));
+        value.set_sensitive(true);
+        Self { value, bytes }
+    }
+
+    /// Drops this value and wipes its bytes if nothing else holds them; returns whether it did.
+    fn wipe(&mut self) -> bool {
+        self.value = http::HeaderValue::from_static("");
+        crate::wipe::wipe_bytes(&mut self.bytes)
+    }
+}
+
+impl Drop for BearerHeader {
+    fn drop(&mut self) {
+        self.wipe();
     }
 }
 
@@ -31,7 +66,7 @@ impl Bearer {
 #[derive(Debug)]
 pub(crate) struct Snapshot {
     token: AccessToken,
-    header: http::HeaderValue,
+    header: BearerHeader,
     id: TokenId,
     /// The token is handed out while the clock reads earlier than this (expiry minus skew).
     usable_until: Timestamp,
@@ -47,11 +82,7 @@ impl Snapshot {
     /// The snapshot of the machine's current token, with the machine's proactive refresh point
     /// for it.
     pub(super) fn of(token: &CurrentToken<'_>) -> Arc<Self> {
-        let mut header = http::HeaderValue::from_str(&format!("Bearer {}", token.token.secret()))
-            // An access token is validated as visible ASCII when parsed, so this cannot fail;
-            // were it to, the instance would answer 401 and the token would be refreshed.
-            .unwrap_or_else(|_| http::HeaderValue::from_static("Bearer invalid"));
-        header.set_sensitive(true);
+        let header = BearerHeader::new(token.token);
         Arc::new(Self {
             token: token.token.clone(),
             header,
@@ -92,5 +123,25 @@ impl Snapshot {
 
     pub(super) fn refresh_at(&self) -> Timestamp {
         self.refresh_at
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bearer_header_is_wiped_once_no_request_holds_it() {
+        let token = AccessToken::new("access-token-value").unwrap();
+        let mut header = BearerHeader::new(&token);
+        assert_eq!(header.value.as_bytes(), b"Bearer access-token-value");
+        assert!(header.value.is_sensitive());
+        let in_flight = header.value.clone();
+        assert!(!header.wipe(), "a request in flight shares the bytes");
+        assert_eq!(in_flight.as_bytes(), b"Bearer access-token-value");
+        drop(in_flight);
+        assert!(header.wipe());
+        assert!(header.bytes.iter().all(|byte| *byte == 0));
+        assert_eq!(header.bytes.len(), "Bearer access-token-value".len());
     }
 }
