@@ -38,7 +38,9 @@
 //! one request at a time). Each answer is its own input, fed in any order; a request left
 //! unanswered counts as failed at its deadline. `servicenow-http`'s `machine` module (feature
 //! `machine`) sends a request through any `HttpTransport` and turns the outcome into the
-//! input, and seeds a machine from the operating system's RNG.
+//! input, and seeds a machine from the operating system's RNG; `examples/blocking-driver` in the
+//! repository is a whole driver built on them, with a blocking client, run against the emulator
+//! by `cargo test`.
 //!
 //! `handle_input` returns `Err` only for API misuse; what servers, browsers and users do comes
 //! out as events. Here is a whole drive loop, with a closure standing in for the HTTP transport:

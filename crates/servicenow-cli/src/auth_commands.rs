@@ -184,6 +184,10 @@ pub(crate) fn profile_for_login(
         redirect_uri,
         public_client,
         grant: Grant::AuthorizationCode,
+        // Kept from the file: the network settings are edited by hand (flags override them).
+        network: existing
+            .map(|profile| profile.network.clone())
+            .unwrap_or_default(),
     })
 }
 

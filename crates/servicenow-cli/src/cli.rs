@@ -60,6 +60,12 @@ pub(crate) struct GlobalArgs {
     /// Log what happens (repeat for more detail); secrets are never logged.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub(crate) verbose: u8,
+    /// Trust, client certificate and proxy.
+    #[command(
+        flatten,
+        next_help_heading = "Network (company CA, client certificate, proxy)"
+    )]
+    pub(crate) network: crate::network::NetworkArgs,
 }
 
 /// The subcommands.

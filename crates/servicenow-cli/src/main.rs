@@ -8,6 +8,7 @@ mod demo;
 mod export;
 mod failure;
 mod loopback;
+mod network;
 mod output;
 mod profile;
 mod session;
@@ -64,7 +65,13 @@ async fn run_emulator(mut args: servicenow_emulator::EmulatorArgs) -> CliResult<
         .listen
         .unwrap_or_else(|| std::net::SocketAddr::from(([127, 0, 0, 1], 8080)));
     args.listen = Some(listen);
-    let emulator = args.into_builder().start().await.map_err(|error| {
+    let builder = args.into_builder().map_err(|error| {
+        CliError::local(
+            format!("the emulator did not start: {error}"),
+            Some("check the files given to --tls-cert, --tls-key and --tls-client-ca".to_owned()),
+        )
+    })?;
+    let emulator = builder.start().await.map_err(|error| {
         CliError::local(
             format!("the emulator did not start: {error}"),
             Some("pass --listen 127.0.0.1:PORT with a free port (0 picks one)".to_owned()),

@@ -10,7 +10,10 @@ use std::{
 
 use serde::{Deserialize, Serialize};
 
-use crate::failure::{CliError, CliResult};
+use crate::{
+    failure::{CliError, CliResult},
+    network::NetworkSettings,
+};
 
 /// The redirect URI `sn login` uses unless told otherwise (RFC 8252 loopback redirect).
 pub(crate) const DEFAULT_REDIRECT_URI: &str = "http://127.0.0.1:8765/callback";
@@ -36,6 +39,9 @@ pub(crate) struct Profile {
     /// Whether the client is public (PKCE, no secret).
     #[serde(default)]
     pub(crate) public_client: bool,
+    /// Trust, client certificate and proxy (`[profiles.NAME.network]`); flags override them.
+    #[serde(default, skip_serializing_if = "NetworkSettings::is_empty")]
+    pub(crate) network: NetworkSettings,
     /// How the profile obtains tokens (the browser login unless saved otherwise).
     #[serde(default)]
     pub(crate) grant: Grant,
@@ -164,6 +170,10 @@ mod tests {
             client_id: "abc".to_owned(),
             redirect_uri: DEFAULT_REDIRECT_URI.to_owned(),
             public_client: true,
+            network: NetworkSettings {
+                ca_file: Some("/etc/corp/ca.pem".into()),
+                ..NetworkSettings::default()
+            },
             grant: Grant::Jwt {
                 key_file: PathBuf::from("/keys/sn.pem"),
                 subject: "svc.export".to_owned(),

@@ -31,6 +31,8 @@ pub(crate) struct Session {
     pub(crate) redirect_uri: RedirectUri,
     pub(crate) store: Arc<dyn TokenStore>,
     pub(crate) store_dir: PathBuf,
+    /// Trust, client certificate and proxy, from flags, environment and profile.
+    pub(crate) network: servicenow::transport::TransportConfig,
 }
 
 impl Session {
@@ -63,6 +65,10 @@ impl Session {
                 )),
             )
         })?;
+        let network =
+            crate::network::transport_config(&global.network, &profile.network, |name| {
+                std::env::var(name).ok()
+            })?;
         let store_dir = match &global.store_dir {
             Some(directory) => directory.clone(),
             None => stores::default_directory().map_err(CliError::from_client)?,
@@ -87,6 +93,7 @@ impl Session {
             redirect_uri,
             store,
             store_dir,
+            network,
         })
     }
 
@@ -197,6 +204,7 @@ impl Session {
         Servicenow::builder(self.instance.clone(), oauth_client)
             .redirect_uri(self.redirect_uri.clone())
             .store(Arc::clone(&self.store))
+            .transport_config(self.network.clone())
             .build()
             .await
             .map_err(CliError::from_client)

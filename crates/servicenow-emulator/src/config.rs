@@ -200,6 +200,15 @@ pub struct EmulatorArgs {
     /// The user field a JWT's `sub` is matched against: user_name or email.
     #[arg(long, value_name = "FIELD", default_value = "user_name", value_parser = parse_user_field)]
     pub jwt_user_field: crate::JwtUserField,
+    /// Serve HTTPS with this certificate chain (PEM, leaf first); needs --tls-key.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<std::path::PathBuf>,
+    /// Require a client certificate signed by a CA in this PEM file (mutual TLS); needs --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_client_ca: Option<std::path::PathBuf>,
     /// The records to start with: `generated` rows only, or `pdi`, which adds a personal
     /// developer instance's well-known demo records (the admin user's published sys_id, the
     /// demo groups and people).
@@ -230,12 +239,49 @@ impl EmulatorArgs {
             public_url: None,
             jwt_keys: Vec::new(),
             jwt_user_field: crate::JwtUserField::UserName,
+            tls_cert: None,
+            tls_key: None,
+            tls_client_ca: None,
             dataset: Dataset::Generated,
         }
     }
 
-    /// A builder configured from these options (an ephemeral port when `listen` is unset).
-    pub fn into_builder(self) -> EmulatorBuilder {
+    /// A builder configured from these options (an ephemeral port when `listen` is unset),
+    /// after reading the TLS files named by `--tls-cert`, `--tls-key` and `--tls-client-ca`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`](crate::Error::Config) when a TLS file cannot be read.
+    pub fn into_builder(self) -> Result<EmulatorBuilder, crate::Error> {
+        let read = |path: &std::path::Path, flag: &str| {
+            std::fs::read(path).map_err(|error| {
+                crate::Error::Config(format!("reading {flag} {} failed: {error}", path.display()))
+            })
+        };
+        let tls = match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => Some((read(cert, "--tls-cert")?, read(key, "--tls-key")?)),
+            (None, None) => None,
+            _ => {
+                return Err(crate::Error::Config(
+                    "--tls-cert and --tls-key go together".to_owned(),
+                ));
+            }
+        };
+        let client_ca = match &self.tls_client_ca {
+            Some(path) => Some(read(path, "--tls-client-ca")?),
+            None => None,
+        };
+        let mut builder = self.builder_without_files();
+        if let Some((cert, key)) = tls {
+            builder = builder.tls(cert, key);
+        }
+        if let Some(client_ca) = client_ca {
+            builder = builder.require_client_certificate(client_ca);
+        }
+        Ok(builder)
+    }
+
+    fn builder_without_files(self) -> EmulatorBuilder {
         let redirect_uris = if self.redirect_uris.is_empty() {
             DEFAULT_REDIRECT_URIS
                 .iter()
@@ -300,13 +346,6 @@ impl Default for EmulatorArgs {
 }
 
 #[cfg(feature = "cli")]
-impl From<EmulatorArgs> for EmulatorBuilder {
-    fn from(args: EmulatorArgs) -> Self {
-        args.into_builder()
-    }
-}
-
-#[cfg(feature = "cli")]
 fn parse_rows(text: &str) -> Result<(String, u64), String> {
     let (table, count) = text
         .split_once('=')
@@ -362,6 +401,7 @@ pub(crate) struct EmulatorConfig {
     pub(crate) clients: Vec<ClientRegistration>,
     pub(crate) users: Vec<UserAccount>,
     pub(crate) public_url: Option<String>,
+    pub(crate) tls: Option<crate::tls::TlsPem>,
     pub(crate) dataset: Dataset,
     pub(crate) allow_remote: bool,
 }

@@ -84,6 +84,7 @@ impl EmulatorBuilder {
                 clients: Vec::new(),
                 users: Vec::new(),
                 public_url: None,
+                tls: None,
                 dataset: Dataset::Generated,
                 allow_remote: false,
             },
@@ -152,6 +153,32 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Serves HTTPS with this certificate chain (PEM, leaf first) and its private key (PEM:
+    /// PKCS#8, PKCS#1 or SEC1) instead of plain HTTP; the base URL becomes
+    /// `https://127.0.0.1:PORT`, so the certificate should name `127.0.0.1` (and `localhost`
+    /// if clients use that name). The scripted user agent speaks plain HTTP only.
+    pub fn tls(mut self, cert_chain_pem: impl Into<Vec<u8>>, key_pem: impl Into<Vec<u8>>) -> Self {
+        let client_ca = self.config.tls.take().and_then(|tls| tls.client_ca);
+        self.config.tls = Some(crate::tls::TlsPem {
+            cert_chain: cert_chain_pem.into(),
+            key: key_pem.into(),
+            client_ca,
+        });
+        self
+    }
+
+    /// With [`tls`](Self::tls): refuses every client that does not present a certificate
+    /// signed by one of the CAs in `ca_pem` (mutual TLS). Without `tls`, `start` fails.
+    pub fn require_client_certificate(mut self, ca_pem: impl Into<Vec<u8>>) -> Self {
+        let tls = self.config.tls.get_or_insert_with(|| crate::tls::TlsPem {
+            cert_chain: Vec::new(),
+            key: Vec::new(),
+            client_ca: None,
+        });
+        tls.client_ca = Some(ca_pem.into());
+        self
+    }
+
     /// Replaces the runtime settings the emulator starts with.
     pub fn settings(mut self, settings: Settings) -> Self {
         self.settings = settings;
@@ -184,6 +211,16 @@ impl EmulatorBuilder {
                 )));
             }
         }
+        let tls = match &self.config.tls {
+            None => None,
+            Some(pem) if pem.cert_chain.is_empty() => {
+                return Err(Error::Config(
+                    "a client certificate can be required only when serving TLS (--tls-cert and --tls-key)"
+                        .to_owned(),
+                ));
+            }
+            Some(pem) => Some(pem.acceptor()?),
+        };
         if !self.config.listen.ip().is_loopback() && !self.config.allow_remote {
             return Err(Error::Config(format!(
                 "refusing to listen on {}: it is not a loopback address, and the emulator \
@@ -198,7 +235,8 @@ impl EmulatorBuilder {
             address: self.config.listen,
             source,
         })?;
-        let base_url = format!("http://{local_address}");
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let base_url = format!("{scheme}://{local_address}");
         let (connection_epoch, _) = watch::channel(0);
         let shared = Arc::new(Shared {
             seed: self.config.seed,
@@ -217,6 +255,7 @@ impl EmulatorBuilder {
             rate_limits: Mutex::new(RateLimitState::default()),
             query_cache: Mutex::default(),
             connection_epoch,
+            tls,
         });
         let server = ServerTask::spawn(listener, Arc::clone(&shared));
         tracing::info!(%base_url, "servicenow emulator listening");
@@ -240,7 +279,7 @@ pub struct EmulatorHandle {
 }
 
 impl EmulatorHandle {
-    /// `http://127.0.0.1:PORT`, without a trailing slash.
+    /// `http://127.0.0.1:PORT` (`https://` when serving TLS), without a trailing slash.
     pub fn base_url(&self) -> &str {
         &self.shared.base_url
     }

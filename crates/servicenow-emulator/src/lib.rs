@@ -46,6 +46,7 @@ mod secret;
 mod server;
 mod settings;
 mod table;
+mod tls;
 pub mod user_agent;
 mod wire;
 

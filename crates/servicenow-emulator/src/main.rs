@@ -26,7 +26,7 @@ async fn main() -> anyhow::Result<()> {
         args.listen
             .unwrap_or(SocketAddr::from((Ipv4Addr::LOCALHOST, 8080))),
     );
-    let emulator = args.into_builder().start().await?;
+    let emulator = args.into_builder()?.start().await?;
     print_summary(&emulator);
     tokio::signal::ctrl_c().await?;
     emulator.shutdown().await;

@@ -41,6 +41,8 @@ pub(crate) struct Shared {
     pub(crate) query_cache: Mutex<QueryCache>,
     /// Bumped to make every open connection close.
     pub(crate) connection_epoch: watch::Sender<u64>,
+    /// Set when the emulator serves HTTPS (`--tls-cert`/`--tls-key`).
+    pub(crate) tls: Option<crate::tls::Acceptor>,
 }
 
 impl Shared {
@@ -126,6 +128,24 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut stop: watch
 }
 
 async fn serve_connection(stream: tokio::net::TcpStream, shared: Arc<Shared>) {
+    match shared.tls.clone() {
+        None => serve_http(stream, shared).await,
+        Some(crate::tls::Acceptor(acceptor)) => {
+            let handshake =
+                tokio::time::timeout(crate::tls::HANDSHAKE_TIMEOUT, acceptor.accept(stream));
+            match handshake.await {
+                Ok(Ok(stream)) => serve_http(stream, shared).await,
+                Ok(Err(error)) => tracing::debug!(%error, "tls handshake failed"),
+                Err(_elapsed) => tracing::debug!("tls handshake timed out"),
+            }
+        }
+    }
+}
+
+async fn serve_http<Io>(stream: Io, shared: Arc<Shared>)
+where
+    Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let mut epoch = shared.connection_epoch.subscribe();
     let service_shared = Arc::clone(&shared);
     let service = service_fn(move |request| route(Arc::clone(&service_shared), request));

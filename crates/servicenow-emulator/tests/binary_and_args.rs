@@ -48,7 +48,7 @@ async fn every_option_reaches_the_running_emulator() {
         "120",
     ])
     .unwrap();
-    let emulator = start_with(cli.emulator.into_builder()).await;
+    let emulator = start_with(cli.emulator.into_builder().unwrap()).await;
     let (status, body) = token_request(
         &emulator,
         &[
@@ -98,7 +98,8 @@ async fn the_defaults_register_both_clients_and_both_users() {
         Cli::try_parse_from(["sn-emulator"])
             .unwrap()
             .emulator
-            .into_builder(),
+            .into_builder()
+            .unwrap(),
     )
     .await;
     let clients = emulator.clients();
@@ -165,6 +166,90 @@ fn the_binary_prints_its_base_url_client_and_users() {
     assert!(printed.contains("incident=10"), "{printed}");
 }
 
+#[tokio::test]
+async fn the_tls_flags_serve_https_with_the_given_certificate_and_optionally_demand_client_ones() {
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let server_key = rcgen::KeyPair::generate().unwrap();
+    let server = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()])
+        .unwrap()
+        .signed_by(&server_key, &ca, &ca_key)
+        .unwrap();
+    let directory = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| {
+        let path = directory.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path.display().to_string()
+    };
+    let cert = write("server.pem", &server.pem());
+    let key = write("server.key", &server_key.serialize_pem());
+    let ca_file = write("ca.pem", &ca.pem());
+
+    let cli = Cli::try_parse_from(["x", "--tls-cert", &cert, "--tls-key", &key]).unwrap();
+    let emulator = cli.emulator.into_builder().unwrap().start().await.unwrap();
+    assert!(emulator.base_url().starts_with("https://127.0.0.1:"));
+    let trusting = reqwest::Client::builder()
+        .use_rustls_tls()
+        .add_root_certificate(reqwest::Certificate::from_pem(ca.pem().as_bytes()).unwrap())
+        .build()
+        .unwrap();
+    let response = trusting
+        .get(emulator.url("/api/now/table/incident?sysparm_limit=1"))
+        .basic_auth("admin", Some("admin"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(
+        http().get(emulator.url("/")).send().await.is_err(),
+        "a client without the CA refuses the certificate"
+    );
+
+    // --tls-client-ca: a client without a certificate gets no answer.
+    let cli = Cli::try_parse_from([
+        "x",
+        "--tls-cert",
+        &cert,
+        "--tls-key",
+        &key,
+        "--tls-client-ca",
+        &ca_file,
+    ])
+    .unwrap();
+    let demanding = cli.emulator.into_builder().unwrap().start().await.unwrap();
+    assert!(
+        trusting
+            .get(demanding.url("/api/now/table/incident?sysparm_limit=1"))
+            .basic_auth("admin", Some("admin"))
+            .send()
+            .await
+            .is_err(),
+        "no client certificate, no answer"
+    );
+
+    // The flags go together, and unreadable files are named.
+    assert!(Cli::try_parse_from(["x", "--tls-cert", &cert]).is_err());
+    assert!(Cli::try_parse_from(["x", "--tls-client-ca", &ca_file]).is_err());
+    let missing = directory.path().join("missing.pem").display().to_string();
+    let cli = Cli::try_parse_from(["x", "--tls-cert", &missing, "--tls-key", &key]).unwrap();
+    let error = cli.emulator.into_builder().unwrap_err().to_string();
+    assert!(
+        error.contains("--tls-cert") && error.contains("missing.pem"),
+        "{error}"
+    );
+    let cli = Cli::try_parse_from(["x", "--tls-cert", &key, "--tls-key", &cert]).unwrap();
+    let error = cli
+        .emulator
+        .into_builder()
+        .unwrap()
+        .start()
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("--tls"), "{error}");
+}
+
 #[test]
 fn the_binary_refuses_a_non_loopback_listen_address_without_allow_remote() {
     let output = Command::new(env!("CARGO_BIN_EXE_servicenow-emulator"))
@@ -188,6 +273,7 @@ async fn allow_remote_lets_the_emulator_listen_on_every_interface() {
         .unwrap()
         .emulator
         .into_builder()
+        .unwrap()
         .start()
         .await;
     assert!(
@@ -195,7 +281,7 @@ async fn allow_remote_lets_the_emulator_listen_on_every_interface() {
         "{refused:?}"
     );
     let cli = Cli::try_parse_from(["x", "--listen", "0.0.0.0:0", "--allow-remote"]).unwrap();
-    let emulator = start_with(cli.emulator.into_builder()).await;
+    let emulator = start_with(cli.emulator.into_builder().unwrap()).await;
     // Reached through loopback only: tests send no traffic elsewhere.
     let port = url::Url::parse(emulator.base_url())
         .unwrap()

@@ -62,11 +62,14 @@ pub enum TransportError {
         /// The configured cap, in bytes.
         limit: usize,
     },
-    /// The TLS handshake failed (certificate, protocol or alert); the request was never written.
-    #[error("sending request: tls handshake with {origin} failed")]
+    /// The TLS handshake failed (certificate, protocol or alert); the server never processed the
+    /// request. The message says what went wrong and which setting fixes it.
+    #[error("sending request: tls handshake with {origin} failed: {problem}")]
     Tls {
         /// The origin the transport tried to reach.
         origin: String,
+        /// What went wrong, as far as the error tells.
+        problem: TlsProblem,
         /// The underlying error.
         #[source]
         source: BoxError,
@@ -87,6 +90,16 @@ pub enum TransportError {
     InsecureUrl {
         /// The origin that was refused.
         origin: String,
+    },
+    /// A setting of the transport cannot be used (a CA file that cannot be read, a client key
+    /// that does not parse, a malformed proxy URL); the transport was not built.
+    #[error("building transport: {problem} (setting: {setting})")]
+    Configuration {
+        /// What is wrong, naming the file or value (never a secret).
+        problem: String,
+        /// Where the setting is made: the `TransportConfig` field, and the flag and environment
+        /// variable of the `sn` CLI and the web example.
+        setting: &'static str,
     },
     /// The transport could not be built (for example, the TLS configuration was rejected).
     #[error("building transport failed")]
@@ -147,10 +160,12 @@ impl TransportError {
         Self::Timeout { phase, after }
     }
 
-    /// The TLS handshake failed (an untrusted certificate, a protocol alert).
-    pub fn tls(uri: &http::Uri, source: impl Into<BoxError>) -> Self {
+    /// The TLS handshake failed (an untrusted certificate, a protocol alert); `problem` says
+    /// what went wrong and which setting fixes it ([`TlsProblem::Other`] when unknown).
+    pub fn tls(uri: &http::Uri, problem: TlsProblem, source: impl Into<BoxError>) -> Self {
         Self::Tls {
             origin: origin_for_message(uri),
+            problem,
             source: source.into(),
         }
     }
@@ -177,6 +192,7 @@ impl TransportError {
             Self::BodyTooLarge { .. }
             | Self::Tls { .. }
             | Self::InsecureUrl { .. }
+            | Self::Configuration { .. }
             | Self::Setup { .. }
             | Self::InvalidRequest { .. } => false,
         }
@@ -192,6 +208,7 @@ impl TransportError {
             Self::Connect { .. }
             | Self::Tls { .. }
             | Self::InsecureUrl { .. }
+            | Self::Configuration { .. }
             | Self::Setup { .. }
             | Self::InvalidRequest { .. } => true,
             Self::Timeout { phase, .. } => *phase == TimeoutPhase::Connect,
@@ -202,6 +219,132 @@ impl TransportError {
     /// Whether the peer actively refused the TCP connection (nothing listens on that port).
     pub fn is_connection_refused(&self) -> bool {
         matches!(self, Self::Connect { refused: true, .. })
+    }
+}
+
+/// What made a TLS handshake fail, each with the setting that fixes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TlsProblem {
+    /// The server's certificate does not chain to a trusted certificate authority: typically a
+    /// company network inspecting TLS with its own CA, or a private instance.
+    UntrustedCertificate,
+    /// The server's certificate has expired or is not valid yet.
+    CertificateExpired,
+    /// The server's certificate is not valid for the host name of the URL.
+    WrongHostName,
+    /// The server asks for a client certificate and none was configured.
+    ClientCertificateRequired,
+    /// The server refused the client certificate that was presented.
+    ClientCertificateRejected,
+    /// Something else (protocol versions, cipher suites, a broken certificate): see the source.
+    Other,
+}
+
+impl std::fmt::Display for TlsProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::UntrustedCertificate => {
+                "the server's certificate is signed by a certificate authority this client does \
+                 not trust (unknown issuer); if your network inspects TLS with its own CA or the \
+                 instance has a private CA, set a CA file (TransportConfig::ca_file; in sn and \
+                 the web example --ca-file or SN_CA_FILE)"
+            }
+            Self::CertificateExpired => {
+                "the server's certificate has expired or is not valid yet; check this machine's \
+                 clock, or ask the server's owner to renew it"
+            }
+            Self::WrongHostName => {
+                "the server's certificate is not valid for this host name; check the instance URL"
+            }
+            Self::ClientCertificateRequired => {
+                "the server requires a client certificate and none was configured; set one \
+                 (TransportConfig::client_identity; in sn and the web example --client-cert and \
+                 --client-key, or SN_CLIENT_CERT and SN_CLIENT_KEY)"
+            }
+            Self::ClientCertificateRejected => {
+                "the server refused the client certificate; check that it is signed by a CA the \
+                 server accepts and has not expired (TransportConfig::client_identity)"
+            }
+            Self::Other => "see the cause for the TLS alert or error",
+        })
+    }
+}
+
+/// The TLS problem in `error`'s source chain, if any error there comes from rustls.
+/// `has_identity`: whether a client certificate was configured (then a certificate alert from
+/// the server is about it).
+#[cfg(any(feature = "reqwest", feature = "hyper"))]
+pub(crate) fn tls_problem(
+    error: &(dyn StdError + 'static),
+    has_identity: bool,
+) -> Option<TlsProblem> {
+    use rustls::{AlertDescription as Alert, CertificateError as Cert};
+    let tls = error_chain(error)
+        .into_iter()
+        .find_map(|error| error.downcast_ref::<rustls::Error>())?;
+    Some(match tls {
+        rustls::Error::InvalidCertificate(Cert::UnknownIssuer) => TlsProblem::UntrustedCertificate,
+        rustls::Error::InvalidCertificate(
+            Cert::Expired
+            | Cert::ExpiredContext { .. }
+            | Cert::NotValidYet
+            | Cert::NotValidYetContext { .. },
+        ) => TlsProblem::CertificateExpired,
+        rustls::Error::InvalidCertificate(
+            Cert::NotValidForName | Cert::NotValidForNameContext { .. },
+        ) => TlsProblem::WrongHostName,
+        rustls::Error::AlertReceived(Alert::CertificateRequired) => {
+            TlsProblem::ClientCertificateRequired
+        }
+        rustls::Error::AlertReceived(
+            Alert::BadCertificate
+            | Alert::UnknownCA
+            | Alert::CertificateUnknown
+            | Alert::CertificateExpired
+            | Alert::CertificateRevoked
+            | Alert::AccessDenied,
+        ) => {
+            if has_identity {
+                TlsProblem::ClientCertificateRejected
+            } else {
+                TlsProblem::ClientCertificateRequired
+            }
+        }
+        _ => TlsProblem::Other,
+    })
+}
+
+/// The error of a failed exchange: a TLS failure during the connect (or a client-certificate
+/// alert, which TLS 1.3 delivers after the client's side of the handshake, when the server has
+/// processed nothing), a connect failure, or a connection broken mid-exchange.
+#[cfg(any(feature = "reqwest", feature = "hyper"))]
+pub(crate) fn failure(
+    origin: String,
+    is_connect: bool,
+    refused: bool,
+    problem: Option<TlsProblem>,
+    source: BoxError,
+) -> TransportError {
+    match (is_connect, problem) {
+        (true, Some(problem))
+        | (
+            false,
+            Some(
+                problem @ (TlsProblem::ClientCertificateRequired
+                | TlsProblem::ClientCertificateRejected),
+            ),
+        ) => TransportError::Tls {
+            origin,
+            problem,
+            source,
+        },
+        (true, _) => TransportError::Connect {
+            origin,
+            refused,
+            source,
+        },
+        (false, _) => TransportError::Io { origin, source },
     }
 }
 
@@ -244,14 +387,6 @@ pub(crate) fn chain_has_io_kind(
             .downcast_ref::<std::io::Error>()
             .is_some_and(|io| io.kind() == kind)
     })
-}
-
-/// Whether any error in `error`'s source chain comes from rustls (a TLS failure).
-#[cfg(any(feature = "reqwest", feature = "hyper"))]
-pub(crate) fn chain_has_tls_error(error: &(dyn StdError + 'static)) -> bool {
-    error_chain(error)
-        .into_iter()
-        .any(|error| error.downcast_ref::<rustls::Error>().is_some())
 }
 
 #[cfg(test)]
@@ -308,7 +443,7 @@ mod tests {
                 true,
             ),
             (
-                TransportError::tls(&uri, "unknown issuer"),
+                TransportError::tls(&uri, TlsProblem::UntrustedCertificate, "unknown issuer"),
                 false,
                 true,
                 false,

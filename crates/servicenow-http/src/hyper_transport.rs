@@ -1,20 +1,32 @@
-//! `HyperTransport`: the `HttpTransport` built on hyper 1, hyper-util's client and hyper-rustls.
+//! `HyperTransport`: the `HttpTransport` built on hyper 1, hyper-util's client and hyper-rustls,
+//! with a connector that tunnels through the configured proxy.
 
-use std::{io::ErrorKind, sync::Arc};
+use std::{
+    future::Future,
+    io::ErrorKind,
+    pin::Pin,
+    task::{Context, Poll},
+};
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use http::Uri;
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper_rustls::HttpsConnector;
 use hyper_util::{
-    client::legacy::{Client, connect::HttpConnector},
-    rt::TokioExecutor,
+    client::legacy::{
+        Client, ResponseFuture,
+        connect::{HttpConnector, proxy::Tunnel},
+    },
+    rt::{TokioExecutor, TokioIo},
 };
 
 use crate::{
-    HttpTransport, TimeoutPhase, TransportConfig, TransportError,
-    error::{chain_has_io_kind, chain_has_tls_error},
+    BoxError, HttpTransport, TimeoutPhase, TransportConfig, TransportError,
+    error::{chain_has_io_kind, failure, tls_problem},
     policy::check_url,
+    proxy::ProxyPlan,
+    trust,
 };
 
 /// The hyper-util client type [`HyperTransport`] wraps: rustls over hyper-util's `HttpConnector`.
@@ -24,14 +36,64 @@ pub type HyperClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 /// An [`HttpTransport`] over hyper-util's client.
 ///
 /// hyper's client never follows redirects. [`HyperTransport::new`] and
-/// [`HyperTransport::with_config`] build it with rustls (ring provider, webpki roots) and a
-/// connect timeout; the URL policy, the body cap and the total deadline of [`TransportConfig`]
-/// are enforced by this wrapper, also for a client passed through `From<HyperClient>`.
+/// [`HyperTransport::with_config`] build it with rustls (ring provider) with the trust and
+/// client identity of the [`TransportConfig`], a connector that tunnels through its proxy, and
+/// a connect timeout; the URL policy, the body cap and the total deadline are enforced by this
+/// wrapper, also for a client passed through [`from_client`](Self::from_client).
 #[cfg_attr(docsrs, doc(cfg(feature = "hyper")))]
 #[derive(Debug, Clone)]
 pub struct HyperTransport {
-    client: HyperClient,
+    client: Clients,
     config: TransportConfig,
+}
+
+/// The client built here, or one the caller brought.
+#[derive(Debug, Clone)]
+enum Clients {
+    Built(Box<Client<HttpsConnector<NetConnector>, Full<Bytes>>>),
+    Given(Box<HyperClient>),
+}
+
+impl Clients {
+    fn request(&self, request: http::Request<Full<Bytes>>) -> ResponseFuture {
+        match self {
+            Self::Built(client) => client.request(request),
+            Self::Given(client) => client.request(request),
+        }
+    }
+}
+
+/// Connects directly, or through a `CONNECT` tunnel when the proxy plan routes the destination
+/// through the proxy; TLS to the instance runs on top (in `HttpsConnector`) either way.
+#[derive(Debug, Clone)]
+struct NetConnector {
+    direct: HttpConnector,
+    tunnel: Option<Tunnel<HttpConnector>>,
+    plan: ProxyPlan,
+}
+
+impl tower_service::Service<Uri> for NetConnector {
+    type Response = TokioIo<tokio::net::TcpStream>;
+    type Error = BoxError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, BoxError>> + Send>>;
+
+    fn poll_ready(&mut self, _context: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        // Both `HttpConnector` and the tunnel over it are always ready.
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, destination: Uri) -> Self::Future {
+        match (&mut self.tunnel, self.plan.route(&destination)) {
+            (Some(tunnel), Some(_)) => {
+                let connecting = tunnel.call(destination);
+                Box::pin(async move { connecting.await.map_err(BoxError::from) })
+            }
+            _ => {
+                let connecting = self.direct.call(destination);
+                Box::pin(async move { connecting.await.map_err(BoxError::from) })
+            }
+        }
+    }
 }
 
 impl HyperTransport {
@@ -40,23 +102,31 @@ impl HyperTransport {
         Self::with_config(TransportConfig::default())
     }
 
-    /// A hardened transport with the given limits.
+    /// A hardened transport with the given limits, trust, client identity and proxy.
+    ///
+    /// # Errors
+    ///
+    /// [`TransportError::Configuration`] when a file of the configuration cannot be read or
+    /// used, or the environment's proxy ([`Proxy::System`](crate::Proxy::System)) is malformed.
     pub fn with_config(config: TransportConfig) -> Result<Self, TransportError> {
-        let mut connector = HttpConnector::new();
-        connector.enforce_http(false);
-        connector.set_connect_timeout(Some(config.connect_timeout));
-        let roots = rustls::RootCertStore {
-            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        let mut direct = HttpConnector::new();
+        direct.enforce_http(false);
+        direct.set_connect_timeout(Some(config.connect_timeout));
+        // ALPN is set by the connector builder below (h2 and http/1.1).
+        let tls = trust::client_config(&config, &[])?;
+        let plan = ProxyPlan::resolve(&config.proxy, |name| std::env::var(name).ok())?;
+        let tunnel = plan.target().map(|target| {
+            let tunnel = Tunnel::new(target.uri.clone(), direct.clone());
+            match &target.authorization {
+                Some(authorization) => tunnel.with_auth(authorization.clone()),
+                None => tunnel,
+            }
+        });
+        let connector = NetConnector {
+            direct,
+            tunnel,
+            plan,
         };
-        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .map_err(|source| TransportError::Setup {
-            source: Box::new(source),
-        })?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
         let https = hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config(tls)
             .https_or_http()
@@ -64,12 +134,25 @@ impl HyperTransport {
             .enable_http2()
             .wrap_connector(connector);
         let client = Client::builder(TokioExecutor::new()).build(https);
-        Ok(Self { client, config })
+        Ok(Self {
+            client: Clients::Built(Box::new(client)),
+            config,
+        })
     }
 
-    /// Wraps a client configured by the caller, with `config` enforced on top of it.
+    /// Wraps a client configured by the caller, with `config`'s URL policy, body cap and total
+    /// deadline enforced on top of it (hyper's client never follows redirects).
+    ///
+    /// The caller takes over what the connector does: **trust** (roots, extra CAs, client
+    /// certificates), the **proxy** (a plain `HttpConnector` uses none) and the **connect
+    /// timeout**; `config`'s `roots`, `ca_file`, `client_identity`, `proxy` and
+    /// `connect_timeout` are ignored. Prefer [`with_config`](Self::with_config), which covers
+    /// company networks.
     pub fn from_client(client: HyperClient, config: TransportConfig) -> Self {
-        Self { client, config }
+        Self {
+            client: Clients::Given(Box::new(client)),
+            config,
+        }
     }
 
     /// The limits this transport enforces.
@@ -121,18 +204,9 @@ impl HyperTransport {
                 after: self.config.connect_timeout,
             };
         }
-        let is_tls = chain_has_tls_error(&error);
+        let problem = tls_problem(&error, self.config.client_identity.is_some());
         let refused = chain_has_io_kind(&error, ErrorKind::ConnectionRefused);
-        let source = Box::new(error);
-        match (is_connect, is_tls) {
-            (true, true) => TransportError::Tls { origin, source },
-            (true, false) => TransportError::Connect {
-                origin,
-                refused,
-                source,
-            },
-            (false, _) => TransportError::Io { origin, source },
-        }
+        failure(origin, is_connect, refused, problem, Box::new(error))
     }
 }
 

@@ -16,10 +16,24 @@
 //! - **`https` only**, except `http` to loopback (`127.0.0.0/8`, `::1`, `localhost`) for local
 //!   emulators; any other `http` URL is refused before a connection is opened.
 //!
+//! They live in the network [`TransportConfig`] describes, the same for both:
+//!
+//! - **trust**: the operating system's trust store by default ([`Roots::System`], where a
+//!   company installs the CA it inspects TLS with), plus the CA certificates of a PEM file
+//!   ([`TransportConfig::ca_file`]), or the bundled web PKI roots as an explicit choice
+//!   ([`Roots::WebPki`]);
+//! - **client identity**: a client certificate and key for mutual TLS ([`ClientIdentity`]);
+//! - **proxy**: explicit ([`Proxy::None`], [`Proxy::System`] — `HTTPS_PROXY` and `NO_PROXY`,
+//!   the default — or [`Proxy::Url`]), as a `CONNECT` tunnel; loopback hosts never go through a
+//!   proxy; proxy passwords are a secret type ([`ProxyPassword`]).
+//!
+//! A TLS failure says what went wrong and which setting fixes it ([`TlsProblem`]): an unknown
+//! issuer names the CA file, a server asking for a client certificate names the client identity.
+//!
 //! | Feature | Transport |
 //! |---|---|
-//! | `reqwest` (default) | [`ReqwestTransport`]: reqwest 0.12 with rustls and webpki roots |
-//! | `hyper` | [`HyperTransport`]: hyper 1, hyper-util's client, hyper-rustls (ring, webpki roots) |
+//! | `reqwest` (default) | [`ReqwestTransport`]: reqwest 0.12 with rustls (ring) |
+//! | `hyper` | [`HyperTransport`]: hyper 1, hyper-util's client, hyper-rustls (ring) |
 //! | `blocking` | [`BlockingTransport`]: your blocking client's send function, on Tokio's blocking pool |
 //! | `machine` | [`machine`]: drive `servicenow-auth`'s machine through any transport |
 //!
@@ -107,10 +121,12 @@ mod hyper_transport;
 #[cfg_attr(docsrs, doc(cfg(feature = "machine")))]
 pub mod machine;
 mod policy;
+mod proxy;
 #[cfg(feature = "reqwest")]
 mod reqwest_transport;
 mod sender;
 mod transport;
+mod trust;
 
 /// The attribute every [`HttpTransport`] implementation carries (the trait is declared with it).
 pub use async_trait::async_trait;
@@ -130,8 +146,10 @@ pub use crate::hyper_transport::{HyperClient, HyperTransport};
 #[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 pub use crate::reqwest_transport::ReqwestTransport;
 pub use crate::{
-    error::{BoxError, TimeoutPhase, TransportError},
+    error::{BoxError, TimeoutPhase, TlsProblem, TransportError},
     policy::{TransportConfig, check_url},
+    proxy::{Proxy, ProxyCredentials, ProxyPassword, ProxyUrl},
     sender::{RequestSender, SenderError},
     transport::HttpTransport,
+    trust::{ClientIdentity, Roots},
 };

@@ -115,6 +115,7 @@ impl From<&TransportError> for TransportFailure {
             TransportError::BodyTooLarge { .. } => Self::BodyTooLarge,
             TransportError::Io { .. }
             | TransportError::InsecureUrl { .. }
+            | TransportError::Configuration { .. }
             | TransportError::Setup { .. }
             | TransportError::InvalidRequest { .. } => Self::Interrupted,
         }
@@ -165,7 +166,7 @@ mod tests {
                 TransportFailure::Connect,
             ),
             (
-                TransportError::tls(&uri, "alert"),
+                TransportError::tls(&uri, crate::TlsProblem::Other, "alert"),
                 TransportFailure::Connect,
             ),
             (

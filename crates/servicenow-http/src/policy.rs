@@ -1,17 +1,36 @@
-//! The hardening every built-in transport applies: URL policy (https or loopback), body cap, timeouts.
+//! The configuration of the built-in transports: the hardening every one applies (URL policy,
+//! body cap, timeouts, no redirects) and the network they live in (trust, client identity, proxy).
 
-use std::time::Duration;
+use std::{path::PathBuf, time::Duration};
 
 use http::Uri;
 use servicenow_oauth::is_loopback_host;
 
-use crate::TransportError;
+use crate::{ClientIdentity, Proxy, Roots, TransportError};
 
-/// Limits and deadlines of a transport.
+/// Limits, deadlines, trust and network of a built-in transport.
 ///
 /// The defaults suit Table API traffic; [`TransportConfig::for_token_endpoint`] is the stricter
-/// preset for an OAuth token endpoint, whose responses are a few hundred bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// preset for an OAuth token endpoint, whose responses are a few hundred bytes. The hardening
+/// (redirects never followed, the body cap, both deadlines, `https` except loopback) holds in
+/// every combination of the trust and proxy settings.
+///
+/// ```
+/// use servicenow_http::{ClientIdentity, Proxy, ProxyUrl, Roots, TransportConfig};
+///
+/// // Inside a company network: the OS trust store plus the company's inspection CA, a client
+/// // certificate, and an explicit proxy that internal hosts bypass.
+/// let config = TransportConfig {
+///     roots: Roots::System,
+///     ca_file: Some("/etc/company/inspection-ca.pem".into()),
+///     client_identity: Some(ClientIdentity::from_pem_files("me.pem", "me.key")),
+///     proxy: Proxy::Url(ProxyUrl::new("http://proxy.corp:3128")?.with_no_proxy("corp.internal")),
+///     ..TransportConfig::default()
+/// };
+/// # let _ = config;
+/// # Ok::<_, servicenow_http::TransportError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TransportConfig {
     /// The largest response body accepted, in bytes; a longer body fails with
     /// [`TransportError::BodyTooLarge`].
@@ -20,6 +39,17 @@ pub struct TransportConfig {
     pub connect_timeout: Duration,
     /// How long the whole exchange may take, from sending to the last byte of the body.
     pub total_timeout: Duration,
+    /// The certificate authorities servers are checked against (default: the operating
+    /// system's trust store).
+    pub roots: Roots,
+    /// A PEM file of extra CA certificates to trust besides [`roots`](Self::roots): the CA a
+    /// company inspects TLS with, or a private instance's CA. Read when the transport is built.
+    pub ca_file: Option<PathBuf>,
+    /// The client certificate and key presented to servers that ask for one (mutual TLS).
+    pub client_identity: Option<ClientIdentity>,
+    /// The proxy HTTPS requests go through (default: the environment's, [`Proxy::System`]);
+    /// loopback hosts never go through one.
+    pub proxy: Proxy,
 }
 
 impl TransportConfig {
@@ -30,11 +60,19 @@ impl TransportConfig {
 
     /// The preset for an OAuth token endpoint: a 64 KiB body cap and a 30 s total deadline.
     pub fn for_token_endpoint() -> Self {
-        Self {
-            max_response_body: Self::TOKEN_ENDPOINT_MAX_RESPONSE_BODY,
-            total_timeout: Duration::from_secs(30),
-            ..Self::default()
-        }
+        Self::default().with_token_endpoint_limits()
+    }
+
+    /// This configuration (its trust, client identity and proxy) with the token endpoint's
+    /// limits: the body cap lowered to 64 KiB and the total deadline to 30 s, if they were
+    /// higher.
+    #[must_use]
+    pub fn with_token_endpoint_limits(mut self) -> Self {
+        self.max_response_body = self
+            .max_response_body
+            .min(Self::TOKEN_ENDPOINT_MAX_RESPONSE_BODY);
+        self.total_timeout = self.total_timeout.min(Duration::from_secs(30));
+        self
     }
 }
 
@@ -44,6 +82,10 @@ impl Default for TransportConfig {
             max_response_body: Self::DEFAULT_MAX_RESPONSE_BODY,
             connect_timeout: Duration::from_secs(10),
             total_timeout: Duration::from_secs(120),
+            roots: Roots::default(),
+            ca_file: None,
+            client_identity: None,
+            proxy: Proxy::default(),
         }
     }
 }

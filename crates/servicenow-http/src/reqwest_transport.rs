@@ -1,4 +1,4 @@
-//! `ReqwestTransport`: the `HttpTransport` built on reqwest (rustls, no redirects, capped bodies).
+//! `ReqwestTransport`: the `HttpTransport` built on reqwest (rustls, no redirects, capped bodies, the configured trust and proxy).
 
 use std::io::ErrorKind;
 
@@ -7,17 +7,18 @@ use bytes::{Bytes, BytesMut};
 
 use crate::{
     HttpTransport, TimeoutPhase, TransportConfig, TransportError,
-    error::{chain_has_io_kind, chain_has_tls_error},
+    error::{chain_has_io_kind, failure, tls_problem},
     policy::check_url,
+    proxy::ProxyPlan,
+    trust,
 };
 
 /// An [`HttpTransport`] over a [`reqwest::Client`].
 ///
 /// [`ReqwestTransport::new`] and [`ReqwestTransport::with_config`] build a hardened client:
-/// rustls with webpki roots, redirects never followed, connect and total timeouts.
-/// `From<reqwest::Client>` wraps a client you configured yourself (a proxy, extra roots); its
-/// redirect policy and connect timeout are then yours to set, while the URL policy, the body cap
-/// and the total deadline of [`TransportConfig`] are still enforced by this wrapper.
+/// redirects never followed, connect and total timeouts, rustls with the trust, client
+/// identity and proxy of the [`TransportConfig`]. That covers company networks (an inspection
+/// CA, mutual TLS, a proxy); [`from_client`](Self::from_client) is for the rare rest.
 #[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 #[derive(Debug, Clone)]
 pub struct ReqwestTransport {
@@ -31,21 +32,51 @@ impl ReqwestTransport {
         Self::with_config(TransportConfig::default())
     }
 
-    /// A hardened transport with the given limits.
+    /// A hardened transport with the given limits, trust, client identity and proxy.
+    ///
+    /// # Errors
+    ///
+    /// [`TransportError::Configuration`] when a file of the configuration cannot be read or
+    /// used, or the environment's proxy ([`Proxy::System`](crate::Proxy::System)) is malformed.
     pub fn with_config(config: TransportConfig) -> Result<Self, TransportError> {
-        let client = reqwest::Client::builder()
+        let tls = trust::client_config(&config, &[b"h2", b"http/1.1"])?;
+        let plan = ProxyPlan::resolve(&config.proxy, |name| std::env::var(name).ok())?;
+        let mut builder = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(config.connect_timeout)
             .timeout(config.total_timeout)
-            .use_rustls_tls()
-            .build()
-            .map_err(|source| TransportError::Setup {
-                source: Box::new(source),
-            })?;
+            .use_preconfigured_tls(tls)
+            // reqwest's own reading of the environment is off: `plan` is the only proxy rule.
+            .no_proxy();
+        if let Some(target) = plan.target() {
+            let proxy_uri = target.uri.to_string();
+            let authorization = target.authorization.clone();
+            let route = plan.clone();
+            let mut proxy = reqwest::Proxy::custom(move |url| {
+                let destination: http::Uri = url.as_str().parse().ok()?;
+                route.route(&destination).map(|_| proxy_uri.clone())
+            });
+            if let Some(authorization) = authorization {
+                proxy = proxy.custom_http_auth(authorization);
+            }
+            builder = builder.proxy(proxy);
+        }
+        let client = builder.build().map_err(|source| TransportError::Setup {
+            source: Box::new(source),
+        })?;
         Ok(Self { client, config })
     }
 
-    /// Wraps a client configured by the caller, with `config` enforced on top of it.
+    /// Wraps a client configured by the caller, with `config`'s URL policy, body cap and total
+    /// deadline enforced on top of it.
+    ///
+    /// The caller takes over everything reqwest itself does: **following redirects** (reqwest
+    /// follows up to 10 by default, replaying requests, bearer header aside, to wherever a
+    /// `Location` points: set `redirect::Policy::none()`), the **connect timeout**, **trust**
+    /// (roots, extra CAs, client certificates), the **proxy** (reqwest reads `HTTPS_PROXY` by
+    /// default and does not exempt loopback) and TLS versions. `config`'s `roots`, `ca_file`,
+    /// `client_identity`, `proxy` and `connect_timeout` are ignored. Prefer
+    /// [`with_config`](Self::with_config), which covers company networks.
     pub fn from_client(client: reqwest::Client, config: TransportConfig) -> Self {
         Self { client, config }
     }
@@ -124,19 +155,11 @@ impl ReqwestTransport {
                 reason: error.without_url().to_string(),
             };
         }
-        let is_tls = chain_has_tls_error(&error);
+        let problem = tls_problem(&error, self.config.client_identity.is_some());
         let is_connect = error.is_connect();
         let refused = chain_has_io_kind(&error, ErrorKind::ConnectionRefused);
         let source = Box::new(error.without_url());
-        match (is_connect, is_tls) {
-            (true, true) => TransportError::Tls { origin, source },
-            (true, false) => TransportError::Connect {
-                origin,
-                refused,
-                source,
-            },
-            (false, _) => TransportError::Io { origin, source },
-        }
+        failure(origin, is_connect, refused, problem, source)
     }
 }
 

@@ -1,6 +1,7 @@
 //! The built-in transports' hardening, shown against small misbehaving servers on loopback.
 //!
-//! Each scenario is written once and run for both the reqwest and the hyper transport.
+//! Each scenario is written once and run for both the reqwest and the hyper transport, each in
+//! every network setting (trust roots, proxy): the hardening holds in every combination.
 #![cfg(any(feature = "reqwest", feature = "hyper"))]
 
 mod support;
@@ -8,7 +9,9 @@ mod support;
 use std::{sync::atomic::Ordering, time::Duration};
 
 use bytes::Bytes;
-use servicenow_http::{HttpTransport, TimeoutPhase, TransportConfig, TransportError};
+use servicenow_http::{
+    HttpTransport, Proxy, ProxyUrl, Roots, TimeoutPhase, TransportConfig, TransportError,
+};
 use support::{Behaviour, TestServer, closed_port_url, response};
 
 fn small_limits() -> TransportConfig {
@@ -16,7 +19,27 @@ fn small_limits() -> TransportConfig {
         max_response_body: 1_000,
         connect_timeout: Duration::from_secs(5),
         total_timeout: Duration::from_millis(300),
+        proxy: Proxy::None,
+        ..TransportConfig::default()
     }
+}
+
+/// The small limits in each network setting: the OS trust store without a proxy, the bundled
+/// roots with an explicit proxy (nothing listens there: loopback servers never go through it),
+/// and the environment's proxy.
+fn network_variants() -> Vec<TransportConfig> {
+    vec![
+        small_limits(),
+        TransportConfig {
+            roots: Roots::WebPki,
+            proxy: Proxy::Url(ProxyUrl::new("http://127.0.0.1:9").expect("a proxy url")),
+            ..small_limits()
+        },
+        TransportConfig {
+            proxy: Proxy::System,
+            ..small_limits()
+        },
+    ]
 }
 
 fn get(url: &str) -> http::Request<Bytes> {
@@ -161,47 +184,67 @@ macro_rules! hardening_tests {
         mod $module {
             use super::*;
 
-            fn transport() -> impl HttpTransport {
-                $transport(small_limits()).expect("the transport builds")
+            fn transports() -> Vec<impl HttpTransport> {
+                network_variants()
+                    .into_iter()
+                    .map(|config| $transport(config).expect("the transport builds"))
+                    .collect()
             }
 
             #[tokio::test]
             async fn a_plain_exchange_passes_status_headers_and_body_through() {
-                super::a_plain_exchange_passes_status_headers_and_body_through(&transport()).await;
+                for transport in transports() {
+                    super::a_plain_exchange_passes_status_headers_and_body_through(&transport)
+                        .await;
+                }
             }
 
             #[tokio::test]
             async fn a_redirect_is_returned_and_never_followed() {
-                super::a_redirect_is_returned_and_never_followed(&transport()).await;
+                for transport in transports() {
+                    super::a_redirect_is_returned_and_never_followed(&transport).await;
+                }
             }
 
             #[tokio::test]
             async fn an_oversized_body_is_cut_with_a_clear_error() {
-                super::an_oversized_body_is_cut_with_a_clear_error(&transport()).await;
+                for transport in transports() {
+                    super::an_oversized_body_is_cut_with_a_clear_error(&transport).await;
+                }
             }
 
             #[tokio::test]
             async fn a_server_that_never_answers_hits_the_timeout() {
-                super::a_server_that_never_answers_hits_the_timeout(&transport()).await;
+                for transport in transports() {
+                    super::a_server_that_never_answers_hits_the_timeout(&transport).await;
+                }
             }
 
             #[tokio::test]
             async fn plain_http_to_a_non_loopback_host_is_refused_before_connecting() {
-                super::plain_http_to_a_non_loopback_host_is_refused_before_connecting(&transport())
+                for transport in transports() {
+                    super::plain_http_to_a_non_loopback_host_is_refused_before_connecting(
+                        &transport,
+                    )
                     .await;
+                }
             }
 
             #[tokio::test]
             async fn a_refused_connection_provably_never_reached_the_server() {
-                super::a_refused_connection_provably_never_reached_the_server(&transport()).await;
+                for transport in transports() {
+                    super::a_refused_connection_provably_never_reached_the_server(&transport).await;
+                }
             }
 
             #[tokio::test]
             async fn a_truncated_body_is_an_io_error_that_may_have_reached_the_server() {
-                super::a_truncated_body_is_an_io_error_that_may_have_reached_the_server(
-                    &transport(),
-                )
-                .await;
+                for transport in transports() {
+                    super::a_truncated_body_is_an_io_error_that_may_have_reached_the_server(
+                        &transport,
+                    )
+                    .await;
+                }
             }
         }
     };

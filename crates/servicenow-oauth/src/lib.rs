@@ -26,6 +26,9 @@
 //!   [`RedactedResponse`]), because `http`'s own `Debug` prints bodies and URIs that hold
 //!   secrets.
 //!
+//! `examples/protocol-types` in the repository is a whole program using this crate alone (with
+//! `ureq` sending the request), run against the emulator by `cargo test`.
+//!
 //! What it deliberately does not do: it sends nothing, reads no clock, and draws no randomness
 //! of its own (randomness comes from a caller-supplied [`rand_core::CryptoRng`] or from bytes).
 //!

@@ -13,6 +13,9 @@
 //! ([`TableClient::with_jitter_seed`]), waiting from an injected [`RetrySleep`], and
 //! `X-RateLimit-Reset` is read against the response's `Date` header.
 //!
+//! `examples/table-basic-auth` in the repository uses this crate alone, with HTTP Basic
+//! authentication added by a transport of its own, run against the emulator by `cargo test`.
+//!
 //! Layers, bottom up:
 //!
 //! - **pure core**: [`TableApi`] builds each request as an `http::Request<Bytes>` and parses each

@@ -155,6 +155,7 @@ impl Servicenow {
             redirect_uri: None,
             store: StoreChoice::Default,
             transport: None,
+            transport_config: servicenow_http::TransportConfig::default(),
             clock: None,
             scopes: ScopeSet::default(),
             timing: Timing::SERVICENOW,
@@ -269,6 +270,7 @@ pub struct ServicenowBuilder {
     redirect_uri: Option<RedirectUri>,
     store: StoreChoice,
     transport: Option<Arc<dyn HttpTransport>>,
+    transport_config: servicenow_http::TransportConfig,
     clock: Option<Arc<dyn Clock>>,
     scopes: ScopeSet,
     timing: Timing,
@@ -312,9 +314,37 @@ impl ServicenowBuilder {
     }
 
     /// Sends every request through this transport, token requests included (default: the
-    /// hardened reqwest transport, with a 64 KiB body cap on token responses).
+    /// hardened reqwest transport, with a 64 KiB body cap on token responses). Replaces
+    /// [`transport_config`](Self::transport_config).
     pub fn transport(mut self, transport: Arc<dyn HttpTransport>) -> Self {
         self.transport = Some(transport);
+        self
+    }
+
+    /// Builds the default transports with this configuration: the trust (the OS trust store
+    /// by default, plus a CA file), a client certificate for mutual TLS, the proxy, the limits.
+    /// Token requests use it with the token endpoint's smaller limits
+    /// ([`TransportConfig::with_token_endpoint_limits`](servicenow_http::TransportConfig::with_token_endpoint_limits)).
+    ///
+    /// ```no_run
+    /// # async fn example() -> servicenow::Result<()> {
+    /// use servicenow::{Servicenow, oauth::{ClientId, ClientSecret, InstanceUrl, OAuthClient}};
+    /// use servicenow::transport::{Proxy, ProxyUrl, TransportConfig};
+    ///
+    /// let instance = InstanceUrl::new("https://acme.service-now.com")?;
+    /// let client = OAuthClient::confidential(ClientId::new("3f2a…")?, ClientSecret::new("…")?);
+    /// let app = Servicenow::builder(instance, client)
+    ///     .transport_config(TransportConfig {
+    ///         ca_file: Some("/etc/acme/inspection-ca.pem".into()),
+    ///         proxy: Proxy::Url(ProxyUrl::new("http://proxy.acme.internal:3128")?),
+    ///         ..TransportConfig::default()
+    ///     })
+    ///     .build()
+    ///     .await?;
+    /// # let _ = app; Ok(()) }
+    /// ```
+    pub fn transport_config(mut self, config: servicenow_http::TransportConfig) -> Self {
+        self.transport_config = config;
         self
     }
 
@@ -366,7 +396,10 @@ impl ServicenowBuilder {
         };
         let (transport, token_transport) = match self.transport {
             Some(transport) => (Arc::clone(&transport), transport),
-            None => (default_transport()?, token_endpoint_transport()?),
+            None => (
+                transport_with(self.transport_config.clone())?,
+                transport_with(self.transport_config.with_token_endpoint_limits())?,
+            ),
         };
         let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
         let configure = |mut config: AuthConfig| {
@@ -413,12 +446,6 @@ impl ServicenowBuilder {
 /// (feature `hyper`).
 pub fn default_transport() -> Result<Arc<dyn HttpTransport>> {
     transport_with(servicenow_http::TransportConfig::default())
-}
-
-/// The default transport of token requests: as [`default_transport`], with the token endpoint's
-/// small body cap ([`TransportConfig::for_token_endpoint`](servicenow_http::TransportConfig::for_token_endpoint)).
-fn token_endpoint_transport() -> Result<Arc<dyn HttpTransport>> {
-    transport_with(servicenow_http::TransportConfig::for_token_endpoint())
 }
 
 #[allow(

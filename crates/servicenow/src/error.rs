@@ -127,9 +127,9 @@ impl Error {
             },
             Self::TokenUnavailable { .. } | Self::RefreshTaskStopped => ErrorKind::Unavailable,
             Self::Transport(transport) => match transport.as_ref() {
-                TransportError::InsecureUrl { .. } | TransportError::Setup { .. } => {
-                    ErrorKind::Config
-                }
+                TransportError::InsecureUrl { .. }
+                | TransportError::Setup { .. }
+                | TransportError::Configuration { .. } => ErrorKind::Config,
                 TransportError::InvalidRequest { .. } => ErrorKind::InvalidInput,
                 _ => ErrorKind::Unavailable,
             },

@@ -17,6 +17,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod network;
 mod pages;
 mod routes;
 mod sessions;
@@ -48,6 +49,8 @@ pub struct AppConfig {
     /// the session cookie is `Secure` and `__Host-` (always, except on plain-http loopback), and
     /// is the only `Origin` a POST may come from.
     pub public_url: String,
+    /// Trust, client certificate and proxy for the requests to the instance.
+    pub network: servicenow::transport::TransportConfig,
     /// How long browser sessions live and how many are kept.
     pub sessions: SessionLimits,
 }
@@ -75,6 +78,7 @@ impl App {
         let servicenow = Servicenow::builder(config.instance.clone(), config.oauth_client.clone())
             .redirect_uri(config.redirect_uri.clone())
             .store(Arc::clone(&config.store))
+            .transport_config(config.network.clone())
             .build()
             .await?;
         let login = servicenow.login()?;

@@ -9,7 +9,7 @@ use servicenow::oauth::{ClientId, ClientSecret, InstanceUrl, OAuthClient, Redire
 use servicenow_emulator::{
     ClientRegistration, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Emulator, EmulatorHandle,
 };
-use web_login::{App, AppConfig, SessionLimits, open_store};
+use web_login::{App, AppConfig, SessionLimits, network::NetworkArgs, open_store};
 
 /// The example web app: "Connect ServiceNow", then your open incidents.
 #[derive(Debug, Parser)]
@@ -42,6 +42,11 @@ struct Args {
     /// The sealing key file for the postgres and redis stores.
     #[arg(long, default_value = "web-login-store.key")]
     key_file: PathBuf,
+    #[command(
+        flatten,
+        next_help_heading = "Network (company CA, client certificate, proxy)"
+    )]
+    network: NetworkArgs,
 }
 
 #[tokio::main]
@@ -100,6 +105,7 @@ async fn main() -> anyhow::Result<()> {
         redirect_uri: RedirectUri::new(redirect_uri.clone())?,
         store: Arc::clone(&store),
         public_url: public_url.clone(),
+        network: args.network.transport_config()?,
         sessions: SessionLimits::default(),
     })
     .await?;

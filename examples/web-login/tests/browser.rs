@@ -542,6 +542,7 @@ impl World {
             redirect_uri: RedirectUri::new(redirect_uri).unwrap(),
             store: Arc::clone(&store),
             public_url: app_url.clone(),
+            network: Default::default(),
             sessions: SessionLimits::default(),
         })
         .await

@@ -30,9 +30,10 @@ pub(super) const ALLOWED_DEPENDENCIES: &[(&str, &[&str])] = &[
     (
         "servicenow-http",
         &[
-            "servicenow-oauth", "servicenow-auth", "async-trait", "bytes", "getrandom", "http",
-            "http-body-util", "hyper", "hyper-util", "hyper-rustls", "reqwest", "rustls",
-            "thiserror", "tokio", "webpki-roots",
+            "servicenow-oauth", "servicenow-auth", "async-trait", "base64", "bytes", "getrandom",
+            "http", "http-body-util", "hyper", "hyper-util", "hyper-rustls", "reqwest", "rustls",
+            "rustls-platform-verifier", "thiserror", "tokio", "tower-service", "webpki-roots",
+            "zeroize",
         ],
     ),
     (
@@ -65,7 +66,8 @@ pub(super) const ALLOWED_DEPENDENCIES: &[(&str, &[&str])] = &[
         &[
             "tokio", "hyper", "hyper-util", "http", "http-body-util", "bytes", "serde_json", "rand",
             "rand_chacha", "sha2", "base64", "url", "form_urlencoded", "thiserror", "tracing",
-            "tracing-subscriber", "clap", "anyhow", "parking_lot", "subtle", "rsa", "p256",
+            "tracing-subscriber", "clap", "anyhow", "parking_lot", "subtle", "rustls",
+            "tokio-rustls", "rsa", "p256",
         ],
     ),
     (
@@ -117,6 +119,22 @@ pub(super) const ALLOWED_DEPENDENCIES: &[(&str, &[&str])] = &[
             "servicenow-table", "anyhow", "bytes", "futures", "http", "reqwest", "serde",
             "serde_json", "tokio", "async-trait", "stats_alloc",
         ],
+    ),
+    (
+        "protocol-types",
+        &["servicenow-oauth", "ureq"],
+    ),
+    (
+        "blocking-driver",
+        &["servicenow-auth", "servicenow-http", "ureq", "tokio"],
+    ),
+    (
+        "custom-transport",
+        &["servicenow", "tokio"],
+    ),
+    (
+        "table-basic-auth",
+        &["servicenow-table", "servicenow-http", "base64", "tokio"],
     ),
     (
         "web-login",
