@@ -41,6 +41,7 @@ pub(crate) async fn typed_stream(
     let config = StreamConfig {
         page_size,
         prefetch,
+        ..StreamConfig::default()
     };
     let mut stream = std::pin::pin!(
         incidents

@@ -1,8 +1,10 @@
-//! `sn export TABLE`: every matching record as JSON Lines or CSV, streamed page by page in
-//! constant memory, with a progress bar (rows/s, ETA from `X-Total-Count`) on a terminal.
+//! `sn export TABLE`: every matching record as JSON Lines or CSV, read by the library's parallel
+//! export (or one ordered stream) in bounded memory, resumable from a checkpoint, with a progress
+//! bar (rows/s, ETA from one `X-Total-Count`) on a terminal.
 
 use std::{
     io::{self, BufWriter, IsTerminal as _, Write},
+    sync::atomic::Ordering,
     time::{Duration, Instant},
 };
 
@@ -14,6 +16,7 @@ use servicenow::table::{Record, StreamConfig};
 use crate::{
     auth_commands::profile_client,
     cli::{ExportArgs, ExportFormat, GlobalArgs, Progress},
+    export_parallel::{self, CheckpointFile, CountingWriter, Plan},
     failure::{CliError, CliResult},
     output::{CellSafety, cell, output_error},
     table_commands::{encoded_query, read_options},
@@ -29,41 +32,104 @@ const PROGRESS_LINE_EVERY: u64 = 10_000;
 pub(crate) async fn run(global: &GlobalArgs, args: &ExportArgs) -> CliResult<()> {
     let query = encoded_query(&args.filters)?;
     let options = read_options(&args.fields, false)?;
+    let plan = export_parallel::plan(args, query.as_ref())?;
     let client = profile_client(global).await?;
     let table = client.table::<Record>(&args.table)?;
     let total = table.count(query.as_ref()).await?;
-    let destination: Box<dyn Write> = match &args.output {
-        Some(path) => Box::new(create_private_file(path, args.overwrite).map_err(|error| {
-            let hint = (error.kind() == io::ErrorKind::AlreadyExists)
-                .then(|| "pass --overwrite to replace it, or choose another file".to_owned());
-            CliError::local(format!("cannot create {}: {error}", path.display()), hint)
-        })?),
-        None => Box::new(io::stdout()),
+    let resume = match &plan {
+        Plan::Parallel { resume, .. } => resume.as_ref(),
+        Plan::Ordered => None,
     };
+    let destination: Box<dyn Write> = match (&args.output, resume) {
+        (Some(path), Some(checkpoint)) => Box::new(export_parallel::reopen_output(
+            path,
+            checkpoint.output_bytes,
+        )?),
+        (Some(path), None) => {
+            Box::new(create_private_file(path, args.overwrite).map_err(|error| {
+                let hint = (error.kind() == io::ErrorKind::AlreadyExists)
+                    .then(|| "pass --overwrite to replace it, or choose another file".to_owned());
+                CliError::local(format!("cannot create {}: {error}", path.display()), hint)
+            })?)
+        }
+        (None, _) => Box::new(io::stdout()),
+    };
+    let (destination, output_bytes) = CountingWriter::new(
+        destination,
+        resume.map_or(0, |checkpoint| checkpoint.output_bytes),
+    );
+    let destination: Box<dyn Write> = Box::new(destination);
     let safety = CellSafety {
         csv_formulas: global.csv_formulas,
         terminal: args.output.is_none() && io::stdout().is_terminal(),
     };
-    let mut sink = Sink::with_columns(destination, args.format, &args.fields, safety)?;
+    let mut sink = match resume {
+        Some(checkpoint) => {
+            Sink::resumed(destination, args.format, safety, checkpoint.columns.clone())
+        }
+        None => Sink::with_columns(destination, args.format, &args.fields, safety)?,
+    };
     let mut progress = Reporter::new(args.progress, total);
     let started = Instant::now();
-    let config = StreamConfig {
-        page_size: args.page_size.max(1),
-        prefetch: PREFETCH_PAGES,
-    };
-    let mut records = std::pin::pin!(table.stream(query, options, config));
-    let mut written: u64 = 0;
-    while let Some(record) = records.next().await {
-        let record = match record {
-            Ok(record) => record,
-            Err(error) => {
-                progress.abandon();
-                return Err(error.into());
+    let mut written: u64 = resume.map_or(0, |checkpoint| checkpoint.rows);
+    let mut summary = String::new();
+    match plan {
+        Plan::Ordered => {
+            let config = StreamConfig {
+                page_size: args.page_size.unwrap_or(1_000).max(1),
+                prefetch: PREFETCH_PAGES,
+                ..StreamConfig::default()
+            };
+            let mut records = std::pin::pin!(table.stream(query, options, config));
+            while let Some(record) = records.next().await {
+                let record = match record {
+                    Ok(record) => record,
+                    Err(error) => {
+                        progress.abandon();
+                        return Err(error.into());
+                    }
+                };
+                sink.write(record.into_fields())?;
+                written += 1;
+                progress.advance(written);
             }
-        };
-        sink.write(record.into_fields())?;
-        written += 1;
-        progress.advance(written);
+        }
+        Plan::Parallel { config, resume } => {
+            let mut export =
+                export_parallel::start(&table, query, options, config, resume.as_ref())?;
+            while let Some(batch) = export.next_batch().await {
+                let batch = match batch {
+                    Ok(batch) => batch,
+                    Err(error) => {
+                        progress.abandon();
+                        return Err(servicenow::Error::from(error).into());
+                    }
+                };
+                for record in batch.rows {
+                    sink.write(record.into_fields())?;
+                    written += 1;
+                }
+                progress.advance(written);
+                if let Some(path) = &args.checkpoint {
+                    // The rows reach the file before the checkpoint that covers them.
+                    sink.flush()?;
+                    CheckpointFile {
+                        version: 1,
+                        export: export.checkpoint(),
+                        output_bytes: output_bytes.load(Ordering::Relaxed),
+                        rows: written,
+                        format: export_parallel::format_name(args.format).to_owned(),
+                        columns: sink.columns(),
+                    }
+                    .save(path)?;
+                }
+            }
+            let stats = export.stats();
+            summary = format!(
+                ", {} requests, {} answered 429, {} ranges, {} at once at most",
+                stats.requests, stats.throttled, stats.ranges, stats.peak_in_flight
+            );
+        }
     }
     sink.finish()?;
     progress.finish(written);
@@ -78,7 +144,7 @@ pub(crate) async fn run(global: &GlobalArgs, args: &ExportArgs) -> CliResult<()>
         .map(|path| path.display().to_string())
         .unwrap_or_else(|| "standard output".to_owned());
     eprintln!(
-        "exported {written} rows of {} to {target} in {:.1} s ({rate:.0} rows/s{memory})",
+        "exported {written} rows of {} to {target} in {:.1} s ({rate:.0} rows/s{memory}{summary})",
         args.table,
         elapsed.as_secs_f64()
     );
@@ -160,6 +226,37 @@ impl Sink {
                     .map_err(|error| output_error(&error))
             }
         }
+    }
+
+    /// A sink continuing a resumed export: the CSV header is already in the file.
+    fn resumed(
+        destination: Box<dyn Write>,
+        format: ExportFormat,
+        safety: CellSafety,
+        header: Option<Vec<String>>,
+    ) -> Self {
+        let mut sink = Self::new(destination, format, safety);
+        if let Self::Csv { columns, .. } = &mut sink {
+            *columns = header;
+        }
+        sink
+    }
+
+    /// The CSV columns once known (for a checkpoint).
+    fn columns(&self) -> Option<Vec<String>> {
+        match self {
+            Self::Jsonl(_) => None,
+            Self::Csv { columns, .. } => columns.clone(),
+        }
+    }
+
+    /// Everything written so far, out of the buffers.
+    fn flush(&mut self) -> CliResult<()> {
+        match self {
+            Self::Jsonl(out) => out.flush(),
+            Self::Csv { writer, .. } => writer.flush(),
+        }
+        .map_err(|error| output_error(&error))
     }
 
     fn finish(self) -> CliResult<()> {

@@ -6,6 +6,7 @@ mod auth_commands;
 mod cli;
 mod demo;
 mod export;
+mod export_parallel;
 mod failure;
 mod loopback;
 mod network;

@@ -54,3 +54,21 @@ fn the_client_secret_is_not_a_flag() {
         .unwrap();
     assert_eq!(output.status.code(), Some(2), "clap's usage error");
 }
+
+#[test]
+fn export_help_shows_parallel_auto_and_the_checkpoint_flags() {
+    let output = Command::new(env!("CARGO_BIN_EXE_sn"))
+        .args(["export", "--help"])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let help = String::from_utf8_lossy(&output.stdout);
+    for flag in [
+        "--parallel <auto|N|off>",
+        "[default: auto]",
+        "--checkpoint <FILE>",
+        "--resume",
+    ] {
+        assert!(help.contains(flag), "{flag:?} missing from:\n{help}");
+    }
+}

@@ -12,7 +12,8 @@ use std::{
 
 use common::{World, text};
 use servicenow_emulator::{
-    DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, JwtEndpoint, JwtVerifierKey, TokenOutcome,
+    ClientRegistration, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, JwtEndpoint, JwtVerifierKey,
+    TokenOutcome,
 };
 use tokio::{
     io::{AsyncReadExt as _, AsyncWriteExt as _},
@@ -24,10 +25,13 @@ const RS256_PUBLIC_KEY: &str = include_str!("keys/rs256-test-key.pub.pem");
 const JWT_GRANT: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 
 async fn jwt_world(incidents: u64) -> World {
-    World::start_with(incidents, |client| {
-        client.with_jwt(JwtEndpoint::new(vec![
-            JwtVerifierKey::from_pem("sn-test", RS256_PUBLIC_KEY).unwrap(),
-        ]))
+    World::start_with(incidents, |builder| {
+        builder.client(
+            ClientRegistration::confidential(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Vec::new())
+                .with_jwt(JwtEndpoint::new(vec![
+                    JwtVerifierKey::from_pem("sn-test", RS256_PUBLIC_KEY).unwrap(),
+                ])),
+        )
     })
     .await
 }

@@ -214,6 +214,13 @@ pub struct EmulatorArgs {
     /// demo groups and people).
     #[arg(long, value_enum, default_value_t = Dataset::Generated)]
     pub dataset: Dataset,
+    /// Make Table API requests cost what an instance's would: the preset `instance-like`, or a
+    /// JSON FILE of fields (see docs/emulator.md, "Cost model"). Off by default.
+    #[arg(long, value_name = "PRESET|FILE", value_parser = parse_cost_model)]
+    pub cost_model: Option<crate::CostModel>,
+    /// Divide every time of the cost model by N (ratios between clients do not change).
+    #[arg(long, value_name = "N", requires = "cost_model")]
+    pub cost_scale: Option<u32>,
 }
 
 #[cfg(feature = "cli")]
@@ -243,6 +250,8 @@ impl EmulatorArgs {
             tls_key: None,
             tls_client_ca: None,
             dataset: Dataset::Generated,
+            cost_model: None,
+            cost_scale: None,
         }
     }
 
@@ -329,6 +338,10 @@ impl EmulatorArgs {
         if let Some(public_url) = self.public_url {
             builder = builder.public_url(public_url);
         }
+        if let Some(model) = self.cost_model {
+            let divisor = self.cost_scale.unwrap_or(model.time_divisor);
+            builder = builder.cost_model(model.scaled_down(divisor));
+        }
         builder.configure(|settings| {
             settings.rotate_refresh_tokens = self.rotate_refresh_tokens;
             settings.client_credentials_enabled = self.enable_client_credentials;
@@ -385,6 +398,17 @@ fn parse_user_field(text: &str) -> Result<crate::JwtUserField, String> {
 }
 
 #[cfg(feature = "cli")]
+fn parse_cost_model(text: &str) -> Result<crate::CostModel, String> {
+    if let Some(model) = crate::CostModel::preset(text) {
+        return Ok(model);
+    }
+    let json = std::fs::read_to_string(text).map_err(|error| {
+        format!("{text:?} is neither the preset instance-like nor a readable file: {error}")
+    })?;
+    crate::CostModel::from_json(&json).map_err(|reason| format!("cost model {text:?}: {reason}"))
+}
+
+#[cfg(feature = "cli")]
 fn parse_user(text: &str) -> Result<(String, String), String> {
     match text.split_once(':') {
         Some((name, password)) if !name.is_empty() => Ok((name.to_owned(), password.to_owned())),
@@ -404,4 +428,5 @@ pub(crate) struct EmulatorConfig {
     pub(crate) tls: Option<crate::tls::TlsPem>,
     pub(crate) dataset: Dataset,
     pub(crate) allow_remote: bool,
+    pub(crate) cost_model: Option<crate::CostModel>,
 }

@@ -37,6 +37,13 @@ pub struct CountersSnapshot {
     pub table_unauthorized: u64,
     /// Table API requests refused with 429 by a rate limit rule.
     pub rate_limited: u64,
+    /// Table API requests refused with 429 because their node's `API_INT` queue was full (cost
+    /// model).
+    pub queue_full: u64,
+    /// Table API requests cancelled by the transaction quota of the cost model.
+    pub transactions_cancelled: u64,
+    /// The most Table API requests that held an `API_INT` thread at the same time (cost model).
+    pub peak_executing: u64,
     /// Faults injected (errors, dropped connections, truncated bodies, added latency).
     pub faults_injected: u64,
     /// TCP connections accepted: how many connection pools a client really used.
@@ -75,6 +82,7 @@ impl CountersSnapshot {
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
     inner: Mutex<CountersSnapshot>,
+    executing: Mutex<u64>,
 }
 
 impl Counters {
@@ -102,6 +110,20 @@ impl Counters {
             .table_requests
             .entry((method.to_owned(), table.to_owned()))
             .or_default() += 1;
+    }
+
+    /// A request took a thread (cost model): raises the peak when needed.
+    pub(crate) fn executing_started(&self) {
+        let mut executing = self.executing.lock();
+        *executing += 1;
+        let mut inner = self.inner.lock();
+        inner.peak_executing = inner.peak_executing.max(*executing);
+    }
+
+    /// A request gave its thread back.
+    pub(crate) fn executing_finished(&self) {
+        let mut executing = self.executing.lock();
+        *executing = executing.saturating_sub(1);
     }
 
     pub(crate) fn bump(&self, counter: impl FnOnce(&mut CountersSnapshot) -> &mut u64) {

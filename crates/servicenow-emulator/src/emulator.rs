@@ -18,6 +18,7 @@ use crate::{
         DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_PUBLIC_CLIENT_ID, DEFAULT_REDIRECT_URIS,
         DEFAULT_ROWS, DEFAULT_USERS, EmulatorConfig, MAX_GENERATED_ROWS,
     },
+    cost::{CostModel, CostState},
     counters::Counters,
     data::{Database, schema},
     faults::FaultState,
@@ -87,6 +88,7 @@ impl EmulatorBuilder {
                 tls: None,
                 dataset: Dataset::Generated,
                 allow_remote: false,
+                cost_model: None,
             },
             settings: Settings::default(),
             clock: EmulatorClock::new(),
@@ -150,6 +152,13 @@ impl EmulatorBuilder {
     /// The origin to write into `Link` and `Location` headers instead of the listening address.
     pub fn public_url(mut self, url: impl Into<String>) -> Self {
         self.config.public_url = Some(url.into());
+        self
+    }
+
+    /// Makes Table API requests cost what the model says (see [`CostModel`]); off by default,
+    /// so tests stay fast.
+    pub fn cost_model(mut self, model: CostModel) -> Self {
+        self.config.cost_model = Some(model);
         self
     }
 
@@ -254,6 +263,7 @@ impl EmulatorBuilder {
             faults: Mutex::new(FaultState::new(self.config.seed)),
             rate_limits: Mutex::new(RateLimitState::default()),
             query_cache: Mutex::default(),
+            cost: self.config.cost_model.clone().map(CostState::new),
             connection_epoch,
             tls,
         });

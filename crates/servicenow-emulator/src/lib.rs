@@ -33,6 +33,7 @@
 mod aggregate;
 mod clock;
 mod config;
+mod cost;
 mod counters;
 mod data;
 mod emulator;
@@ -59,6 +60,7 @@ pub use config::{
     DEFAULT_PUBLIC_CLIENT_ID, DEFAULT_REDIRECT_URIS, DEFAULT_REFRESH_TOKEN_TTL, DEFAULT_ROWS,
     DEFAULT_USERS, MAX_GENERATED_ROWS, UserAccount,
 };
+pub use cost::CostModel;
 pub use counters::{CountersSnapshot, TokenOutcome};
 pub use emulator::{Emulator, EmulatorBuilder, EmulatorHandle};
 pub use error::Error;

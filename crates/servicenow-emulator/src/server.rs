@@ -39,6 +39,8 @@ pub(crate) struct Shared {
     pub(crate) faults: Mutex<FaultState>,
     pub(crate) rate_limits: Mutex<RateLimitState>,
     pub(crate) query_cache: Mutex<QueryCache>,
+    /// The cost model's nodes and sessions, when one is configured.
+    pub(crate) cost: Option<crate::cost::CostState>,
     /// Bumped to make every open connection close.
     pub(crate) connection_epoch: watch::Sender<u64>,
     /// Set when the emulator serves HTTPS (`--tls-cert`/`--tls-key`).

@@ -13,7 +13,7 @@ use std::{
 use futures::TryStreamExt as _;
 use servicenow::{
     SystemClock,
-    table::{ReadOptions, Record, StreamConfig},
+    table::{Paging, ReadOptions, Record, StreamConfig},
 };
 use servicenow_emulator::{FaultPlan, RateLimitRule};
 use servicenow_reliability::fixture;
@@ -76,6 +76,7 @@ async fn export_of_100_000_rows_under_faults_and_a_rate_limit_reads_every_row_ex
     let config = StreamConfig {
         page_size: 1_000,
         prefetch: 2,
+        paging: Paging::Offset,
     };
     let rows: Vec<Record> = incidents
         .stream(None, ReadOptions::default(), config)

@@ -13,7 +13,7 @@ use futures::{StreamExt as _, TryStreamExt as _};
 use rand::{Rng as _, SeedableRng as _};
 use servicenow::{
     Client, Clock,
-    table::{ListParams, ReadOptions, Record, StreamConfig, SysId},
+    table::{ListParams, Paging, ReadOptions, Record, StreamConfig, SysId},
 };
 use servicenow_auth::Timestamp;
 use servicenow_oauth::{ClientId, ClientSecret, InstanceUrl, OAuthClient};
@@ -156,6 +156,7 @@ async fn ten_thousand_malformed_responses_give_typed_errors_without_panic_or_sec
                         StreamConfig {
                             page_size: 2,
                             prefetch: 2,
+                            paging: Paging::Offset,
                         },
                     )
                     .take(7)

@@ -16,7 +16,9 @@ use futures::TryStreamExt as _;
 use serde::Deserialize;
 use servicenow_http::{HttpTransport, TransportError};
 use servicenow_oauth::InstanceUrl;
-use servicenow_table::{GlideDateTime, ReadOptions, StreamConfig, TableClient, TableName, de};
+use servicenow_table::{
+    GlideDateTime, Paging, ReadOptions, StreamConfig, TableClient, TableName, de,
+};
 
 const ROWS: usize = 10_000;
 const INSTANCE: &str = "https://dev1.service-now.com";
@@ -107,6 +109,7 @@ fn page_of_ten_thousand(criterion: &mut Criterion) {
     let config = StreamConfig {
         page_size: u32::try_from(ROWS).expect("fits"),
         prefetch: 0,
+        paging: Paging::Offset,
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()

@@ -15,6 +15,13 @@ use crate::{
     waiting::{DEFAULT_JITTER_SEED, Jitter, RetrySleep, TokioSleep},
 };
 
+/// Whether [`TableClient::execute_with`] retries 429s or returns them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RateLimits {
+    Retry,
+    Return,
+}
+
 /// A Table API client over any [`RequestSender`]: a plain
 /// [`HttpTransport`](servicenow_http::HttpTransport), or a layer over one that adds
 /// credentials and fails in its own typed way (the `servicenow` facade's).
@@ -288,6 +295,24 @@ impl<S: RequestSender> TableClient<S> {
         operation: &str,
         parse: impl Fn(&Response<Bytes>) -> Result<O, TableError<Infallible>>,
     ) -> Result<O, TableError<S::Error>> {
+        self.execute_with(request, operation, parse, RateLimits::Retry)
+            .await
+    }
+
+    /// The sleep between retries (the export waits out a `Retry-After` with it).
+    pub(crate) fn sleeper(&self) -> &dyn RetrySleep {
+        &*self.sleep
+    }
+
+    /// [`execute`](Self::execute), with 429s retried by the policy or returned to the caller
+    /// (the export's concurrency control needs to see them).
+    pub(crate) async fn execute_with<O>(
+        &self,
+        request: Request<Bytes>,
+        operation: &str,
+        parse: impl Fn(&Response<Bytes>) -> Result<O, TableError<Infallible>>,
+        rate_limits: RateLimits,
+    ) -> Result<O, TableError<S::Error>> {
         let method = request.method().clone();
         let mut retry = 0;
         loop {
@@ -321,7 +346,9 @@ impl<S: RequestSender> TableClient<S> {
                     )
                 }
             };
-            let Some(delay) = delay else {
+            let surfaced = rate_limits == RateLimits::Return
+                && matches!(error, TableError::RateLimited { .. });
+            let Some(delay) = delay.filter(|_| !surfaced) else {
                 return Err(error);
             };
             tracing::debug!(operation, retry, ?delay, error = %error, "table api: retrying");

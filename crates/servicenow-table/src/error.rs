@@ -159,6 +159,15 @@ pub enum TableError<E = TransportError> {
         /// Why it would change the query's meaning.
         reason: &'static str,
     },
+    /// An export cannot start or resume as asked: the query has an order of the caller's (an
+    /// export is unordered), or a checkpoint belongs to another export or is damaged.
+    #[error("exporting {table}: {reason}")]
+    Export {
+        /// The table exported.
+        table: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// A table name, field name or sys_id did not pass validation.
     #[error("validating {kind}: refused \"{}\": {reason}", .value.escape_debug())]
     InvalidName {
@@ -361,6 +370,7 @@ impl<E> TableError<E> {
                 value,
                 reason,
             },
+            Self::Export { table, reason } => TableError::Export { table, reason },
             Self::InvalidName {
                 kind,
                 value,

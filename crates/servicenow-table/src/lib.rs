@@ -26,8 +26,11 @@
 //! - **client**: [`TableClient`] sends them through a sender, with [`RetryPolicy`] (idempotent
 //!   requests only, unless the request provably never reached the instance; a sender's own
 //!   failure never);
-//! - **stream**: [`TableClient::stream`] reads a whole table page by page with bounded prefetch,
-//!   every row exactly once while rows are inserted, in memory bounded by the page size.
+//! - **stream**: [`TableClient::stream`] reads a whole table page by page (keyset paging unless
+//!   the caller orders it), every row that exists throughout exactly once, in memory bounded by
+//!   the page size;
+//! - **export**: [`TableClient::export`] reads a whole table unordered, in `sys_id` ranges at
+//!   once under adaptive concurrency, resumable from an [`ExportCheckpoint`].
 //!
 //! ```text
 //!   Query ──build──▶ EncodedQuery ─┐
@@ -41,7 +44,9 @@
 mod aggregate;
 mod client;
 mod error;
+mod export;
 mod keyed_row;
+mod keyset;
 mod names;
 mod options;
 mod query;
@@ -64,6 +69,10 @@ pub use crate::{
     },
     client::TableClient,
     error::{ServiceNowMessage, TableError},
+    export::{
+        Export, ExportBatch, ExportCheckpoint, ExportConfig, ExportStats, RangeCheckpoint,
+        Stopwatch,
+    },
     names::{FieldName, SysId, TableName},
     options::{ApiVersion, DisplayValues, ReadOptions, View, WriteOptions},
     query::{Condition, EncodedQuery, Query},
@@ -71,7 +80,7 @@ pub use crate::{
     request::{ListParams, TableApi},
     response::{Created, Page, error_from_response},
     retry::{RetryOutcome, RetryPolicy},
-    stream::StreamConfig,
+    stream::{Paging, StreamConfig},
     values::{DisplayValue, GlideDateTime, Reference, de},
     waiting::{DEFAULT_JITTER_SEED, RetrySleep, TokioSleep},
 };

@@ -33,7 +33,7 @@ use std::{
     fmt::{self, Display},
 };
 
-use crate::{FieldName, TableError};
+use crate::{FieldName, SysId, TableError};
 
 /// A finished, validated encoded query, ready for `sysparm_query`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -92,30 +92,84 @@ impl EncodedQuery {
 
     /// For a query ordered by sys_id only: the same conditions restricted to
     /// `after < sys_id < before` (in every `^NQ` group), ordered by sys_id.
-    pub(crate) fn restricted_to_sys_id_range(&self, after: &str, before: Option<&str>) -> Self {
+    pub(crate) fn restricted_to_sys_id_range(&self, after: &SysId, before: Option<&SysId>) -> Self {
+        self.within_sys_id_range(
+            Some(SysIdBound::After(after.as_str())),
+            before.map(SysId::as_str),
+        )
+    }
+
+    /// Whether keyset paging applies: no order, or `ORDERBYsys_id` as the only order.
+    pub(crate) fn allows_keyset(&self) -> bool {
+        !self.ordered || self.is_ordered_by_sys_id_only()
+    }
+
+    /// The conditions of a query without order or with `ORDERBYsys_id` as its only order,
+    /// restricted to `lower` (exclusive after a cursor, or inclusive from a partition bound)
+    /// and `sys_id < upper` in every `^NQ` group, ordered by sys_id. The bounds are validated
+    /// sys_ids or hexadecimal partition bounds, never server text.
+    pub(crate) fn within_sys_id_range(
+        &self,
+        lower: Option<SysIdBound<'_>>,
+        upper: Option<&str>,
+    ) -> Self {
         let conditions = self
             .text
             .strip_suffix("ORDERBYsys_id")
             .unwrap_or(&self.text)
             .trim_end_matches('^');
-        let mut range = format!("sys_id>{after}");
-        if let Some(before) = before {
-            range.push_str(&format!("^sys_id<{before}"));
+        let mut range = Vec::new();
+        match lower {
+            Some(SysIdBound::After(after)) => range.push(format!("sys_id>{after}")),
+            Some(SysIdBound::From(from)) => range.push(format!("sys_id>={from}")),
+            None => (),
         }
-        let text = if conditions.is_empty() {
-            format!("{range}^ORDERBYsys_id")
-        } else {
-            let groups: Vec<String> = conditions
-                .split("^NQ")
-                .map(|group| format!("{group}^{range}"))
-                .collect();
-            format!("{}^ORDERBYsys_id", groups.join("^NQ"))
+        if let Some(upper) = upper {
+            range.push(format!("sys_id<{upper}"));
+        }
+        let range = range.join("^");
+        let text = match (conditions.is_empty(), range.is_empty()) {
+            (true, true) => "ORDERBYsys_id".to_owned(),
+            (true, false) => format!("{range}^ORDERBYsys_id"),
+            (false, true) => format!("{conditions}^ORDERBYsys_id"),
+            (false, false) => {
+                let groups: Vec<String> = conditions
+                    .split("^NQ")
+                    .map(|group| format!("{group}^{range}"))
+                    .collect();
+                format!("{}^ORDERBYsys_id", groups.join("^NQ"))
+            }
         };
         Self {
             text,
             ordered: true,
         }
     }
+}
+
+impl EncodedQuery {
+    /// The conditions of a keyset-capable query ordered by sys_id descending (the export's probe
+    /// for the largest key).
+    pub(crate) fn descending_by_sys_id(&self) -> Self {
+        let ascending = self.within_sys_id_range(None, None);
+        let conditions = ascending
+            .text
+            .strip_suffix("ORDERBYsys_id")
+            .unwrap_or_default();
+        Self {
+            text: format!("{conditions}ORDERBYDESCsys_id"),
+            ordered: true,
+        }
+    }
+}
+
+/// The lower end of a sys_id range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SysIdBound<'a> {
+    /// `sys_id>cursor`: after the last row read.
+    After(&'a str),
+    /// `sys_id>=bound`: a partition's first key.
+    From(&'a str),
 }
 
 impl Display for EncodedQuery {
@@ -569,6 +623,10 @@ mod tests {
             .with_stable_order();
         assert_eq!(ordered.as_str(), "ORDERBYnumber^ORDERBYsys_id");
         assert!(!ordered.is_ordered_by_sys_id_only());
+        let (low, high) = (
+            SysId::new("01".repeat(16)).expect("valid"),
+            SysId::new("09".repeat(16)).expect("valid"),
+        );
         let grouped = Query::new()
             .and("a", Condition::eq(1))
             .new_query("b", Condition::eq(2))
@@ -577,17 +635,27 @@ mod tests {
         assert_eq!(
             grouped
                 .with_stable_order()
-                .restricted_to_sys_id_range("01", Some("09"))
+                .restricted_to_sys_id_range(&low, Some(&high))
                 .as_str(),
-            "a=1^sys_id>01^sys_id<09^NQb=2^sys_id>01^sys_id<09^ORDERBYsys_id"
+            format!(
+                "a=1^sys_id>{low}^sys_id<{high}^NQb=2^sys_id>{low}^sys_id<{high}^ORDERBYsys_id"
+            )
+        );
+        assert_eq!(
+            grouped
+                .within_sys_id_range(Some(SysIdBound::From("8")), Some("c"))
+                .as_str(),
+            "a=1^sys_id>=8^sys_id<c^NQb=2^sys_id>=8^sys_id<c^ORDERBYsys_id"
         );
         assert_eq!(
             empty
                 .with_stable_order()
-                .restricted_to_sys_id_range("01", None)
+                .restricted_to_sys_id_range(&low, None)
                 .as_str(),
-            "sys_id>01^ORDERBYsys_id"
+            format!("sys_id>{low}^ORDERBYsys_id")
         );
+        assert!(empty.allows_keyset() && filtered.allows_keyset());
+        assert!(!ordered.allows_keyset());
         let raw = EncodedQuery::unchecked_raw_from_trusted_source("active=true^ORDERBYDESCsys_id");
         assert_eq!(
             raw.with_stable_order().as_str(),

@@ -1,7 +1,8 @@
-//! Pagination as an async `Stream`: offset paging with bounded prefetch, a stable order, and
-//! every row exactly once even while the table grows.
+//! Pagination as an async `Stream`: keyset paging (`keyset.rs`) for a query without an order of
+//! the caller's, offset paging with bounded prefetch otherwise or when asked for
+//! ([`Paging::Offset`]).
 //!
-//! How rows are neither lost nor repeated:
+//! How offset paging keeps rows from being lost or repeated:
 //!
 //! - the query is ordered by `sys_id` (appended when the caller gave no `ORDERBYsys_id`), so
 //!   every row has one place in the order;
@@ -16,8 +17,9 @@
 //!   is the absence of `rel="next"` in `Link`, or else the page that reaches `X-Total-Count`, or
 //!   else (neither header sent) an empty page.
 //!
-//! Rows deleted during the stream can still be missed by offset paging; the caller's own
-//! `ORDERBY` (then followed by `sys_id`) disables the exactly-once filter.
+//! Rows deleted during the stream can still be missed by offset paging (keyset paging cannot
+//! miss them); the caller's own `ORDERBY` (then followed by `sys_id`) disables the
+//! exactly-once filter. Every sys_id that enters a query is validated first.
 
 use std::collections::VecDeque;
 
@@ -26,9 +28,27 @@ use serde::de::DeserializeOwned;
 use servicenow_http::RequestSender;
 
 use crate::{
-    EncodedQuery, FieldName, ListParams, ReadOptions, TableClient, TableError, TableName,
+    EncodedQuery, FieldName, ListParams, ReadOptions, SysId, TableClient, TableError, TableName,
+    client::RateLimits,
     keyed_row::KeyedRow,
+    keyset::{KeysetPager, checked_sys_id},
 };
+
+/// How a stream pages through the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Paging {
+    /// Keyset paging (`sys_id>LAST^ORDERBYsys_id`) when the query has no order of the
+    /// caller's (or orders by `sys_id` only), offset paging otherwise (the default): each page
+    /// costs the instance the same, and a row that exists for the whole stream is delivered
+    /// exactly once whatever is written meanwhile. Prefetch is at most one page.
+    #[default]
+    Keyset,
+    /// `sysparm_offset` paging with [`prefetch`](StreamConfig::prefetch) pages in flight: the
+    /// instance reads and discards every skipped row, and a row deleted during the stream can
+    /// push another past the reader.
+    Offset,
+}
 
 /// Page size and prefetch depth of [`TableClient::stream`]: memory stays bounded by about
 /// `page_size × (prefetch + 1)` rows, whatever the table size (at most `prefetch + 1` pages
@@ -42,6 +62,8 @@ pub struct StreamConfig {
     /// handed out, pages `k + 1 ..= k + prefetch` are already on their way. 0 reads one page
     /// at a time.
     pub prefetch: usize,
+    /// Keyset (the default) or offset paging.
+    pub paging: Paging,
 }
 
 impl StreamConfig {
@@ -55,6 +77,7 @@ impl Default for StreamConfig {
         Self {
             page_size: 1_000,
             prefetch: Self::DEFAULT_PREFETCH,
+            paging: Paging::Keyset,
         }
     }
 }
@@ -78,16 +101,22 @@ impl<S: RequestSender> TableClient<S> {
             .with_stable_order();
         let exactly_once = query.is_ordered_by_sys_id_only();
         let mut options = options;
-        if exactly_once
-            && !options.fields.is_empty()
-            && !options
-                .fields
-                .iter()
-                .any(|field| field.as_str() == "sys_id")
-        {
-            if let Ok(sys_id) = FieldName::new("sys_id") {
-                options.fields.push(sys_id);
-            }
+        if exactly_once {
+            with_sys_id_field(&mut options);
+        }
+        if config.paging == Paging::Keyset && query.allows_keyset() {
+            let pager = KeysetPager::new(
+                self,
+                table.clone(),
+                query,
+                options,
+                config.page_size,
+                config.prefetch > 0,
+            );
+            let rows = futures::stream::unfold(pager, |mut pager| async move {
+                pager.next_row().await.map(|row| (row, pager))
+            });
+            return rows.left_stream();
         }
         let state = Pager {
             client: self,
@@ -108,20 +137,35 @@ impl<S: RequestSender> TableClient<S> {
         futures::stream::unfold(state, |mut state| async move {
             state.next_row().await.map(|row| (row, state))
         })
+        .right_stream()
+    }
+}
+
+/// Adds `sys_id` to an explicit field list (paging needs it; all fields include it).
+pub(crate) fn with_sys_id_field(options: &mut ReadOptions) {
+    if !options.fields.is_empty()
+        && !options
+            .fields
+            .iter()
+            .any(|field| field.as_str() == "sys_id")
+    {
+        if let Ok(sys_id) = FieldName::new("sys_id") {
+            options.fields.push(sys_id);
+        }
     }
 }
 
 /// One fetched page: rows with their sys_ids, and what the headers said about the rest.
-struct FetchedPage<R> {
-    offset: u64,
-    rows: Vec<KeyedRow<R>>,
-    total_count: Option<u64>,
-    has_next: Option<bool>,
+pub(crate) struct FetchedPage<R> {
+    pub(crate) offset: u64,
+    pub(crate) rows: Vec<KeyedRow<R>>,
+    pub(crate) total_count: Option<u64>,
+    pub(crate) has_next: Option<bool>,
 }
 
 impl<R> FetchedPage<R> {
     /// Whether this page is the last one (see the module docs).
-    fn is_last(&self, page_size: u32) -> bool {
+    pub(crate) fn is_last(&self, page_size: u32) -> bool {
         match (self.has_next, self.total_count) {
             (Some(has_next), _) => !has_next,
             (None, Some(total)) => self.offset + u64::from(page_size) >= total,
@@ -131,7 +175,7 @@ impl<R> FetchedPage<R> {
 }
 
 /// A page on its way: the future of one list request, parsed.
-type PageFuture<'a, S, R> =
+pub(crate) type PageFuture<'a, S, R> =
     BoxFuture<'a, Result<FetchedPage<R>, TableError<<S as RequestSender>::Error>>>;
 
 struct Pager<'a, S: RequestSender, R> {
@@ -147,7 +191,7 @@ struct Pager<'a, S: RequestSender, R> {
     /// Pages accepted and not yet handed out, oldest first; the exactly-once filter applies as
     /// each row is handed out (no row is copied in between).
     ready: VecDeque<std::vec::IntoIter<KeyedRow<R>>>,
-    last_sys_id: Option<String>,
+    last_sys_id: Option<SysId>,
     previous_total: Option<u64>,
     gap_pending: bool,
     finished: bool,
@@ -156,8 +200,10 @@ struct Pager<'a, S: RequestSender, R> {
 impl<'a, S: RequestSender, R: DeserializeOwned + Send + 'a> Pager<'a, S, R> {
     async fn next_row(&mut self) -> Option<Result<R, TableError<S::Error>>> {
         loop {
-            if let Some(row) = self.next_ready_row() {
-                return Some(Ok(row));
+            match self.next_ready_row() {
+                Ok(Some(row)) => return Some(Ok(row)),
+                Ok(None) => (),
+                Err(error) => return Some(Err(self.fail(error))),
             }
             if self.finished {
                 return None;
@@ -168,6 +214,7 @@ impl<'a, S: RequestSender, R: DeserializeOwned + Send + 'a> Pager<'a, S, R> {
                     self.client,
                     self.table.clone(),
                     self.params(self.query.clone(), self.next_offset),
+                    self.next_offset,
                 );
                 self.in_flight.push_back(page);
                 self.next_offset += u64::from(self.page_size);
@@ -194,9 +241,14 @@ impl<'a, S: RequestSender, R: DeserializeOwned + Send + 'a> Pager<'a, S, R> {
             let table_changed =
                 page.total_count.is_none() || page.total_count != self.previous_total;
             self.gap_pending |= table_changed;
-            let first = page.rows.iter().find_map(|keyed| keyed.sys_id.clone());
+            let first = match page.rows.iter().find_map(|keyed| keyed.sys_id.clone()) {
+                Some(sys_id) => {
+                    Some(checked_sys_id(&self.table, sys_id).map_err(TableError::widen)?)
+                }
+                None => None,
+            };
             if self.gap_pending && (first.is_some() || is_last) {
-                self.fill_gap(first.as_deref()).await?;
+                self.fill_gap(first.as_ref()).await?;
                 self.gap_pending = false;
             }
         }
@@ -210,7 +262,7 @@ impl<'a, S: RequestSender, R: DeserializeOwned + Send + 'a> Pager<'a, S, R> {
     }
 
     /// Reads the rows between the last one emitted and `before` (or the end), sequentially.
-    async fn fill_gap(&mut self, before: Option<&str>) -> Result<(), TableError<S::Error>> {
+    async fn fill_gap(&mut self, before: Option<&SysId>) -> Result<(), TableError<S::Error>> {
         let Some(after) = self.last_sys_id.clone() else {
             return Ok(());
         };
@@ -221,6 +273,7 @@ impl<'a, S: RequestSender, R: DeserializeOwned + Send + 'a> Pager<'a, S, R> {
                 self.client,
                 self.table.clone(),
                 self.params(query.clone(), offset),
+                offset,
             )
             .await?;
             let is_last = page.is_last(self.page_size);
@@ -234,26 +287,28 @@ impl<'a, S: RequestSender, R: DeserializeOwned + Send + 'a> Pager<'a, S, R> {
     }
 
     /// The next row of the accepted pages that the exactly-once filter lets through.
-    fn next_ready_row(&mut self) -> Option<R> {
+    fn next_ready_row(&mut self) -> Result<Option<R>, TableError<S::Error>> {
         while let Some(page) = self.ready.front_mut() {
             for KeyedRow { sys_id, row } in page.by_ref() {
                 // A row without a sys_id (which the instance always sends when asked) cannot
                 // be checked, so it is passed on rather than lost.
                 if let (true, Some(sys_id)) = (self.exactly_once, sys_id) {
+                    // Validated: it enters the query of a gap read.
+                    let sys_id = checked_sys_id(&self.table, sys_id).map_err(TableError::widen)?;
                     if self
                         .last_sys_id
-                        .as_deref()
-                        .is_some_and(|last| sys_id.as_str() <= last)
+                        .as_ref()
+                        .is_some_and(|last| sys_id <= *last)
                     {
                         continue;
                     }
                     self.last_sys_id = Some(sys_id);
                 }
-                return Some(row);
+                return Ok(Some(row));
             }
             self.ready.pop_front();
         }
-        None
+        Ok(None)
     }
 
     fn params(&self, query: EncodedQuery, offset: u64) -> ListParams {
@@ -273,10 +328,23 @@ impl<'a, S: RequestSender, R: DeserializeOwned + Send + 'a> Pager<'a, S, R> {
     }
 }
 
-fn fetch_page<'a, S: RequestSender, R: DeserializeOwned + Send + 'a>(
+/// One list request, parsed; `offset` is where the page starts (for its end rule).
+pub(crate) fn fetch_page<'a, S: RequestSender, R: DeserializeOwned + Send + 'a>(
     client: &'a TableClient<S>,
     table: TableName,
     params: ListParams,
+    offset: u64,
+) -> PageFuture<'a, S, R> {
+    fetch_page_with(client, table, params, offset, RateLimits::Retry)
+}
+
+/// [`fetch_page`], with 429s retried or returned.
+pub(crate) fn fetch_page_with<'a, S: RequestSender, R: DeserializeOwned + Send + 'a>(
+    client: &'a TableClient<S>,
+    table: TableName,
+    params: ListParams,
+    offset: u64,
+    rate_limits: RateLimits,
 ) -> PageFuture<'a, S, R> {
     async move {
         let operation = format!("stream {table}");
@@ -286,12 +354,15 @@ fn fetch_page<'a, S: RequestSender, R: DeserializeOwned + Send + 'a>(
             .map_err(TableError::widen)?;
         // One pass over the body gives each row as `R` and its sys_id (see `keyed_row.rs`).
         let page = client
-            .execute(request, &operation, |response| {
-                client.api().parse_page::<KeyedRow<R>>(response, &operation)
-            })
+            .execute_with(
+                request,
+                &operation,
+                |response| client.api().parse_page::<KeyedRow<R>>(response, &operation),
+                rate_limits,
+            )
             .await?;
         Ok(FetchedPage {
-            offset: params.offset.unwrap_or(0),
+            offset,
             rows: page.records,
             total_count: page.total_count,
             has_next: page.has_next,

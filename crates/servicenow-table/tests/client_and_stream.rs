@@ -7,8 +7,8 @@ use std::{sync::atomic::Ordering, time::Duration};
 use futures::TryStreamExt;
 use servicenow_oauth::InstanceUrl;
 use servicenow_table::{
-    Condition, ListParams, Query, ReadOptions, Record, RetryPolicy, StreamConfig, TableClient,
-    TableError, TableName, WriteOptions,
+    Condition, ListParams, Paging, Query, ReadOptions, Record, RetryPolicy, StreamConfig,
+    TableClient, TableError, TableName, WriteOptions,
 };
 use support::{FakeTable, Fault, sys_id};
 
@@ -61,6 +61,7 @@ async fn short_and_empty_pages_from_acls_do_not_end_the_stream() {
         StreamConfig {
             page_size: 5,
             prefetch: 2,
+            paging: Paging::Offset,
         },
     )
     .await
@@ -80,6 +81,7 @@ async fn the_end_is_found_with_link_alone_with_count_alone_and_with_neither() {
             StreamConfig {
                 page_size: 5,
                 prefetch: 3,
+                paging: Paging::Offset,
             },
         )
         .await
@@ -115,6 +117,7 @@ async fn a_stable_order_by_sys_id_is_added_and_the_callers_query_kept() {
             StreamConfig {
                 page_size: 2,
                 prefetch: 1,
+                paging: Paging::Offset,
             },
         )
         .try_collect()
@@ -143,6 +146,7 @@ async fn prefetch_keeps_the_page_being_read_and_at_most_prefetch_more_in_flight(
             StreamConfig {
                 page_size: 10,
                 prefetch,
+                paging: Paging::Offset,
             },
         )
         .await
@@ -183,6 +187,7 @@ async fn idempotent_reads_are_retried_through_faults() {
         StreamConfig {
             page_size: 5,
             prefetch: 2,
+            paging: Paging::Offset,
         },
     )
     .await

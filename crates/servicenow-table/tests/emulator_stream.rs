@@ -17,7 +17,7 @@ use rand::{Rng, SeedableRng};
 use serde::Deserialize;
 use servicenow_emulator::{Emulator, EmulatorHandle, FaultPlan, RateLimitRule};
 use servicenow_table::{
-    FieldName, ListParams, ReadOptions, Record, StreamConfig, TableName, WriteOptions,
+    FieldName, ListParams, Paging, ReadOptions, Record, StreamConfig, TableName, WriteOptions,
 };
 
 const ROWS: usize = 100_000;
@@ -138,6 +138,7 @@ async fn a_100k_row_stream_returns_every_row_exactly_once_while_rows_are_inserte
         StreamConfig {
             page_size: 1_000,
             prefetch: 3,
+            paging: Paging::Offset,
         },
     )
     .await;
@@ -216,6 +217,7 @@ async fn the_same_stream_survives_ten_percent_faults_and_a_rate_limit() {
         StreamConfig {
             page_size: 1_000,
             prefetch: 2,
+            paging: Paging::Offset,
         },
     )
     .await;

@@ -15,7 +15,8 @@ use servicenow_emulator::Emulator;
 use servicenow_http::{ReqwestTransport, TransportConfig};
 use servicenow_oauth::InstanceUrl;
 use servicenow_table::{
-    FieldName, GlideDateTime, ReadOptions, Reference, StreamConfig, TableClient, TableName, de,
+    FieldName, GlideDateTime, Paging, ReadOptions, Reference, StreamConfig, TableClient, TableName,
+    de,
 };
 
 const TEST_NAME: &str = "streaming_a_million_rows_peaks_at_about_the_memory_of_ten_thousand";
@@ -118,6 +119,7 @@ fn child_streams_and_reports_its_peak(url: &str) {
             StreamConfig {
                 page_size: 1_000,
                 prefetch: 2,
+                paging: Paging::Offset,
             },
         );
         stream

@@ -7,7 +7,9 @@ use bytes::Bytes;
 use futures::TryStreamExt;
 use servicenow_http::{HttpTransport, TransportError, async_trait};
 use servicenow_oauth::InstanceUrl;
-use servicenow_table::{ReadOptions, Record, RetryPolicy, StreamConfig, TableClient, TableName};
+use servicenow_table::{
+    Paging, ReadOptions, Record, RetryPolicy, StreamConfig, TableClient, TableName,
+};
 
 const PAGE: usize = 5;
 
@@ -130,6 +132,7 @@ async fn a_row_pushed_past_an_early_evaluated_page_is_read_from_the_gap() {
             StreamConfig {
                 page_size: PAGE as u32,
                 prefetch: 2,
+                paging: Paging::Offset,
             },
         )
         .try_collect()

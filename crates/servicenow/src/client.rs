@@ -6,8 +6,8 @@ use futures::{Stream, StreamExt as _};
 use serde::{Serialize, de::DeserializeOwned};
 use servicenow_oauth::InstanceUrl;
 use servicenow_table::{
-    Created, EncodedQuery, ListParams, Page, ReadOptions, StreamConfig, SysId, TableClient,
-    TableName, WriteOptions,
+    Created, EncodedQuery, Export, ExportCheckpoint, ExportConfig, ListParams, Page, ReadOptions,
+    StreamConfig, SysId, TableClient, TableName, WriteOptions,
 };
 
 use crate::{
@@ -136,6 +136,43 @@ impl<T: DeserializeOwned + Send + 'static> Table<T> {
         self.tables
             .stream::<T>(&self.name, query, options, config)
             .map(|item| item.map_err(Error::from))
+    }
+
+    /// Every record matching `query`, **unordered**, read by several keyset streams at once
+    /// under adaptive concurrency (see [`TableClient::export`]): the fast way to read a whole
+    /// table. [`Export::next_batch`] gives pages and [`Export::checkpoint`] where the export
+    /// stands; [`Export::into_rows`] gives rows. Its errors convert into [`Error`] with `?`.
+    pub fn export(
+        &self,
+        query: Option<EncodedQuery>,
+        options: ReadOptions,
+        config: ExportConfig,
+    ) -> Result<Export<'_, ClientTransport, T>> {
+        Ok(self.tables.export(
+            &self.name,
+            query,
+            options,
+            config,
+            Arc::new(crate::clock::MonotonicStopwatch::start()),
+        )?)
+    }
+
+    /// [`export`](Self::export), continuing from a checkpoint of the same table and query.
+    pub fn resume_export(
+        &self,
+        query: Option<EncodedQuery>,
+        options: ReadOptions,
+        config: ExportConfig,
+        checkpoint: &ExportCheckpoint,
+    ) -> Result<Export<'_, ClientTransport, T>> {
+        Ok(self.tables.resume_export(
+            &self.name,
+            query,
+            options,
+            config,
+            Arc::new(crate::clock::MonotonicStopwatch::start()),
+            checkpoint,
+        )?)
     }
 
     /// The record with this `sys_id`.

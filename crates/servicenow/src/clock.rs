@@ -181,3 +181,19 @@ mod tests {
         assert!(after.saturating_duration_since(before) >= Duration::from_secs(3600));
     }
 }
+
+/// The export's latency clock: the monotonic clock since the export started.
+#[derive(Debug)]
+pub(crate) struct MonotonicStopwatch(std::time::Instant);
+
+impl MonotonicStopwatch {
+    pub(crate) fn start() -> Self {
+        Self(std::time::Instant::now())
+    }
+}
+
+impl servicenow_table::Stopwatch for MonotonicStopwatch {
+    fn since_start(&self) -> Duration {
+        self.0.elapsed()
+    }
+}

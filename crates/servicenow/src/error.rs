@@ -158,6 +158,7 @@ fn table_kind(error: &TableError<Infallible>) -> ErrorKind {
         TableError::BadRequest { .. }
         | TableError::UnsafeQuery { .. }
         | TableError::InvalidName { .. }
+        | TableError::Export { .. }
         | TableError::Serialize { .. } => ErrorKind::InvalidInput,
         TableError::RateLimited { .. }
         | TableError::TransactionTimeout { .. }

@@ -14,7 +14,9 @@ use serde::Deserialize;
 use servicenow::{
     Client, ManualClock, Servicenow,
     oauth::{ClientId, ClientSecret, InstanceUrl, OAuthClient, RedirectUri},
-    table::{FieldName, ReadOptions, Record, RetryPolicy, StreamConfig, SysId, WriteOptions},
+    table::{
+        FieldName, Paging, ReadOptions, Record, RetryPolicy, StreamConfig, SysId, WriteOptions,
+    },
     transport::{ReqwestTransport, TransportConfig},
 };
 use servicenow_emulator::{
@@ -194,6 +196,7 @@ async fn a_100k_row_stream_survives_inserts_and_a_token_expiring_mid_stream_unno
             StreamConfig {
                 page_size: 1_000,
                 prefetch: 2,
+                paging: Paging::Offset,
             },
         )
         .map_ok(|row| {
@@ -283,6 +286,7 @@ async fn a_100k_row_stream_survives_faults_a_rate_limit_and_hourly_token_expiry(
             StreamConfig {
                 page_size: 1_000,
                 prefetch: 2,
+                paging: Paging::Offset,
             },
         )
         .map_ok(|row| row.sys_id)

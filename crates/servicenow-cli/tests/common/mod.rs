@@ -10,7 +10,8 @@ use std::{
 };
 
 use servicenow_emulator::{
-    ClientRegistration, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Emulator, EmulatorHandle,
+    ClientRegistration, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Emulator, EmulatorBuilder,
+    EmulatorHandle,
 };
 use tokio::{
     io::{AsyncReadExt as _, AsyncWriteExt as _},
@@ -33,27 +34,24 @@ pub struct World {
 
 impl World {
     pub async fn start(incidents: u64) -> Self {
-        Self::start_with(incidents, |client| client).await
+        Self::start_with(incidents, |builder| builder).await
     }
 
-    /// As [`start`](Self::start), with the confidential client's registration changed by
-    /// `configure` (a JWT endpoint, for instance).
+    /// [`start`](Self::start) with more emulator configuration (a cost model, say).
     pub async fn start_with(
         incidents: u64,
-        configure: impl FnOnce(ClientRegistration) -> ClientRegistration,
+        configure: impl FnOnce(EmulatorBuilder) -> EmulatorBuilder,
     ) -> Self {
         let port = free_port();
         let redirect_uri = format!("http://127.0.0.1:{port}/callback");
-        let emulator = Emulator::builder()
-            .client(configure(ClientRegistration::confidential(
+        let builder = Emulator::builder()
+            .client(ClientRegistration::confidential(
                 DEFAULT_CLIENT_ID,
                 DEFAULT_CLIENT_SECRET,
                 vec![redirect_uri.clone()],
-            )))
-            .rows("incident", incidents)
-            .start()
-            .await
-            .unwrap();
+            ))
+            .rows("incident", incidents);
+        let emulator = configure(builder).start().await.unwrap();
         Self {
             emulator,
             redirect_uri,

@@ -147,6 +147,11 @@ impl Table {
         id < self.id_end() && !self.deleted.contains(&id)
     }
 
+    /// Deleted ids in `range`.
+    pub(crate) fn deleted_in(&self, range: std::ops::Range<u64>) -> usize {
+        self.deleted.range(range).count()
+    }
+
     pub(crate) fn live_count(&self) -> u64 {
         self.id_end() - self.deleted.len() as u64
     }

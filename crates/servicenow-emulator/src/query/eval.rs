@@ -22,6 +22,13 @@ fn holds<V: AsRef<str>>(condition: &Condition, value: &mut impl FnMut(&str) -> V
     let actual = value(&condition.field);
     let actual = actual.as_ref();
     let expected = condition.value.as_str();
+    // A sys_id is a GUID string: it compares as text even when a bound looks like a number
+    // (`sys_id>00000000000000000000000000000001`, a partition bound).
+    let compare_values: fn(&str, &str) -> Ordering = if is_sys_id_field(&condition.field) {
+        |left, right| left.cmp(right)
+    } else {
+        compare_values
+    };
     match condition.operator {
         Operator::Equals => actual == expected,
         Operator::NotEquals => actual != expected,
@@ -46,6 +53,11 @@ fn holds<V: AsRef<str>>(condition: &Condition, value: &mut impl FnMut(&str) -> V
             None => false,
         },
     }
+}
+
+/// Whether a (possibly dot-walked) field is a `sys_id`.
+fn is_sys_id_field(field: &str) -> bool {
+    field == "sys_id" || field.ends_with(".sys_id")
 }
 
 /// The order of two field values: integers numerically and before non-integers; everything

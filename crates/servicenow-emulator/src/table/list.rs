@@ -16,6 +16,7 @@ use super::{
 };
 use crate::{
     FirstPagePrevLink, Settings,
+    cost::ListWork,
     data::{Database, RowBuffer, Table},
     query::{EncodedQuery, compare_values},
     server::{Incoming, Shared},
@@ -55,7 +56,15 @@ impl QueryCache {
 
 /// Which rows a query selects, in order.
 enum Selection {
-    Natural { descending: bool },
+    Natural {
+        descending: bool,
+    },
+    /// The live ids in `start..end`, ascending: a `sys_id` range (keyset paging) on a table
+    /// whose natural order is `sys_id` order, found by binary search instead of a scan.
+    IdRange {
+        start: u64,
+        end: u64,
+    },
     Ids(Arc<Vec<u64>>),
 }
 
@@ -72,6 +81,19 @@ pub(super) fn list(
     request: &Incoming,
     route: &TableRoute,
     settings: &Settings,
+) -> (Response<Body>, ListWork) {
+    let mut work = ListWork::default();
+    let response = list_counting(shared, request, route, settings, &mut work);
+    (response, work)
+}
+
+/// [`list`], recording in `work` what the database did (for the cost model).
+fn list_counting(
+    shared: &Shared,
+    request: &Incoming,
+    route: &TableRoute,
+    settings: &Settings,
+    work: &mut ListWork,
 ) -> Response<Body> {
     let raw_query = request.uri.query().unwrap_or_default();
     let pairs = form_pairs(raw_query.as_bytes());
@@ -103,6 +125,7 @@ pub(super) fn list(
     };
     let total = match &selection {
         Selection::Natural { .. } => table.live_count(),
+        Selection::IdRange { start, end } => (end - start) - table.deleted_in(*start..*end) as u64,
         Selection::Ids(ids) => ids.len() as u64,
     };
     let page: Vec<u64> = match &selection {
@@ -113,12 +136,23 @@ pub(super) fn list(
             .live_ids_descending_from(offset)
             .take(limit as usize)
             .collect(),
+        Selection::IdRange { start, end } => (*start..*end)
+            .filter(|id| table.is_live(*id))
+            .skip(offset as usize)
+            .take(limit as usize)
+            .collect(),
         Selection::Ids(ids) => ids
             .iter()
             .skip(offset.min(ids.len() as u64) as usize)
             .take(limit as usize)
             .copied()
             .collect(),
+    };
+    let no_count = flag("sysparm_no_count");
+    *work = ListWork {
+        rendered: page.len() as u64,
+        skipped: offset.min(total),
+        counted: if no_count { 0 } else { total },
     };
     if settings
         .transaction_timeout_above_rows
@@ -151,7 +185,6 @@ pub(super) fn list(
     }
     body.extend_from_slice(b"]}");
     drop(database);
-    let no_count = flag("sysparm_no_count");
     let mut response = json_response(StatusCode::OK, body);
     if !no_count {
         insert_header(&mut response, "X-Total-Count", &total.to_string());
@@ -269,6 +302,9 @@ fn select(
             _ => (),
         }
     }
+    if let Some((start, end)) = sys_id_range(table, query) {
+        return Selection::IdRange { start, end };
+    }
     if let Some(ids) = shared
         .query_cache
         .lock()
@@ -297,6 +333,60 @@ fn select(
         .lock()
         .put(&table.name, table.version, query_text, Arc::clone(&ids));
     Selection::Ids(ids)
+}
+
+/// For a query that is only a range of `sys_id`s (`sys_id>A^sys_id<B`, in any of `>`, `>=`,
+/// `<`, `<=`), ascending, on a table in `sys_id` order: the ids of the range.
+fn sys_id_range(table: &Table, query: &EncodedQuery) -> Option<(u64, u64)> {
+    use crate::query::Operator;
+    let ascending = match query.order_by.as_slice() {
+        [] => true,
+        [only] => only.field == "sys_id" && !only.descending,
+        _ => false,
+    };
+    let [group] = query.groups.as_slice() else {
+        return None;
+    };
+    if !ascending || !table.is_ordered_by("sys_id") || group.clauses.is_empty() {
+        return None;
+    }
+    let (mut start, mut end) = (0, table.id_end());
+    // The first id whose sys_id is not below `bound` (or not at or below it).
+    let first_id = |bound: &str, inclusive: bool| {
+        let (mut low, mut high) = (0, table.id_end());
+        while low < high {
+            let middle = low + (high - low) / 2;
+            let sys_id = table.sys_id_of(middle);
+            let before = if inclusive {
+                sys_id.as_str() < bound
+            } else {
+                sys_id.as_str() <= bound
+            };
+            if before {
+                low = middle + 1;
+            } else {
+                high = middle;
+            }
+        }
+        low
+    };
+    for clause in &group.clauses {
+        let [condition] = clause.as_slice() else {
+            return None;
+        };
+        if condition.field != "sys_id" {
+            return None;
+        }
+        let value = condition.value.as_str();
+        match condition.operator {
+            Operator::GreaterThan => start = start.max(first_id(value, false)),
+            Operator::GreaterOrEqual => start = start.max(first_id(value, true)),
+            Operator::LessThan => end = end.min(first_id(value, true)),
+            Operator::LessOrEqual => end = end.min(first_id(value, false)),
+            _ => return None,
+        }
+    }
+    Some((start, end.max(start)))
 }
 
 /// `ids` sorted by the query's ORDERBY keys, ties in natural order.
@@ -392,7 +482,46 @@ fn link_header(
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
+
+    #[test]
+    fn a_sys_id_range_found_by_binary_search_is_the_range_a_scan_finds() {
+        let rows = BTreeMap::from([("incident".to_owned(), 300)]);
+        let mut database = Database::new(5, &rows, crate::Dataset::Generated);
+        for id in [0, 10, 11, 150, 299] {
+            database.delete("incident", id).expect("live row");
+        }
+        let table = &database.tables["incident"];
+        let mut bounds: Vec<String> = [0, 1, 10, 12, 150, 151, 298, 299]
+            .iter()
+            .map(|id| table.sys_id_of(*id))
+            .collect();
+        // Between two sys_ids, below the first and above the last.
+        bounds.push(format!("{}8", &table.sys_id_of(40)[..31]));
+        bounds.extend(["0".repeat(32), "f".repeat(32), "5".to_owned()]);
+        for low in &bounds {
+            for (high, operators) in bounds.iter().zip([(">", "<"), (">=", "<=")].iter().cycle()) {
+                let text = format!(
+                    "sys_id{}{low}^sys_id{}{high}^ORDERBYsys_id",
+                    operators.0, operators.1
+                );
+                let query = EncodedQuery::parse(&text).expect("parses");
+                let (start, end) = sys_id_range(table, &query).expect("a range query");
+                let fast: Vec<u64> = (start..end).filter(|id| table.is_live(*id)).collect();
+                let scan: Vec<u64> = table
+                    .live_ids_from(0)
+                    .filter(|id| {
+                        query.matches(|field| {
+                            database.path_value(table, *id, field).unwrap_or_default()
+                        })
+                    })
+                    .collect();
+                assert_eq!(fast, scan, "{text}");
+            }
+        }
+    }
 
     #[test]
     fn the_link_header_matches_the_captured_example() {

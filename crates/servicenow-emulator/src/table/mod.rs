@@ -15,6 +15,7 @@ pub(crate) use list::QueryCache;
 
 use crate::{
     FaultKind,
+    cost::SESSION_COOKIE,
     rate_limit::RateDecision,
     server::{Incoming, Shared},
     wire::{self, Body, HandlerResult, error_envelope},
@@ -83,6 +84,26 @@ pub(crate) async fn handle(shared: &Arc<Shared>, request: &Incoming) -> HandlerR
         );
         return Ok(with_common_headers(response, Some(decision)));
     }
+    // The cost model (opt-in): a thread on a node for the request's modelled time.
+    let admission = match &shared.cost {
+        None => None,
+        Some(cost) => match cost
+            .admit(session_cookie(request).as_deref(), shared.seed)
+            .await
+        {
+            Some(admission) => {
+                shared.counters.executing_started();
+                Some((admission, tokio::time::Instant::now()))
+            }
+            None => {
+                shared.counters.bump(|counters| &mut counters.queue_full);
+                return Ok(with_common_headers(
+                    queue_full(cost.model.queue_full_retry_after),
+                    decision.as_ref(),
+                ));
+            }
+        },
+    };
     if let Some(latency) = settings.faults.added_latency {
         tokio::time::sleep(latency).await;
     }
@@ -123,9 +144,12 @@ pub(crate) async fn handle(shared: &Arc<Shared>, request: &Incoming) -> HandlerR
         }
         Some(FaultKind::TruncatedBody) => truncate = true,
     }
+    let mut work = None;
     let response = match (&request.method, route.sys_id.is_some()) {
         (&Method::GET, false) if !is_large_page(request) => {
-            list::list(shared, request, &route, &settings)
+            let (response, list_work) = list::list(shared, request, &route, &settings);
+            work = Some(list_work);
+            response
         }
         (&Method::GET, false) => {
             // A large page is rendered on the blocking pool: thousands of rows take tens of
@@ -133,9 +157,13 @@ pub(crate) async fn handle(shared: &Arc<Shared>, request: &Incoming) -> HandlerR
             // served by it (a prefetched page's transfer, another client's token request).
             let shared = Arc::clone(shared);
             let request = request.clone();
-            tokio::task::spawn_blocking(move || list::list(&shared, &request, &route, &settings))
-                .await
-                .map_err(std::io::Error::other)?
+            let (response, list_work) = tokio::task::spawn_blocking(move || {
+                list::list(&shared, &request, &route, &settings)
+            })
+            .await
+            .map_err(std::io::Error::other)?;
+            work = Some(list_work);
+            response
         }
         (&Method::GET, true) => list::get_record(shared, request, &route),
         (&Method::POST, false) => write::create(shared, request, &route, &user),
@@ -143,7 +171,32 @@ pub(crate) async fn handle(shared: &Arc<Shared>, request: &Incoming) -> HandlerR
         (&Method::DELETE, true) => write::delete(shared, request, &route, &settings),
         _ => error_envelope(StatusCode::METHOD_NOT_ALLOWED, "Method not Supported", None),
     };
-    let response = with_common_headers(response, decision.as_ref());
+    let mut response = with_common_headers(response, decision.as_ref());
+    if let (Some(cost), Some((admission, started))) = (&shared.cost, admission) {
+        let modelled = match work {
+            Some(work) => cost.model.list_time(work),
+            None => cost.model.request_time(),
+        };
+        // The real rendering above is part of the modelled time, not added to it.
+        if modelled > cost.model.quota() {
+            tokio::time::sleep_until(started + cost.model.quota()).await;
+            shared
+                .counters
+                .bump(|counters| &mut counters.transactions_cancelled);
+            response = with_common_headers(transaction_cancelled(), decision.as_ref());
+        } else {
+            tokio::time::sleep_until(started + modelled).await;
+        }
+        if let Some(session) = &admission.new_session {
+            insert_header(
+                &mut response,
+                "Set-Cookie",
+                &format!("{SESSION_COOKIE}={session}; Path=/; HttpOnly"),
+            );
+        }
+        drop(admission);
+        shared.counters.executing_finished();
+    }
     if !truncate {
         return Ok(response);
     }
@@ -159,6 +212,35 @@ fn is_large_page(request: &Incoming) -> bool {
     const INLINE_ROWS: u64 = 100;
     let pairs = wire::form_pairs(request.uri.query().unwrap_or_default().as_bytes());
     list::page_limit(&pairs) > INLINE_ROWS
+}
+
+/// The session a request names with the `JSESSIONID` cookie.
+fn session_cookie(request: &Incoming) -> Option<String> {
+    request
+        .headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| value.to_owned())
+        .filter(|value| !value.is_empty() && value.len() <= 128)
+}
+
+/// 429 for a request that found its node's `API_INT` queue full. The real body of this case
+/// is not documented (§6 of `servicenow-api-more.md` says only "overflow returns 429"); the
+/// emulator sends the documented error envelope.
+fn queue_full(retry_after: Option<u64>) -> Response<Body> {
+    let mut response = error_envelope(
+        StatusCode::TOO_MANY_REQUESTS,
+        "Too Many Requests",
+        Some("The API_INT semaphore queue of this node is full"),
+    );
+    if let Some(seconds) = retry_after {
+        insert_header(&mut response, "Retry-After", &seconds.to_string());
+    }
+    response
 }
 
 pub(crate) fn transaction_cancelled() -> Response<Body> {

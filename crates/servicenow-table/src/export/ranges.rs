@@ -1,0 +1,210 @@
+//! The key space of an export: `sys_id` ranges as 128-bit numbers (a sys_id is 32 lowercase
+//! hexadecimal digits, whose text order is their numeric order), how a range is split, and the
+//! checkpoint that records each range's cursor.
+
+use serde::{Deserialize, Serialize};
+
+use crate::SysId;
+
+/// A sys_id as a number (`None` for text that is not 32 hexadecimal digits).
+pub(crate) fn key_of(sys_id: &str) -> Option<u128> {
+    (sys_id.len() == 32)
+        .then(|| u128::from_str_radix(sys_id, 16).ok())
+        .flatten()
+}
+
+/// The 32-digit lowercase text of a key: a bound that compares like a sys_id.
+pub(crate) fn text_of(key: u128) -> String {
+    format!("{key:032x}")
+}
+
+/// One range of the export and how far it has been delivered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RangeCheckpoint {
+    /// Inclusive lower bound (32 hexadecimal digits); `None` is open.
+    pub from: Option<String>,
+    /// Exclusive upper bound (32 hexadecimal digits); `None` is open.
+    pub below: Option<String>,
+    /// The last sys_id delivered from this range.
+    pub cursor: Option<String>,
+    /// Every row of the range has been delivered.
+    pub done: bool,
+}
+
+/// Where an export stands: enough to resume it without a repeated or missing row (every range
+/// continues after its cursor). Written by the caller after each batch it has stored
+/// ([`Export::checkpoint`](crate::Export::checkpoint)).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExportCheckpoint {
+    /// The format of this record (1).
+    pub version: u32,
+    /// The table exported.
+    pub table: String,
+    /// The encoded query exported (empty for all rows).
+    pub query: String,
+    /// Every range, in key order.
+    pub ranges: Vec<RangeCheckpoint>,
+}
+
+/// A range while the export runs.
+#[derive(Debug, Clone)]
+pub(crate) struct Range {
+    pub(crate) from: Option<u128>,
+    pub(crate) below: Option<u128>,
+    pub(crate) cursor: Option<SysId>,
+    /// Rows hidden on pages after the cursor that said more follow: read on by offset.
+    pub(crate) offset_after_cursor: u64,
+    pub(crate) rows: u64,
+    pub(crate) busy: bool,
+    pub(crate) done: bool,
+}
+
+impl Range {
+    pub(crate) fn new(from: Option<u128>, below: Option<u128>) -> Self {
+        Self {
+            from,
+            below,
+            cursor: None,
+            offset_after_cursor: 0,
+            rows: 0,
+            busy: false,
+            done: false,
+        }
+    }
+
+    /// The first key not yet delivered.
+    pub(crate) fn next_key(&self, low: u128) -> u128 {
+        match &self.cursor {
+            Some(cursor) => key_of(cursor.as_str()).map_or(low, |key| key.saturating_add(1)),
+            None => self.from.unwrap_or(low),
+        }
+    }
+
+    /// Keys left between the cursor and the end; `low`/`high` stand for open ends.
+    pub(crate) fn keys_left(&self, low: u128, high: u128) -> u128 {
+        self.below
+            .unwrap_or(high)
+            .saturating_sub(self.next_key(low))
+    }
+
+    /// An estimate of the rows left: the density seen so far times the keys left, or the keys
+    /// left when nothing has been seen (unknown: worth splitting).
+    pub(crate) fn rows_left(&self, low: u128, high: u128) -> f64 {
+        let left = self.keys_left(low, high) as f64;
+        let covered = self.next_key(low).saturating_sub(self.from.unwrap_or(low)) as f64;
+        if self.rows == 0 || covered < 1.0 {
+            return f64::INFINITY;
+        }
+        left * self.rows as f64 / covered
+    }
+
+    /// Splits off the upper half of what is left, at a key after the cursor; `None` when
+    /// fewer than two keys are left.
+    pub(crate) fn split(&mut self, low: u128, high: u128) -> Option<Self> {
+        let start = self.next_key(low);
+        let end = self.below.unwrap_or(high);
+        if end.saturating_sub(start) < 2 {
+            return None;
+        }
+        let middle = start + (end - start) / 2;
+        let upper = Self::new(Some(middle), self.below);
+        self.below = Some(middle);
+        Some(upper)
+    }
+
+    pub(crate) fn checkpoint(&self) -> RangeCheckpoint {
+        RangeCheckpoint {
+            from: self.from.map(text_of),
+            below: self.below.map(text_of),
+            cursor: self
+                .cursor
+                .as_ref()
+                .map(|cursor| cursor.as_str().to_owned()),
+            done: self.done,
+        }
+    }
+
+    /// A range restored from a checkpoint; `None` when a bound or cursor is not a sys_id.
+    pub(crate) fn restore(checkpoint: &RangeCheckpoint) -> Option<Self> {
+        let bound = |text: &Option<String>| match text {
+            None => Some(None),
+            Some(text) => key_of(text).map(Some),
+        };
+        let cursor = match &checkpoint.cursor {
+            None => None,
+            Some(text) => {
+                key_of(text)?;
+                Some(SysId::new(text.to_ascii_lowercase()).ok()?)
+            }
+        };
+        Some(Self {
+            cursor,
+            done: checkpoint.done,
+            ..Self::new(bound(&checkpoint.from)?, bound(&checkpoint.below)?)
+        })
+    }
+}
+
+/// `count` ranges splitting `[low, high]` evenly, the first open below and the last open
+/// above (rows inserted outside the keys seen at the start are still read).
+pub(crate) fn initial_ranges(low: u128, high: u128, count: usize) -> Vec<Range> {
+    let count = count.max(1) as u128;
+    let span = high.saturating_sub(low).saturating_add(1);
+    let step = (span / count).max(1);
+    let mut bounds: Vec<u128> = (1..count)
+        .map(|index| low.saturating_add(step.saturating_mul(index)))
+        .filter(|bound| *bound <= high)
+        .collect();
+    bounds.dedup();
+    let mut ranges = Vec::with_capacity(bounds.len() + 1);
+    let mut from = None;
+    for bound in bounds {
+        ranges.push(Range::new(from, Some(bound)));
+        from = Some(bound);
+    }
+    ranges.push(Range::new(from, None));
+    ranges
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_order_like_sys_ids_and_round_trip() {
+        let (small, large) = (
+            "0123456789abcdef0123456789abcdef",
+            "f0000000000000000000000000000000",
+        );
+        assert!(key_of(small) < key_of(large));
+        assert_eq!(text_of(key_of(small).unwrap()), small);
+        assert_eq!(key_of("xyz"), None);
+        assert_eq!(key_of("0123456789abcdef0123456789abcdeg"), None);
+    }
+
+    #[test]
+    fn initial_ranges_cover_the_key_space_without_overlap() {
+        let ranges = initial_ranges(1000, 1999, 4);
+        assert_eq!(ranges.len(), 4);
+        assert_eq!(ranges[0].from, None);
+        assert_eq!(ranges[3].below, None);
+        for pair in ranges.windows(2) {
+            assert_eq!(pair[0].below, pair[1].from);
+        }
+        assert_eq!(initial_ranges(5, 5, 8).len(), 1, "one key, one range");
+    }
+
+    #[test]
+    fn a_split_leaves_the_delivered_part_below_and_round_trips_through_a_checkpoint() {
+        let mut range = Range::new(Some(0), Some(100));
+        range.cursor = Some(SysId::new(text_of(10)).unwrap());
+        let upper = range.split(0, u128::MAX).expect("room to split");
+        assert_eq!((upper.from, upper.below), (Some(55), Some(100)));
+        assert_eq!(range.below, Some(55));
+        let restored = Range::restore(&range.checkpoint()).expect("valid");
+        assert_eq!(restored.checkpoint(), range.checkpoint());
+        let mut tiny = Range::new(Some(0), Some(12));
+        tiny.cursor = Some(SysId::new(text_of(10)).unwrap());
+        assert!(tiny.split(0, u128::MAX).is_none());
+    }
+}
