@@ -83,6 +83,11 @@ pub(crate) enum Command {
     Table(TableCommand),
     /// Write every record of a table (matching the filters) as JSON Lines or CSV.
     Export(Box<ExportArgs>),
+    /// Counts, averages, minima and maxima of a table with the Aggregate API, optionally grouped.
+    Stats(Box<StatsArgs>),
+    /// Call any REST endpoint of the profile's instance with its tokens, e.g. `sn api GET
+    /// /api/now/table/sys_user?sysparm_limit=1` (the instance's origin only).
+    Api(ApiArgs),
     /// Run a ServiceNow emulator on localhost (OAuth login pages and the Table API).
     Emulator(Box<EmulatorCommandArgs>),
     /// Run the whole flow against an in-process emulator and explain each step.
@@ -215,6 +220,36 @@ pub(crate) struct FilterArgs {
     pub(crate) query: Option<String>,
 }
 
+/// `--display-values`: stored values, display values, or both (sysparm_display_value).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub(crate) enum DisplayValuesArg {
+    /// Stored values (sys_ids, choice values).
+    #[default]
+    False,
+    /// Display values (names, choice labels).
+    True,
+    /// Both, as {"display_value", "value"} objects.
+    All,
+}
+
+/// How records are read: display values and reference links.
+#[derive(Debug, Args, Default, Clone)]
+pub(crate) struct ValueArgs {
+    /// Display values instead of stored values: false, true or all; the flag alone means true.
+    #[arg(
+        long,
+        value_enum,
+        num_args = 0..=1,
+        default_value = "false",
+        default_missing_value = "true",
+        value_name = "false|true|all"
+    )]
+    pub(crate) display_values: DisplayValuesArg,
+    /// References without their API link (sysparm_exclude_reference_link=true).
+    #[arg(long)]
+    pub(crate) exclude_reference_link: bool,
+}
+
 /// Output formats of records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum Format {
@@ -244,9 +279,8 @@ pub(crate) struct ListArgs {
     /// Skip this many records first.
     #[arg(long, default_value_t = 0)]
     pub(crate) offset: u64,
-    /// Display values instead of stored values (sysparm_display_value=true).
-    #[arg(long)]
-    pub(crate) display_values: bool,
+    #[command(flatten)]
+    pub(crate) values: ValueArgs,
     /// The output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub(crate) format: Format,
@@ -262,9 +296,8 @@ pub(crate) struct GetArgs {
     /// Only these fields, comma-separated.
     #[arg(long, value_delimiter = ',', value_name = "FIELD,…")]
     pub(crate) fields: Vec<String>,
-    /// Display values instead of stored values.
-    #[arg(long)]
-    pub(crate) display_values: bool,
+    #[command(flatten)]
+    pub(crate) values: ValueArgs,
     /// The output format.
     #[arg(long, value_enum, default_value_t = Format::Json)]
     pub(crate) format: Format,
@@ -343,6 +376,8 @@ pub(crate) struct ExportArgs {
     /// Only these fields, comma-separated (CSV columns in this order).
     #[arg(long, value_delimiter = ',', value_name = "FIELD,…")]
     pub(crate) fields: Vec<String>,
+    #[command(flatten)]
+    pub(crate) values: ValueArgs,
     /// The output format.
     #[arg(long, value_enum, default_value_t = ExportFormat::Jsonl)]
     pub(crate) format: ExportFormat,
@@ -373,6 +408,67 @@ pub(crate) struct ExportArgs {
     /// When to show progress on stderr.
     #[arg(long, value_enum, default_value_t = Progress::Auto)]
     pub(crate) progress: Progress,
+}
+
+/// Output formats of `sn stats`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum StatsFormat {
+    /// Aligned columns: one row per group.
+    Table,
+    /// The groups as a JSON array, numbers as numbers.
+    Json,
+}
+
+/// `sn stats`.
+#[derive(Debug, Args)]
+pub(crate) struct StatsArgs {
+    /// The table, e.g. incident.
+    pub(crate) table: String,
+    #[command(flatten)]
+    pub(crate) filters: FilterArgs,
+    /// Count the records (per group).
+    #[arg(long)]
+    pub(crate) count: bool,
+    /// Group by this field (repeatable, or comma-separated).
+    #[arg(long = "group-by", value_delimiter = ',', value_name = "FIELD")]
+    pub(crate) group_by: Vec<String>,
+    /// The average of this field (repeatable).
+    #[arg(long, value_delimiter = ',', value_name = "FIELD")]
+    pub(crate) avg: Vec<String>,
+    /// The smallest value of this field (repeatable).
+    #[arg(long, value_delimiter = ',', value_name = "FIELD")]
+    pub(crate) min: Vec<String>,
+    /// The largest value of this field (repeatable).
+    #[arg(long, value_delimiter = ',', value_name = "FIELD")]
+    pub(crate) max: Vec<String>,
+    /// The sum of this field (repeatable).
+    #[arg(long, value_delimiter = ',', value_name = "FIELD")]
+    pub(crate) sum: Vec<String>,
+    /// Group values as display values: false, true or all; the flag alone means true.
+    #[arg(
+        long,
+        value_enum,
+        num_args = 0..=1,
+        default_value = "false",
+        default_missing_value = "true",
+        value_name = "false|true|all"
+    )]
+    pub(crate) display_values: DisplayValuesArg,
+    /// The output format.
+    #[arg(long, value_enum, default_value_t = StatsFormat::Table)]
+    pub(crate) format: StatsFormat,
+}
+
+/// `sn api`.
+#[derive(Debug, Args)]
+pub(crate) struct ApiArgs {
+    /// The HTTP method: GET, POST, PUT, PATCH, DELETE or HEAD.
+    pub(crate) method: String,
+    /// The path (and query) on the instance, starting with /, e.g. /api/now/stats/incident?sysparm_count=true.
+    pub(crate) path: String,
+    /// Send this file as the JSON body; `-` reads standard input.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) data: Option<PathBuf>,
 }
 
 /// `sn export --parallel`.

@@ -16,18 +16,18 @@ use servicenow::{
     auth::ReauthorizationReason,
     oauth::{ClientId, ClientSecret, InstanceUrl, OAuthClient, RedirectUri},
     stores,
-    table::{Condition, ListParams, Query, Record},
+    table::{Aggregate, AggregateFunction, Condition, DisplayValues, ListParams, Query, Record},
     transport::HttpTransport,
 };
 use servicenow_emulator::{
     ClientRegistration, CountersSnapshot, DEFAULT_ACCESS_TOKEN_TTL, DEFAULT_CLIENT_ID,
-    DEFAULT_CLIENT_SECRET, Emulator, EmulatorHandle, TokenOutcome,
+    DEFAULT_CLIENT_SECRET, Dataset, Emulator, EmulatorHandle, TokenOutcome,
     user_agent::{ConsentDecision, ScriptedUserAgent},
 };
 
 use crate::{
     auth_commands::describe_revocation,
-    cli::{DemoArgs, Format, GlobalArgs},
+    cli::{DemoArgs, Format, GlobalArgs, ValueArgs},
     failure::{CliError, CliResult},
     loopback::{Callback, Loopback},
     output::{CellSafety, describe_time, say, write_records},
@@ -48,6 +48,7 @@ pub(crate) async fn run(global: &GlobalArgs, args: &DemoArgs) -> CliResult<()> {
     let mut loopback = Loopback::bind("http://127.0.0.1:0/callback").await?;
     let redirect_uri = format!("http://{}/callback", loopback.address());
     let emulator = Emulator::builder()
+        .dataset(Dataset::Pdi)
         .client(ClientRegistration::confidential(
             DEFAULT_CLIENT_ID,
             DEFAULT_CLIENT_SECRET,
@@ -60,7 +61,7 @@ pub(crate) async fn run(global: &GlobalArgs, args: &DemoArgs) -> CliResult<()> {
         1,
         &format!(
             "Started a ServiceNow emulator at {} with an OAuth application (client id {DEFAULT_CLIENT_ID}, \
-         redirect URI {redirect_uri}) and a user {}/{}.",
+         redirect URI {redirect_uri}), a user {}/{} and a developer instance's demo records.",
             emulator.base_url(),
             DEMO_USER.0,
             DEMO_USER.1
@@ -184,7 +185,7 @@ pub(crate) async fn run(global: &GlobalArgs, args: &DemoArgs) -> CliResult<()> {
                 .order_by("number")
                 .build()?,
         ),
-        options: read_options(&field_names(), false)?,
+        options: read_options(&field_names(), &ValueArgs::default())?,
         limit: Some(5),
         offset: None,
     };
@@ -201,6 +202,30 @@ pub(crate) async fn run(global: &GlobalArgs, args: &DemoArgs) -> CliResult<()> {
         ),
     );
     print_incidents(page.records)?;
+    let by_priority = Aggregate::new()
+        .query(Query::new().and("active", Condition::eq("true")).build()?)
+        .count()
+        .group_by("priority")?
+        .display_values(DisplayValues::Display)
+        .order_by_aggregate_desc(AggregateFunction::Count, None)?;
+    let groups = client.aggregate("incident", &by_priority).await?.groups();
+    let busiest = groups
+        .first()
+        .ok_or_else(|| demo_failed("the Aggregate API returned no group"))?;
+    say(&format!(
+        "   Then asked the Aggregate API instead of reading them all: {} open incidents in {} \
+         priorities, most of them ({}) at \"{}\" (one request to /api/now/stats/incident).",
+        groups
+            .iter()
+            .filter_map(|group| group.stats.count)
+            .sum::<u64>(),
+        groups.len(),
+        busiest.stats.count.unwrap_or(0),
+        busiest
+            .fields
+            .first()
+            .map_or("?", |field| field.value.as_str()),
+    ));
 
     let forward = DEFAULT_ACCESS_TOKEN_TTL + Duration::from_secs(120);
     emulator.clock().advance(forward);

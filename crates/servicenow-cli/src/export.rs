@@ -31,7 +31,7 @@ const PROGRESS_LINE_EVERY: u64 = 10_000;
 /// Runs `sn export`.
 pub(crate) async fn run(global: &GlobalArgs, args: &ExportArgs) -> CliResult<()> {
     let query = encoded_query(&args.filters)?;
-    let options = read_options(&args.fields, false)?;
+    let options = read_options(&args.fields, &args.values)?;
     let plan = export_parallel::plan(args, query.as_ref())?;
     let client = profile_client(global).await?;
     let table = client.table::<Record>(&args.table)?;

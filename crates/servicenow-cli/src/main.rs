@@ -2,6 +2,7 @@
 //! loopback redirect), keep the tokens encrypted and refreshed, read and export tables, and see
 //! the whole flow against a built-in emulator with `sn demo`.
 
+mod api_command;
 mod auth_commands;
 mod cli;
 mod demo;
@@ -13,6 +14,7 @@ mod network;
 mod output;
 mod profile;
 mod session;
+mod stats_command;
 mod table_commands;
 mod unattended;
 mod untrusted;
@@ -55,6 +57,8 @@ async fn run(cli: Cli) -> CliResult<()> {
         Command::Status(args) => auth_commands::status(global, args).await,
         Command::Table(command) => table_commands::run(global, command).await,
         Command::Export(args) => export::run(global, args).await,
+        Command::Stats(args) => stats_command::run(global, args).await,
+        Command::Api(args) => api_command::run(global, args).await,
         Command::Emulator(args) => run_emulator(args.emulator.clone()).await,
         Command::Demo(args) => demo::run(global, args).await,
     }

@@ -10,8 +10,8 @@ use servicenow::table::{
 use crate::{
     auth_commands::profile_client,
     cli::{
-        CreateArgs, DeleteArgs, FilterArgs, Format, GetArgs, GlobalArgs, ListArgs, TableCommand,
-        UpdateArgs, ValuesArgs,
+        CreateArgs, DeleteArgs, DisplayValuesArg, FilterArgs, Format, GetArgs, GlobalArgs,
+        ListArgs, TableCommand, UpdateArgs, ValueArgs, ValuesArgs,
     },
     failure::{CliError, CliResult},
     output::{CellSafety, say, write_records},
@@ -33,7 +33,7 @@ async fn list(global: &GlobalArgs, args: &ListArgs) -> CliResult<()> {
     let query = encoded_query(&args.filters)?;
     let params = ListParams {
         query,
-        options: read_options(&args.fields, args.display_values)?,
+        options: read_options(&args.fields, &args.values)?,
         limit: Some(args.limit),
         offset: (args.offset > 0).then_some(args.offset),
     };
@@ -52,7 +52,7 @@ async fn list(global: &GlobalArgs, args: &ListArgs) -> CliResult<()> {
 
 async fn get(global: &GlobalArgs, args: &GetArgs) -> CliResult<()> {
     let sys_id = SysId::new(args.sys_id.clone())?;
-    let options = read_options(&args.fields, args.display_values)?;
+    let options = read_options(&args.fields, &args.values)?;
     let client = profile_client(global).await?;
     let record = client
         .table::<Record>(&args.table)?
@@ -123,21 +123,27 @@ fn print_records(
     write_records(&mut out, records, fields, format, safety)
 }
 
-/// `sysparm_fields` and `sysparm_display_value` from flags.
-pub(crate) fn read_options(fields: &[String], display_values: bool) -> CliResult<ReadOptions> {
+/// `sysparm_fields`, `sysparm_display_value` and `sysparm_exclude_reference_link` from flags.
+pub(crate) fn read_options(fields: &[String], values: &ValueArgs) -> CliResult<ReadOptions> {
     let fields = fields
         .iter()
         .map(|field| FieldName::new(field.trim()))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(ReadOptions {
         fields,
-        display_values: if display_values {
-            DisplayValues::Display
-        } else {
-            DisplayValues::Stored
-        },
+        display_values: display_values(values.display_values),
+        exclude_reference_link: values.exclude_reference_link,
         ..ReadOptions::default()
     })
+}
+
+/// The library's `DisplayValues` for `--display-values`.
+pub(crate) fn display_values(flag: DisplayValuesArg) -> DisplayValues {
+    match flag {
+        DisplayValuesArg::False => DisplayValues::Stored,
+        DisplayValuesArg::True => DisplayValues::Display,
+        DisplayValuesArg::All => DisplayValues::All,
+    }
 }
 
 /// The encoded query the flags describe: `--query` as written, or the operator flags built by

@@ -27,7 +27,8 @@ fn the_demo_runs_the_whole_flow_and_exits_zero() {
         "grant_type=authorization_code",
         "The store holds only ciphertext",
         "6. Listed open incidents",
-        "INC0000001",
+        "INC0000003",
+        "Then asked the Aggregate API instead of reading them all",
         "with exactly one token request (grant_type=refresh_token",
         "9. Logged out: the instance accepted the revocation of the refresh token and of the access \
          token",

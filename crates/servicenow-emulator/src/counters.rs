@@ -48,6 +48,8 @@ pub struct CountersSnapshot {
     pub faults_injected: u64,
     /// TCP connections accepted: how many connection pools a client really used.
     pub connections_accepted: u64,
+    /// Batch API calls answered (each item also counts as the request it carries).
+    pub batch_requests: u64,
 }
 
 impl CountersSnapshot {

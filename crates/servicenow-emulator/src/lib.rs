@@ -31,6 +31,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod aggregate;
+mod batch;
 mod clock;
 mod config;
 mod cost;
@@ -67,4 +68,4 @@ pub use error::Error;
 pub use oauth::jwt::{JwtAudienceRule, JwtEndpoint, JwtUserField, JwtVerifierKey};
 pub use pdi::Dataset;
 pub use secret::Secret;
-pub use settings::{FaultKind, FaultPlan, FirstPagePrevLink, RateLimitRule, Settings};
+pub use settings::{FaultKind, FaultPlan, FirstPagePrevLink, RateLimitRule, Settings, WriteDenial};

@@ -12,7 +12,7 @@ use parking_lot::{Mutex, RwLock};
 use tokio::{net::TcpListener, sync::watch, task::JoinSet};
 
 use crate::{
-    EmulatorClock, Settings, aggregate,
+    EmulatorClock, Settings, aggregate, batch,
     counters::Counters,
     data::Database,
     faults::FaultState,
@@ -188,6 +188,7 @@ async fn route(shared: Arc<Shared>, request: Request<hyper::body::Incoming>) -> 
         ("/oauth_revoke_token.do" | "/oauth_revoke.do", _) => revoke::handle(&shared, &incoming),
         ("/", &Method::GET) => authorize::home(&shared, &incoming),
         (path, _) if aggregate::is_stats_path(path) => aggregate::handle(&shared, &incoming),
+        (path, _) if batch::is_batch_path(path) => batch::handle(&shared, &incoming).await?,
         (path, _) if path.starts_with("/api/") => table::handle(&shared, &incoming).await?,
         ("/oauth_auth.do" | "/login.do" | "/", _) => wire::response(
             StatusCode::METHOD_NOT_ALLOWED,

@@ -57,6 +57,43 @@ pub struct Settings {
     /// (PySNC, the Ansible collection, sndml3) send DELETE without it, and real instances
     /// answer 204 (`servicenow-api-more.md` §4).
     pub delete_requires_content_type: bool,
+    /// Writes (POST, PUT, PATCH, DELETE) refused with 403, as an ACL would, alone or inside a
+    /// batch. Default none.
+    pub write_acl_denials: Vec<WriteDenial>,
+    /// A batch item whose body is larger than this is left unserviced
+    /// (`glide.rest.batch.max.inputSize`, 5 MB by default, at most 10 MB).
+    pub batch_max_input_bytes: usize,
+    /// A batch item whose response is larger than this is left unserviced
+    /// (`glide.rest.batch.max.outputSize`, 10 MB; `X-BATCHREQUEST-MAX-OUTPUT-SIZE` can only
+    /// lower it).
+    pub batch_max_output_bytes: usize,
+    /// Serve at most this many items per batch call and report the rest in
+    /// `unserviced_requests`, as an instance does when the 30 s batch quota runs out.
+    /// Default none (every item is served).
+    pub batch_serviced_per_call: Option<usize>,
+}
+
+/// A write an ACL refuses: on `table`, by `user_name` (every user when `None`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WriteDenial {
+    /// The table.
+    pub table: String,
+    /// The user refused, or everyone.
+    pub user_name: Option<String>,
+}
+
+impl WriteDenial {
+    /// Every user's writes to `table` are refused.
+    pub fn table(table: impl Into<String>) -> Self {
+        Self {
+            table: table.into(),
+            user_name: None,
+        }
+    }
+
+    pub(crate) fn applies(&self, table: &str, user: &str) -> bool {
+        self.table == table && self.user_name.as_deref().is_none_or(|name| name == user)
+    }
 }
 
 impl Default for Settings {
@@ -78,6 +115,10 @@ impl Default for Settings {
             faults: FaultPlan::default(),
             transaction_timeout_above_rows: None,
             delete_requires_content_type: false,
+            write_acl_denials: Vec::new(),
+            batch_max_input_bytes: 5 * 1024 * 1024,
+            batch_max_output_bytes: 10 * 1024 * 1024,
+            batch_serviced_per_call: None,
         }
     }
 }

@@ -82,6 +82,9 @@ pub use backend::redis::{RedisBackend, RedisOptions};
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use backend::sqlite::SqliteBackend;
+#[cfg(any(feature = "postgres", feature = "redis"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "postgres", feature = "redis"))))]
+pub use backend::tls::StoreTls;
 pub use backend::{Backend, DeleteOutcome, RawRecord, SaveOutcome, memory::MemoryBackend};
 pub use error::StoreError;
 pub use key::{CredentialKey, PendingId, StorageId, Version, Versioned};

@@ -42,6 +42,7 @@
 #![warn(missing_docs)]
 
 mod aggregate;
+mod batch;
 mod client;
 mod error;
 mod export;
@@ -67,6 +68,7 @@ pub use crate::{
         Aggregate, AggregateFunction, AggregateGroup, AggregateResult, AggregateStats,
         AggregateValue, GroupValue, HavingOperator,
     },
+    batch::{BatchAnswer, BatchConfig, BatchItem, BatchItemError, BatchResponse, BatchResults},
     client::TableClient,
     error::{ServiceNowMessage, TableError},
     export::{

@@ -6,8 +6,8 @@ use futures::{Stream, StreamExt as _};
 use serde::{Serialize, de::DeserializeOwned};
 use servicenow_oauth::InstanceUrl;
 use servicenow_table::{
-    Created, EncodedQuery, Export, ExportCheckpoint, ExportConfig, ListParams, Page, ReadOptions,
-    StreamConfig, SysId, TableClient, TableName, WriteOptions,
+    BatchItemError, Created, EncodedQuery, Export, ExportCheckpoint, ExportConfig, ListParams,
+    Page, ReadOptions, StreamConfig, SysId, TableClient, TableName, WriteOptions,
 };
 
 use crate::{
@@ -82,6 +82,17 @@ impl Client {
     ) -> Result<servicenow_table::AggregateResult> {
         let table = TableName::new(table)?;
         Ok(self.tables().aggregate(&table, aggregate).await?)
+    }
+
+    /// Several Table API requests in one round trip through the Batch API; unserviced items are
+    /// sent again (bounded) and then reported per item (see
+    /// [`TableClient::batch`](servicenow_table::TableClient::batch)).
+    pub async fn batch(
+        &self,
+        items: Vec<servicenow_table::BatchItem>,
+        config: servicenow_table::BatchConfig,
+    ) -> Result<servicenow_table::BatchResults> {
+        Ok(self.tables().batch(items, config).await?)
     }
 
     /// A typed handle on one table: `T` is a `serde` struct of the fields you read, or
@@ -231,5 +242,38 @@ impl<T: DeserializeOwned + Send + 'static> Table<T> {
     /// Deletes a record (204).
     pub async fn delete(&self, sys_id: &SysId) -> Result<()> {
         Ok(self.tables.delete(&self.name, sys_id).await?)
+    }
+
+    /// Inserts every record in one Batch API round trip; one result per record, in order
+    /// (`Err` only when the whole batch call failed).
+    pub async fn create_many<B: Serialize + Sync>(
+        &self,
+        records: &[B],
+        options: &WriteOptions,
+    ) -> Result<Vec<std::result::Result<Created<T>, BatchItemError>>> {
+        Ok(self
+            .tables
+            .create_many(&self.name, records, options)
+            .await?)
+    }
+
+    /// Changes some fields of several records (PATCH each) in one Batch API round trip.
+    pub async fn update_many<B: Serialize + Sync>(
+        &self,
+        changes: &[(SysId, B)],
+        options: &WriteOptions,
+    ) -> Result<Vec<std::result::Result<T, BatchItemError>>> {
+        Ok(self
+            .tables
+            .update_many(&self.name, changes, options)
+            .await?)
+    }
+
+    /// Deletes several records in one Batch API round trip.
+    pub async fn delete_many(
+        &self,
+        sys_ids: &[SysId],
+    ) -> Result<Vec<std::result::Result<(), BatchItemError>>> {
+        Ok(self.tables.delete_many(&self.name, sys_ids).await?)
     }
 }

@@ -41,7 +41,8 @@ pub(super) const ALLOWED_DEPENDENCIES: &[(&str, &[&str])] = &[
         &[
             "async-trait", "chacha20poly1305", "getrandom", "serde", "serde_json", "thiserror",
             "tokio", "zeroize", "base64", "rusqlite", "tokio-postgres", "deadpool-postgres",
-            "redis", "fs4", "tracing", "hex", "sha2", "tempfile",
+            "redis", "fs4", "tracing", "hex", "sha2", "tempfile", "tokio-postgres-rustls",
+            "rustls", "rustls-native-certs",
         ],
     ),
     (
@@ -49,7 +50,7 @@ pub(super) const ALLOWED_DEPENDENCIES: &[(&str, &[&str])] = &[
         &[
             "servicenow-oauth", "servicenow-http", "bytes", "futures", "http", "httpdate", "serde",
             "serde_json", "thiserror", "tokio", "tracing", "url", "percent-encoding", "time",
-            "rand", "rand_chacha",
+            "rand", "rand_chacha", "base64",
         ],
     ),
     (

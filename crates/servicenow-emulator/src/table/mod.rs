@@ -144,6 +144,23 @@ pub(crate) async fn handle(shared: &Arc<Shared>, request: &Incoming) -> HandlerR
         }
         Some(FaultKind::TruncatedBody) => truncate = true,
     }
+    let writes = matches!(
+        request.method,
+        Method::POST | Method::PUT | Method::PATCH | Method::DELETE
+    );
+    if writes
+        && settings
+            .write_acl_denials
+            .iter()
+            .any(|denial| denial.applies(&route.table, &user))
+    {
+        let response = error_envelope(
+            StatusCode::FORBIDDEN,
+            "Operation Failed",
+            Some("ACL Exception Update Failed due to security constraints"),
+        );
+        return Ok(with_common_headers(response, decision.as_ref()));
+    }
     let mut work = None;
     let response = match (&request.method, route.sys_id.is_some()) {
         (&Method::GET, false) if !is_large_page(request) => {

@@ -18,6 +18,8 @@ pub(crate) mod postgres;
 pub(crate) mod redis;
 #[cfg(feature = "sqlite")]
 pub(crate) mod sqlite;
+#[cfg(any(feature = "postgres", feature = "redis"))]
+pub(crate) mod tls;
 
 /// A stored credential as a backend holds it: a version and a sealed envelope.
 #[derive(Clone, PartialEq, Eq)]

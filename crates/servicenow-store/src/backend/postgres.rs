@@ -15,8 +15,8 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::{NoTls, Row};
 
 use crate::{
-    Backend, DeleteOutcome, LeaseHolder, RawRecord, SaveOutcome, StorageId, StoreError, Version,
-    store::millis,
+    Backend, DeleteOutcome, LeaseHolder, RawRecord, SaveOutcome, StorageId, StoreError, StoreTls,
+    Version, store::millis,
 };
 
 const BACKEND: &str = "postgres";
@@ -29,6 +29,7 @@ pub struct PostgresOptions {
     schema: String,
     max_connections: usize,
     timeout: Duration,
+    tls: Option<StoreTls>,
 }
 
 impl PostgresOptions {
@@ -50,7 +51,15 @@ impl PostgresOptions {
             schema,
             max_connections: 16,
             timeout: Duration::from_secs(10),
+            tls: None,
         })
+    }
+
+    /// Connects with TLS (rustls; `sslmode=require` whatever the URL says, the server's
+    /// certificate always verified, a client certificate if given).
+    pub fn tls(mut self, tls: StoreTls) -> Self {
+        self.tls = Some(tls);
+        self
     }
 
     /// The largest number of pooled connections.
@@ -78,6 +87,7 @@ impl Default for PostgresOptions {
             schema: "servicenow_store".to_owned(),
             max_connections: 16,
             timeout: Duration::from_secs(10),
+            tls: None,
         }
     }
 }
@@ -155,22 +165,28 @@ impl Statements {
 }
 
 impl PostgresBackend {
-    /// Connects to `url` (`postgres://user@host:port/database`, without TLS) and creates or
-    /// checks the schema. For TLS, build a pool with a TLS connector and use
-    /// [`PostgresBackend::from_pool`].
+    /// Connects to `url` (`postgres://user@host:port/database`) and creates or checks the
+    /// schema. Without [`PostgresOptions::tls`] the connection is plain (a server on the same
+    /// host or a private network); with it, TLS is required and verified.
     pub async fn connect(url: &str, options: PostgresOptions) -> Result<Self, StoreError> {
         let mut config: tokio_postgres::Config = url
             .parse()
             .map_err(|error| StoreError::backend(BACKEND, "parse connection url", error))?;
         config.connect_timeout(options.timeout);
         config.application_name("servicenow-store");
-        let manager = Manager::from_config(
-            config,
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
+        let manager_config = ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        };
+        let manager = match &options.tls {
+            None => Manager::from_config(config, NoTls, manager_config),
+            Some(tls) => {
+                config.ssl_mode(tokio_postgres::config::SslMode::Require);
+                let tls = tokio_postgres_rustls::MakeRustlsConnect::new(
+                    crate::backend::tls::client_config(BACKEND, tls)?,
+                );
+                Manager::from_config(config, tls, manager_config)
+            }
+        };
         let pool = Pool::builder(manager)
             .max_size(options.max_connections)
             .runtime(Runtime::Tokio1)

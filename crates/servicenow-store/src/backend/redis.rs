@@ -16,8 +16,8 @@ use redis::{
 };
 
 use crate::{
-    Backend, DeleteOutcome, LeaseHolder, RawRecord, SaveOutcome, StorageId, StoreError, Version,
-    store::millis,
+    Backend, DeleteOutcome, LeaseHolder, RawRecord, SaveOutcome, StorageId, StoreError, StoreTls,
+    Version, store::millis,
 };
 
 const BACKEND: &str = "redis";
@@ -57,6 +57,7 @@ return 0
 pub struct RedisOptions {
     key_prefix: String,
     timeout: Duration,
+    tls: Option<StoreTls>,
 }
 
 impl RedisOptions {
@@ -72,7 +73,15 @@ impl RedisOptions {
         Ok(Self {
             key_prefix,
             timeout: Duration::from_secs(10),
+            tls: None,
         })
+    }
+
+    /// Connects with TLS (rustls; the URL must be `rediss://`), the server's certificate
+    /// verified against the CA file (else the OS roots), a client certificate if given.
+    pub fn tls(mut self, tls: StoreTls) -> Self {
+        self.tls = Some(tls);
+        self
     }
 
     /// How long connecting or waiting for a reply may take before an error.
@@ -93,6 +102,7 @@ impl Default for RedisOptions {
         Self {
             key_prefix: "servicenow-store:".to_owned(),
             timeout: Duration::from_secs(10),
+            tls: None,
         }
     }
 }
@@ -117,9 +127,45 @@ impl fmt::Debug for RedisBackend {
 }
 
 impl RedisBackend {
-    /// Connects to `url` (`redis://host:port/db`, or `rediss://` with TLS compiled into redis-rs).
+    /// Connects to `url`: `redis://host:port/db`, or `rediss://host:port/db` (TLS, verified
+    /// against the OS roots, or with [`RedisOptions::tls`] against its CA file and with its
+    /// client certificate).
     pub async fn connect(url: &str, options: RedisOptions) -> Result<Self, StoreError> {
-        let client = redis::Client::open(url).map_err(redis_error("parse connection url"))?;
+        let client = match &options.tls {
+            None => redis::Client::open(url).map_err(redis_error("parse connection url"))?,
+            Some(tls) => {
+                if !url.starts_with("rediss://") {
+                    return Err(StoreError::backend(
+                        BACKEND,
+                        "parse connection url",
+                        "TLS is configured, so the URL must start with rediss://",
+                    ));
+                }
+                let root_cert = match &tls.ca_file {
+                    Some(path) => Some(crate::backend::tls::read(BACKEND, "CA file", path)?),
+                    None => None,
+                };
+                let client_tls = match &tls.client_identity {
+                    Some((cert, key)) => Some(redis::ClientTlsConfig {
+                        client_cert: crate::backend::tls::read(
+                            BACKEND,
+                            "client certificate",
+                            cert,
+                        )?,
+                        client_key: crate::backend::tls::read(BACKEND, "client key", key)?,
+                    }),
+                    None => None,
+                };
+                redis::Client::build_with_tls(
+                    url,
+                    redis::TlsCertificates {
+                        client_tls,
+                        root_cert,
+                    },
+                )
+                .map_err(redis_error("configure TLS"))?
+            }
+        };
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(options.timeout)
             .set_response_timeout(options.timeout)
