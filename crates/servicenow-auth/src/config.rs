@@ -56,6 +56,18 @@ impl AuthConfig {
         Self::with_credential(instance, client, Credential::ClientCredentials)
     }
 
+    /// A user credential by the JWT bearer grant (RFC 7523): each acquisition sends a new
+    /// assertion made by `jwt` (a new `jti`, `iat` = the machine's `now`); ServiceNow issues no
+    /// refresh token for it, so the machine acquires again before the access token expires,
+    /// like client credentials.
+    pub fn jwt_bearer(
+        instance: InstanceUrl,
+        client: OAuthClient,
+        jwt: servicenow_oauth::JwtBearer,
+    ) -> Self {
+        Self::with_credential(instance, client, Credential::JwtBearer(jwt))
+    }
+
     /// A user credential by the resource owner password grant, which RFC 9700 §2.4 forbids:
     /// only for integrations that cannot do better.
     #[cfg(feature = "password-grant")]
@@ -99,6 +111,9 @@ pub enum Credential {
     },
     /// The client acts as itself (`client_credentials`); tokens are re-acquired before expiry.
     ClientCredentials,
+    /// The client acts for the assertion's `sub` (JWT bearer, RFC 7523): a new signed assertion
+    /// per acquisition, no refresh token, re-acquired before expiry.
+    JwtBearer(servicenow_oauth::JwtBearer),
     /// The resource owner password grant (feature `password-grant`).
     #[cfg(feature = "password-grant")]
     #[cfg_attr(docsrs, doc(cfg(feature = "password-grant")))]
@@ -111,7 +126,8 @@ pub enum Credential {
 }
 
 impl Credential {
-    /// Whether tokens can be obtained without a person (client credentials, password).
+    /// Whether tokens can be obtained without a person (client credentials, JWT bearer,
+    /// password).
     pub fn is_non_interactive(&self) -> bool {
         !matches!(self, Self::AuthorizationCode { .. })
     }

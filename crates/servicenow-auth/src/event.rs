@@ -150,6 +150,9 @@ pub enum TokenFailure {
     Server(TokenEndpointError),
     /// The server issued an access token that had already expired when it arrived.
     ExpiredOnArrival,
+    /// The JWT bearer assertion could not be signed (the signer's error, as a sentence that
+    /// holds no key material); no request was sent.
+    AssertionSigning(String),
 }
 
 /// What the server answered when a logout revoked the tokens.
@@ -244,6 +247,7 @@ impl fmt::Display for TokenFailure {
             Self::ExpiredOnArrival => {
                 f.write_str("the instance issued an access token that had already expired")
             }
+            Self::AssertionSigning(problem) => f.write_str(problem),
         }
     }
 }

@@ -6,7 +6,7 @@ use crate::backoff::uniform_up_to;
 use crate::error::AuthError;
 use crate::event::{Event, LoginFailure, ReauthorizationReason, TokenFailure};
 use crate::machine::{Answer, AuthMachine, Installed, Purpose, TokenRequest};
-use crate::protocol::{self, Issued, TokenOutcome};
+use crate::protocol::{self, AcquisitionProblem, Issued, TokenOutcome};
 use crate::token_set::{RefreshTokenRecord, TokenId, TokenSet};
 
 impl AuthMachine {
@@ -100,8 +100,14 @@ impl AuthMachine {
 
     fn send_acquisition(&mut self) -> Result<(), AuthError> {
         self.schedule.on_acquisition_sent();
-        let request = protocol::acquisition_request(&self.config)?;
-        self.send_token_request(Purpose::Acquire, request);
+        match protocol::acquisition_request(&self.config, self.now, &mut self.rng) {
+            Ok(request) => self.send_token_request(Purpose::Acquire, request),
+            Err(AcquisitionProblem::Signing(problem)) => self.token_outcome(
+                Purpose::Acquire,
+                TokenOutcome::Transient(TokenFailure::AssertionSigning(problem)),
+            ),
+            Err(AcquisitionProblem::Build(error)) => return Err(error),
+        }
         Ok(())
     }
 

@@ -15,6 +15,7 @@ use crate::config::{AuthConfig, Credential};
 use crate::error::AuthError;
 use crate::event::TokenFailure;
 use crate::login::PendingLogin;
+use crate::time::Timestamp;
 
 /// A usable token response.
 pub(crate) struct Issued {
@@ -101,10 +102,40 @@ pub(crate) fn refresh_request(
     )
 }
 
-/// The request of the configured non-interactive grant (client credentials or password).
-pub(crate) fn acquisition_request(config: &AuthConfig) -> Result<http::Request<Bytes>, AuthError> {
+/// Why no acquisition request could be made.
+pub(crate) enum AcquisitionProblem {
+    /// The JWT signer failed: counted like a transient failure (a key service may come back).
+    Signing(String),
+    Build(AuthError),
+}
+
+impl From<AuthError> for AcquisitionProblem {
+    fn from(error: AuthError) -> Self {
+        Self::Build(error)
+    }
+}
+
+/// The request of the configured non-interactive grant (client credentials, JWT bearer with a
+/// fresh assertion made at `now` with a `jti` from `rng`, or password).
+pub(crate) fn acquisition_request(
+    config: &AuthConfig,
+    now: Timestamp,
+    rng: &mut ChaCha20Rng,
+) -> Result<http::Request<Bytes>, AcquisitionProblem> {
     let scope = Some(&config.scopes);
-    match &config.credential {
+    Ok(match &config.credential {
+        Credential::JwtBearer(jwt) => {
+            let assertion = jwt
+                .assertion(&config.client.client_id, now.as_unix_millis() / 1000, rng)
+                .map_err(|error| AcquisitionProblem::Signing(error.to_string()))?;
+            token_request(
+                config,
+                &TokenGrant::JwtBearer {
+                    assertion: &assertion,
+                    scope,
+                },
+            )?
+        }
         #[cfg(feature = "password-grant")]
         Credential::Password { username, password } => token_request(
             config,
@@ -113,11 +144,11 @@ pub(crate) fn acquisition_request(config: &AuthConfig) -> Result<http::Request<B
                 password,
                 scope,
             },
-        ),
+        )?,
         Credential::ClientCredentials | Credential::AuthorizationCode { .. } => {
-            token_request(config, &TokenGrant::ClientCredentials { scope })
+            token_request(config, &TokenGrant::ClientCredentials { scope })?
         }
-    }
+    })
 }
 
 pub(crate) fn revocation_request(

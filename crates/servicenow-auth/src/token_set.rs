@@ -55,6 +55,31 @@ impl TokenSet {
         }
     }
 
+    /// A token set holding only a refresh token obtained elsewhere (another tool, a password
+    /// grant run once by an administrator, a migration), imported at `now`.
+    ///
+    /// Its access token is a placeholder that expired at `now`, so a machine restoring the set
+    /// never hands it out and refreshes at once: the first real access token comes from the
+    /// normal refresh, and a refused refresh token is the usual
+    /// [`ReauthorizationRequired`](crate::Event::ReauthorizationRequired). `expires_at_hint` is the
+    /// refresh token's expiry if it is known; without it the record has no expiry (when it was
+    /// first issued is unknown), and the instance's refusal is what ends it.
+    pub fn from_refresh_token(
+        refresh_token: RefreshToken,
+        now: Timestamp,
+        expires_at_hint: Option<Timestamp>,
+    ) -> Self {
+        let placeholder = AccessToken::new("imported-refresh-token-no-access-token-yet")
+            .expect("the placeholder is printable ASCII");
+        Self {
+            access_token: placeholder,
+            obtained_at: now,
+            access_token_expires_at: now,
+            refresh_token: Some(RefreshTokenRecord::new(refresh_token, now, expires_at_hint)),
+            scope: None,
+        }
+    }
+
     /// The access token, whatever its expiry: use [`AuthMachine::access_token`](crate::AuthMachine::access_token)
     /// to get one that is safe to send.
     pub fn access_token(&self) -> &AccessToken {

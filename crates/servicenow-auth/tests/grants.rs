@@ -274,3 +274,84 @@ fn a_rejected_grant_stays_rejected_across_a_logout_until_acquire() {
             .is_some()
     );
 }
+
+/// The `jti` and `iat` of every JWT bearer request the server has seen, in order.
+fn jwt_requests(sim: &Sim) -> Vec<(String, u64)> {
+    sim.sent
+        .iter()
+        .filter_map(|request| {
+            let body = form(request.body());
+            let claims = servicenow_testkit::assertion_claims(body.get("assertion")?)?;
+            Some((claims["jti"].as_str()?.to_owned(), claims["iat"].as_u64()?))
+        })
+        .collect()
+}
+
+#[test]
+fn a_jwt_credential_acquires_with_a_new_assertion_each_time_and_no_refresh_token() {
+    let mut sim = Sim::new(fixtures::jwt_bearer_config(), fixtures::servicenow_server());
+    sim.command(Command::EnsureFresh);
+    sim.drive();
+    assert_eq!(
+        sim.server
+            .grants_seen(servicenow_oauth::JWT_BEARER_GRANT_TYPE),
+        1
+    );
+    let first = sim.access_token().expect("a token");
+    assert!(
+        sim.store
+            .as_ref()
+            .is_some_and(|set| set.refresh_token().is_none()),
+        "the JWT bearer grant issues no refresh token"
+    );
+    sim.advance(secs(1800));
+    sim.advance(secs(1800));
+    let requests = jwt_requests(&sim);
+    assert_eq!(
+        requests.len(),
+        3,
+        "re-acquired before each expiry: {requests:?}"
+    );
+    assert_eq!(sim.server.grants_seen("refresh_token"), 0);
+    assert_ne!(sim.access_token(), Some(first));
+    let mut ids: Vec<&String> = requests.iter().map(|(jti, _)| jti).collect();
+    ids.dedup();
+    assert_eq!(
+        ids.len(),
+        3,
+        "a new jti for every acquisition (the server refuses replays)"
+    );
+    assert_eq!(
+        requests[0].1,
+        EPOCH.as_unix_millis() / 1000,
+        "iat is the machine's now"
+    );
+    assert!(requests[1].1 > requests[0].1 && requests[2].1 > requests[1].1);
+}
+
+#[test]
+fn a_refused_jwt_assertion_stops_until_acquire_is_asked_again() {
+    let mut server = fixtures::servicenow_server();
+    server.client.client_secret = Some("another-secret".to_owned());
+    let mut sim = Sim::new(fixtures::jwt_bearer_config(), server);
+    sim.command(Command::EnsureFresh);
+    sim.drive();
+    assert!(sim.events.iter().any(|event| matches!(
+        event,
+        Event::ReauthorizationRequired {
+            reason: ReauthorizationReason::GrantRejected(_)
+        }
+    )));
+    sim.advance(secs(3600));
+    assert_eq!(jwt_requests(&sim).len(), 1, "no retry loop on a rejection");
+    sim.server.client.client_secret = Some(fixtures::CLIENT_SECRET.to_owned());
+    sim.command(Command::Acquire);
+    sim.drive();
+    assert!(sim.access_token().is_some());
+    let requests = jwt_requests(&sim);
+    assert_eq!(requests.len(), 2);
+    assert_ne!(
+        requests[0].0, requests[1].0,
+        "the retry carries a new assertion"
+    );
+}

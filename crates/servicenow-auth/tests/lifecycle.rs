@@ -424,3 +424,57 @@ fn the_current_token_names_its_refresh_point_between_jitter_and_skew() {
         Some(current.refresh_at)
     );
 }
+
+#[test]
+fn an_imported_refresh_token_is_refreshed_at_once_and_its_placeholder_never_handed_out() {
+    // A refresh token obtained elsewhere: here by a login of another machine on the same server.
+    let sim = logged_in();
+    let issued = sim
+        .store
+        .as_ref()
+        .and_then(|set| set.refresh_token().map(|record| record.token().clone()))
+        .expect("a refresh token");
+    let mut fresh = Sim::new(fixtures::authorization_code_config(), sim.server);
+    fresh.now = sim.now;
+    let set = TokenSet::from_refresh_token(issued.clone(), fresh.now, None);
+    fresh.command(Command::Restore(set));
+    assert!(
+        fresh.machine.access_token(fresh.now).is_none(),
+        "the placeholder access token is never usable"
+    );
+    fresh.drive();
+    assert_eq!(
+        fresh.server.grants_seen("refresh_token"),
+        1,
+        "refreshed at once"
+    );
+    let token = fresh.access_token().expect("a real access token");
+    assert_ne!(token, "imported-refresh-token-no-access-token-yet");
+    assert!(
+        fresh
+            .store
+            .as_ref()
+            .and_then(TokenSet::refresh_token)
+            .is_some_and(|record| record.token() == &issued),
+        "the imported refresh token is kept and persisted"
+    );
+}
+
+#[test]
+fn a_refused_imported_refresh_token_requires_reauthorization() {
+    let mut sim = Sim::new(
+        fixtures::authorization_code_config(),
+        fixtures::servicenow_server(),
+    );
+    let set =
+        TokenSet::from_refresh_token(RefreshToken::new("not-issued-here").unwrap(), sim.now, None);
+    sim.command(Command::Restore(set));
+    sim.drive();
+    assert!(sim.events.iter().any(|event| matches!(
+        event,
+        Event::ReauthorizationRequired {
+            reason: ReauthorizationReason::RefreshRejected(_)
+        }
+    )));
+    assert!(sim.access_token().is_none());
+}

@@ -14,12 +14,16 @@ use crate::{
     failure::{CliError, CliResult},
     loopback::Loopback,
     output::{describe_time, say},
-    profile::{ConfigFile, DEFAULT_REDIRECT_URI, Profile, config_path},
+    profile::{ConfigFile, DEFAULT_REDIRECT_URI, Grant, Profile, config_path},
     session::Session,
+    unattended,
 };
 
 /// `sn login`.
 pub(crate) async fn login(global: &GlobalArgs, args: &LoginArgs) -> CliResult<()> {
+    if unattended::wanted(args) {
+        return unattended::login(global, args).await;
+    }
     let path = config_path(global.config.as_deref())?;
     let mut config = ConfigFile::load(&path)?;
     let existing = config.profiles.get(&global.profile).cloned();
@@ -147,7 +151,7 @@ fn is_foreign_callback(error: &servicenow::Error) -> bool {
     )
 }
 
-fn profile_for_login(
+pub(crate) fn profile_for_login(
     name: &str,
     existing: Option<&Profile>,
     args: &LoginArgs,
@@ -188,6 +192,7 @@ fn profile_for_login(
         client_id,
         redirect_uri,
         public_client,
+        grant: Grant::AuthorizationCode,
         // Kept from the file: the network settings are edited by hand (flags override them).
         network: existing
             .map(|profile| profile.network.clone())
@@ -207,7 +212,7 @@ pub(crate) async fn open_profile(global: &GlobalArgs) -> CliResult<Session> {
 pub(crate) async fn profile_client(global: &GlobalArgs) -> CliResult<Client> {
     let session = open_profile(global).await?;
     let oauth_client = session.oauth_client().await?;
-    session.client(oauth_client).await
+    unattended::handle(&session, oauth_client).await
 }
 
 /// `sn logout`.
@@ -282,7 +287,16 @@ pub(crate) async fn status(global: &GlobalArgs, args: &StatusArgs) -> CliResult<
         ),
         format!("store:     {} (encrypted)", session.store_dir.display()),
     ];
-    let Some(token_set) = session.stored_token_set().await? else {
+    let stored = match session.profile.grant {
+        Grant::AuthorizationCode => session.stored_token_set().await?,
+        // Reading the store needs no secret: the key depends on the client id only.
+        _ => unattended::handle(&session, OAuthClient::public(session.client_id.clone()))
+            .await?
+            .stored_token_set()
+            .await
+            .map_err(CliError::from_client)?,
+    };
+    let Some(token_set) = stored else {
         lines.push("login:     not logged in".to_owned());
         say(&lines.join("\n"));
         return Err(CliError::authentication(
@@ -290,9 +304,20 @@ pub(crate) async fn status(global: &GlobalArgs, args: &StatusArgs) -> CliResult<
             Some("run `sn login`".to_owned()),
         ));
     };
-    lines.push(format!(
-        "user:      the account that pressed Allow (stored as {})",
-        session.subject()
+    lines.push(match &session.profile.grant {
+        Grant::AuthorizationCode => format!(
+            "user:      the account that pressed Allow (stored as {})",
+            session.subject()
+        ),
+        Grant::ClientCredentials => {
+            "user:      the registry entry's OAuth Application User".to_owned()
+        }
+        Grant::Jwt { subject, .. } => format!("user:      {subject} (the JWT's sub)"),
+    });
+    lines.extend(unattended::status_lines(
+        &session.profile.grant,
+        &token_set,
+        now,
     ));
     lines.push(format!(
         "access:    {}",
@@ -303,6 +328,9 @@ pub(crate) async fn status(global: &GlobalArgs, args: &StatusArgs) -> CliResult<
             Some(expires_at) => format!("expires {}", describe_time(expires_at, now)),
             None => "present, no expiry stated".to_owned(),
         },
+        None if session.profile.grant != Grant::AuthorizationCode => {
+            "none (this grant issues none; a new token is acquired instead)".to_owned()
+        }
         None => "none (log in again when the access token expires)".to_owned(),
     };
     lines.push(format!("refresh:   {refresh}"));

@@ -78,7 +78,8 @@ pub(crate) struct GlobalArgs {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
-    /// Log in with your browser (authorization code + PKCE, loopback redirect) and keep the tokens.
+    /// Log in with your browser (authorization code + PKCE, loopback redirect), or without one
+    /// (--client-credentials, --jwt, --refresh-token-stdin), and keep the tokens.
     Login(LoginArgs),
     /// Revoke the profile's tokens at the instance and delete them here.
     Logout,
@@ -142,6 +143,31 @@ pub(crate) struct LoginArgs {
     /// How long to wait for the browser to come back, in seconds.
     #[arg(long, default_value_t = 300, value_name = "SECS")]
     pub(crate) timeout: u64,
+    /// No browser: the client credentials grant (the client acts as itself; the instance must
+    /// enable it). For cron jobs and CI.
+    #[arg(long, conflicts_with_all = ["jwt", "refresh_token_stdin", "public_client"])]
+    pub(crate) client_credentials: bool,
+    /// No browser: the JWT bearer grant, assertions signed with --key for --subject.
+    #[arg(long, requires_all = ["key", "subject"], conflicts_with = "refresh_token_stdin")]
+    pub(crate) jwt: bool,
+    /// With --jwt: the PEM private key file (RSA or EC P-256); SN_JWT_KEY (PEM text) wins
+    /// when set. Only the path is saved in the profile.
+    #[arg(long, value_name = "FILE", requires = "jwt")]
+    pub(crate) key: Option<PathBuf>,
+    /// With --jwt: the user to act for, as the instance's JWT endpoint "User Field" names it.
+    #[arg(long, value_name = "USER", requires = "jwt")]
+    pub(crate) subject: Option<String>,
+    /// With --jwt: the key id (kid) of the instance's JWT verifier map.
+    #[arg(long, value_name = "KID", requires = "jwt")]
+    pub(crate) kid: Option<String>,
+    /// No browser: import a refresh token obtained elsewhere, read from standard input (never
+    /// a flag); the first access token comes from a normal refresh.
+    #[arg(long)]
+    pub(crate) refresh_token_stdin: bool,
+    /// Read the client secret from this file (else SN_CLIENT_SECRET, else a prompt on a
+    /// terminal).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) client_secret_file: Option<PathBuf>,
 }
 
 /// `sn status`.

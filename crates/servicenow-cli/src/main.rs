@@ -18,6 +18,7 @@ mod session;
 mod stats_command;
 mod store_commands;
 mod table_commands;
+mod unattended;
 mod untrusted;
 
 use std::process::ExitCode;

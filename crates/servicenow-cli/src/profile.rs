@@ -42,6 +42,32 @@ pub(crate) struct Profile {
     /// Trust, client certificate and proxy (`[profiles.NAME.network]`); flags override them.
     #[serde(default, skip_serializing_if = "NetworkSettings::is_empty")]
     pub(crate) network: NetworkSettings,
+    /// How the profile obtains tokens (the browser login unless saved otherwise).
+    #[serde(default)]
+    pub(crate) grant: Grant,
+}
+
+/// The grant a profile obtains its tokens with.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub(crate) enum Grant {
+    /// `sn login`: the browser, authorization code + PKCE, then refresh tokens (also a refresh
+    /// token imported with `--refresh-token-stdin`).
+    #[default]
+    AuthorizationCode,
+    /// `sn login --client-credentials`: the client acts as itself, no browser.
+    ClientCredentials,
+    /// `sn login --jwt --key FILE --subject USER`: signed assertions, no browser, no secret
+    /// beyond the client's.
+    Jwt {
+        /// The PEM private key (its path only; the key itself is read when needed).
+        key_file: PathBuf,
+        /// The user the assertions are for (`sub`).
+        subject: String,
+        /// The `kid` header, the instance's JWT verifier map's Kid.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        key_id: Option<String>,
+    },
 }
 
 fn default_redirect_uri() -> String {
@@ -147,6 +173,11 @@ mod tests {
             network: NetworkSettings {
                 ca_file: Some("/etc/corp/ca.pem".into()),
                 ..NetworkSettings::default()
+            },
+            grant: Grant::Jwt {
+                key_file: PathBuf::from("/keys/sn.pem"),
+                subject: "svc.export".to_owned(),
+                key_id: Some("k1".to_owned()),
             },
         };
         config.profiles.insert("dev".to_owned(), profile.clone());

@@ -5,7 +5,7 @@ use std::{collections::BTreeMap, net::SocketAddr, time::Duration};
 
 #[cfg(feature = "cli")]
 use crate::EmulatorBuilder;
-use crate::{Dataset, Secret};
+use crate::{Dataset, JwtEndpoint, Secret};
 
 /// Default client id of the confidential client registered at start.
 pub const DEFAULT_CLIENT_ID: &str = "emulator-client";
@@ -56,6 +56,9 @@ pub struct ClientRegistration {
     pub application_user: String,
     /// Name shown on the consent page.
     pub display_name: String,
+    /// The JWT bearer grant's verification ("OAuth JWT API endpoint for external clients"),
+    /// when this entry accepts it.
+    pub jwt: Option<JwtEndpoint>,
 }
 
 impl ClientRegistration {
@@ -74,6 +77,7 @@ impl ClientRegistration {
             access_token_ttl: DEFAULT_ACCESS_TOKEN_TTL,
             refresh_token_ttl: DEFAULT_REFRESH_TOKEN_TTL,
             application_user: "admin".to_owned(),
+            jwt: None,
         }
     }
 
@@ -92,6 +96,12 @@ impl ClientRegistration {
         self
     }
 
+    /// Accepts the JWT bearer grant, verified as `jwt` says.
+    pub fn with_jwt(mut self, jwt: JwtEndpoint) -> Self {
+        self.jwt = Some(jwt);
+        self
+    }
+
     /// Whether the client is public (no secret, PKCE required).
     pub fn is_public(&self) -> bool {
         self.client_secret.is_none()
@@ -105,15 +115,25 @@ pub struct UserAccount {
     pub user_name: String,
     /// The password.
     pub password: Secret,
+    /// The `email` field (a JWT's `sub` can be matched against it).
+    pub email: String,
 }
 
 impl UserAccount {
     /// A user with a password.
     pub fn new(user_name: impl Into<String>, password: impl Into<Secret>) -> Self {
+        let user_name = user_name.into();
         Self {
-            user_name: user_name.into(),
+            email: format!("{user_name}@example.com"),
+            user_name,
             password: password.into(),
         }
+    }
+
+    /// The same user with another email address (default: `NAME@example.com`).
+    pub fn with_email(mut self, email: impl Into<String>) -> Self {
+        self.email = email.into();
+        self
     }
 }
 
@@ -173,6 +193,13 @@ pub struct EmulatorArgs {
     /// Public base URL to write into Link and Location headers (e.g. behind a proxy).
     #[arg(long, value_name = "URL")]
     pub public_url: Option<String>,
+    /// Accept the JWT bearer grant on the confidential client, verifying assertions whose `kid`
+    /// is KID with the public key (PEM, RSA or P-256) in FILE (repeatable: one verifier map each).
+    #[arg(long = "jwt-key", value_name = "KID=FILE", value_parser = parse_jwt_key)]
+    pub jwt_keys: Vec<crate::JwtVerifierKey>,
+    /// The user field a JWT's `sub` is matched against: user_name or email.
+    #[arg(long, value_name = "FIELD", default_value = "user_name", value_parser = parse_user_field)]
+    pub jwt_user_field: crate::JwtUserField,
     /// Serve HTTPS with this certificate chain (PEM, leaf first); needs --tls-key.
     #[arg(long, value_name = "FILE", requires = "tls_key")]
     pub tls_cert: Option<std::path::PathBuf>,
@@ -217,6 +244,8 @@ impl EmulatorArgs {
             strict_redirect_uri: false,
             rfc6749_errors: false,
             public_url: None,
+            jwt_keys: Vec::new(),
+            jwt_user_field: crate::JwtUserField::UserName,
             tls_cert: None,
             tls_key: None,
             tls_client_ca: None,
@@ -274,12 +303,16 @@ impl EmulatorArgs {
             Duration::from_secs(self.access_token_ttl),
             Duration::from_secs(self.refresh_token_ttl),
         );
-        let confidential = ClientRegistration::confidential(
+        let mut confidential = ClientRegistration::confidential(
             self.client_id,
             self.client_secret,
             redirect_uris.clone(),
         )
         .with_token_ttls(ttl.0, ttl.1);
+        if !self.jwt_keys.is_empty() {
+            confidential = confidential
+                .with_jwt(JwtEndpoint::new(self.jwt_keys).with_user_field(self.jwt_user_field));
+        }
         let public = ClientRegistration::public(self.public_client_id, redirect_uris)
             .with_token_ttls(ttl.0, ttl.1);
         let mut builder = EmulatorBuilder::empty()
@@ -343,6 +376,25 @@ fn parse_rows(text: &str) -> Result<(String, u64), String> {
         return Err(format!("{table:?} is not a table name ([a-z0-9_]+)"));
     }
     Ok((table.to_owned(), count))
+}
+
+#[cfg(feature = "cli")]
+fn parse_jwt_key(text: &str) -> Result<crate::JwtVerifierKey, String> {
+    let (kid, path) = text
+        .split_once('=')
+        .ok_or("expected KID=FILE, e.g. --jwt-key my-key=public.pem")?;
+    let pem = std::fs::read_to_string(path)
+        .map_err(|error| format!("reading the JWT public key {path} failed: {error}"))?;
+    crate::JwtVerifierKey::from_pem(kid, &pem).map_err(|error| error.to_string())
+}
+
+#[cfg(feature = "cli")]
+fn parse_user_field(text: &str) -> Result<crate::JwtUserField, String> {
+    match text {
+        "user_name" => Ok(crate::JwtUserField::UserName),
+        "email" => Ok(crate::JwtUserField::Email),
+        _ => Err("expected user_name or email".to_owned()),
+    }
 }
 
 #[cfg(feature = "cli")]

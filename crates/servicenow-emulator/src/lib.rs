@@ -65,6 +65,7 @@ pub use cost::CostModel;
 pub use counters::{CountersSnapshot, TokenOutcome};
 pub use emulator::{Emulator, EmulatorBuilder, EmulatorHandle};
 pub use error::Error;
+pub use oauth::jwt::{JwtAudienceRule, JwtEndpoint, JwtUserField, JwtVerifierKey};
 pub use pdi::Dataset;
 pub use secret::Secret;
 pub use settings::{FaultKind, FaultPlan, FirstPagePrevLink, RateLimitRule, Settings, WriteDenial};

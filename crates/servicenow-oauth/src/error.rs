@@ -35,6 +35,18 @@ pub enum Error {
         #[source]
         source: http::Error,
     },
+    /// A JWT assertion could not be signed.
+    #[error("signing the JWT assertion failed: {problem}")]
+    Signing {
+        /// What went wrong, in words.
+        problem: &'static str,
+    },
+    /// A private key for JWT assertions could not be read; the message never echoes the key.
+    #[error("reading the JWT signing key failed: {problem}")]
+    SigningKey {
+        /// What is wrong with the key, in words.
+        problem: &'static str,
+    },
 }
 
 /// What is wrong with an instance URL (see [`crate::InstanceUrl::new`]).

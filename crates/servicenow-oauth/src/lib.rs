@@ -15,6 +15,10 @@
 //! - the authorization URL for `GET {instance}/oauth_auth.do` ([`AuthorizationRequest::url`]);
 //! - token requests for `POST {instance}/oauth_token.do` ([`token_request`]) as
 //!   `http::Request<Bytes>`, with `client_secret_post` (the default) or `client_secret_basic`;
+//! - the JWT bearer grant (RFC 7523): the assertion's claims, the [`AssertionSigner`] trait,
+//!   [`JwtBearer`] which makes a fresh assertion (new `jti`, `iat`, `exp`) per token request
+//!   from a caller-supplied time and RNG, and [`PemSigner`] (feature `jwt`: RS256 and ES256
+//!   from PEM keys, over RustCrypto's `rsa` and `p256`);
 //! - revocation requests ([`revocation_request`]);
 //! - parsers for the token response ([`parse_token_response`]) and for the redirect's query
 //!   string ([`parse_callback_query`]);
@@ -126,6 +130,8 @@
 //!
 //! # Cargo features
 //!
+//! - `jwt` (off by default): [`PemSigner`], the default [`AssertionSigner`] (RS256 and ES256
+//!   with a private key from PEM). The trait and the JWT bearer request need no feature.
 //! - `password-grant` (off by default): `TokenGrant::Password` and its
 //!   `ResourceOwnerUsername` / `ResourceOwnerPassword` types. RFC 9700 §2.4 says the resource
 //!   owner password grant MUST NOT be used; it exists because ServiceNow's own examples use it.
@@ -138,6 +144,9 @@ mod error;
 mod error_response;
 pub mod expose_secret;
 mod instance_url;
+mod jwt;
+#[cfg(feature = "jwt")]
+mod jwt_pem;
 mod origin;
 mod pkce;
 mod redact;
@@ -163,13 +172,22 @@ pub use crate::callback::{
 pub use crate::error::{CallbackProblem, Error, InstanceUrlProblem};
 pub use crate::error_response::{ErrorCode, ErrorResponse};
 pub use crate::instance_url::InstanceUrl;
+pub use crate::jwt::{
+    AssertionClaims, AssertionSigner, JwsAlgorithm, JwtAssertion, JwtAudience, JwtBearer, JwtId,
+    encode_compact_jwt,
+};
+#[cfg(feature = "jwt")]
+#[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
+pub use crate::jwt_pem::PemSigner;
 pub use crate::origin::{is_loopback_host, origin_of};
 pub use crate::pkce::{PkceChallenge, PkceVerifier};
 pub use crate::redact::{RedactedRequest, RedactedResponse};
 pub use crate::revocation::{RevocableToken, RevocationStyle, revocation_request};
 pub use crate::secret::SecretValue;
 pub use crate::state::State;
-pub use crate::token_request::{ClientAuthMethod, OAuthClient, TokenGrant, token_request};
+pub use crate::token_request::{
+    ClientAuthMethod, JWT_BEARER_GRANT_TYPE, OAuthClient, TokenGrant, token_request,
+};
 pub use crate::token_response::{
     FailureClass, TokenEndpointError, TokenErrorKind, TokenResponse, TokenResponseOptions,
     TokenResponseProblem, parse_token_response, parse_token_response_body,

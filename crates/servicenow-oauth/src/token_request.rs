@@ -1,5 +1,6 @@
 //! Token endpoint requests (RFC 6749 §4.1.3, §4.4.2, §6, and §4.3.2 behind a feature) as
-//! `http::Request<Bytes>` values, with the client authentication of RFC 6749 §2.3.1.
+//! `http::Request<Bytes>` values (and RFC 7523 §2.1's JWT bearer grant), with the client
+//! authentication of RFC 6749 §2.3.1.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -100,6 +101,17 @@ pub enum TokenGrant<'a> {
         /// `scope`; omitted when `None` or empty.
         scope: Option<&'a ScopeSet>,
     },
+    /// `grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer` (RFC 7523 §2.1) with the signed
+    /// JWT in `assertion`, and client authentication as configured (ServiceNow's JWT endpoint
+    /// wants `client_id` and `client_secret` unless the registry entry is a public client).
+    /// ServiceNow issues no refresh token for it: make a new assertion for every request
+    /// ([`crate::JwtBearer::assertion`]).
+    JwtBearer {
+        /// `assertion`, the compact JWT.
+        assertion: &'a crate::JwtAssertion,
+        /// `scope`; omitted when `None` or empty.
+        scope: Option<&'a ScopeSet>,
+    },
     /// `grant_type=password` (RFC 6749 §4.3.2). RFC 9700 §2.4: this grant MUST NOT be used;
     /// it exists, behind the `password-grant` feature, because ServiceNow's examples use it.
     #[cfg(feature = "password-grant")]
@@ -113,6 +125,9 @@ pub enum TokenGrant<'a> {
         scope: Option<&'a ScopeSet>,
     },
 }
+
+/// The `grant_type` of the JWT bearer grant (RFC 7523 §2.1).
+pub const JWT_BEARER_GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 
 /// Builds `POST {instance}/oauth_token.do` for `grant`, authenticated as `client`.
 ///
@@ -153,6 +168,11 @@ pub fn token_request(
         }
         TokenGrant::ClientCredentials { scope } => {
             form.append_pair("grant_type", "client_credentials");
+            append_scope(&mut form, *scope);
+        }
+        TokenGrant::JwtBearer { assertion, scope } => {
+            form.append_pair("grant_type", JWT_BEARER_GRANT_TYPE);
+            form.append_pair("assertion", assertion.secret());
             append_scope(&mut form, *scope);
         }
         #[cfg(feature = "password-grant")]

@@ -1,7 +1,10 @@
 //! Ready-made configurations and servers that match each other, for tests.
 
 use servicenow_auth::AuthConfig;
-use servicenow_oauth::{ClientId, ClientSecret, InstanceUrl, OAuthClient, RedirectUri};
+use servicenow_oauth::{
+    AssertionClaims, AssertionSigner, ClientId, ClientSecret, InstanceUrl, JwsAlgorithm,
+    JwtAssertion, JwtBearer, OAuthClient, RedirectUri, encode_compact_jwt,
+};
 
 use crate::server::{FakeTokenServer, RegisteredClient};
 
@@ -36,6 +39,38 @@ pub fn authorization_code_config() -> AuthConfig {
 /// A service credential: client credentials.
 pub fn client_credentials_config() -> AuthConfig {
     AuthConfig::client_credentials(instance(), client())
+}
+
+/// The user every JWT fixture asserts (`sub`).
+pub const JWT_SUBJECT: &str = "integration@example.com";
+
+/// A JWT bearer credential for [`JWT_SUBJECT`], its assertions made by [`MarkerSigner`].
+pub fn jwt_bearer_config() -> AuthConfig {
+    let jwt = JwtBearer::new(JWT_SUBJECT, std::sync::Arc::new(MarkerSigner))
+        .expect("fixture subject is valid");
+    AuthConfig::jwt_bearer(instance(), client(), jwt)
+}
+
+/// An [`AssertionSigner`] for the machine's tests: real header and claims, and a fixed marker
+/// where the signature goes. The fake token server does not check signatures; the emulator,
+/// which does, is tested with real keys.
+#[derive(Debug)]
+pub struct MarkerSigner;
+
+impl AssertionSigner for MarkerSigner {
+    fn algorithm(&self) -> JwsAlgorithm {
+        JwsAlgorithm::Rs256
+    }
+
+    fn key_id(&self) -> Option<&str> {
+        Some("testkit")
+    }
+
+    fn sign(&self, claims: &AssertionClaims) -> Result<JwtAssertion, servicenow_oauth::Error> {
+        encode_compact_jwt(self.algorithm(), self.key_id(), claims, |_| {
+            Ok(b"testkit-marker-SECRET".to_vec())
+        })
+    }
 }
 
 /// A ServiceNow-like server that knows the fixture client.

@@ -24,6 +24,6 @@ mod sim;
 
 pub use crate::server::{
     FakeTokenServer, Fault, RefreshTokenPolicy, RegisteredClient, SERVICENOW_ACCESS_DENIED,
-    ServerAnswer, form,
+    ServerAnswer, assertion_claims, form,
 };
 pub use crate::sim::{EPOCH, SEED, Sim, copy_request, render_request};

@@ -90,6 +90,7 @@ pub struct FakeTokenServer {
     refresh_token_first_issues: BTreeMap<String, Timestamp>,
     grants_seen: BTreeMap<String, usize>,
     revocations_seen: usize,
+    jwt_ids_seen: std::collections::BTreeSet<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -118,6 +119,7 @@ impl FakeTokenServer {
             refresh_token_first_issues: BTreeMap::new(),
             grants_seen: BTreeMap::new(),
             revocations_seen: 0,
+            jwt_ids_seen: std::collections::BTreeSet::new(),
         }
     }
 
@@ -231,6 +233,7 @@ impl FakeTokenServer {
             "authorization_code" => self.exchange(now, &parameters),
             "refresh_token" => self.refresh(now, &parameters),
             "client_credentials" if self.client_credentials_enabled => Ok(self.issue(now, None)),
+            servicenow_oauth::JWT_BEARER_GRANT_TYPE => self.jwt_bearer(now, &parameters),
             "password" => {
                 let refresh_token = self.next_value("rt");
                 Ok(self.issue(now, Some(refresh_token)))
@@ -238,6 +241,34 @@ impl FakeTokenServer {
             _ => Err(()),
         };
         ServerAnswer::Response(answer.unwrap_or_else(|()| access_denied()))
+    }
+
+    /// The JWT bearer grant as ServiceNow checks it, less the signature (the emulator checks
+    /// that): `sub` present, `iat` not in the future, `exp` in the future, `jti` never seen.
+    fn jwt_bearer(
+        &mut self,
+        now: Timestamp,
+        parameters: &BTreeMap<String, String>,
+    ) -> Result<http::Response<Bytes>, ()> {
+        let claims = parameters
+            .get("assertion")
+            .and_then(|assertion| assertion_claims(assertion))
+            .ok_or(())?;
+        let now_seconds = now.as_unix_millis() / 1000;
+        let number = |name: &str| claims.get(name).and_then(serde_json::Value::as_u64);
+        let jti = claims
+            .get("jti")
+            .and_then(serde_json::Value::as_str)
+            .ok_or(())?;
+        let sub = claims.get("sub").and_then(serde_json::Value::as_str);
+        if sub.is_none_or(str::is_empty)
+            || number("iat").is_none_or(|iat| iat > now_seconds)
+            || number("exp").is_none_or(|exp| exp <= now_seconds)
+            || !self.jwt_ids_seen.insert(jti.to_owned())
+        {
+            return Err(());
+        }
+        Ok(self.issue(now, None))
     }
 
     fn exchange(
@@ -394,6 +425,18 @@ impl FakeTokenServer {
         let value = format!("{prefix}-{:04}-SECRET", self.serial);
         self.issued.push(value.clone());
         value
+    }
+}
+
+/// The claims of a compact JWT, decoded without checking its signature (for tests).
+pub fn assertion_claims(assertion: &str) -> Option<serde_json::Map<String, serde_json::Value>> {
+    let claims = assertion.split('.').nth(1)?;
+    let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(claims)
+        .ok()?;
+    match serde_json::from_slice(&json).ok()? {
+        serde_json::Value::Object(claims) => Some(claims),
+        _ => None,
     }
 }
 

@@ -7,7 +7,7 @@ use std::{
 
 use servicenow_auth::{AuthConfig, Timing};
 use servicenow_http::HttpTransport;
-use servicenow_oauth::{InstanceUrl, OAuthClient, RedirectUri, ScopeSet};
+use servicenow_oauth::{InstanceUrl, JwtAudience, OAuthClient, RedirectUri, ScopeSet};
 use servicenow_store::{CredentialKey, TokenStore};
 use servicenow_table::RetryPolicy;
 
@@ -62,6 +62,8 @@ pub(crate) struct App {
     live: Mutex<HashMap<CredentialKey, Weak<manager::Inner>>>,
     /// Seeds the Table API clients' retry jitter (from the operating system, once).
     pub(crate) jitter_seed: [u8; 32],
+    /// The `aud` of JWT bearer assertions.
+    jwt_audience: JwtAudience,
 }
 
 impl std::fmt::Debug for App {
@@ -79,6 +81,7 @@ impl std::fmt::Debug for App {
 pub(crate) enum CredentialKind<'a> {
     User(&'a str),
     Service,
+    Jwt(&'a str),
     #[cfg(feature = "password-grant")]
     Password(&'a str),
 }
@@ -97,6 +100,7 @@ impl CredentialKind<'_> {
         match self {
             Self::User(subject) => format!("user:{subject}"),
             Self::Service => "service:client-credentials".to_owned(),
+            Self::Jwt(subject) => format!("jwt:{subject}"),
             #[cfg(feature = "password-grant")]
             Self::Password(username) => format!("password:{username}"),
         }
@@ -157,6 +161,7 @@ impl Servicenow {
             timing: Timing::SERVICENOW,
             options: ManagerOptions::default(),
             retry: RetryPolicy::default(),
+            jwt_audience: JwtAudience::default(),
         }
     }
 
@@ -187,6 +192,32 @@ impl Servicenow {
         let key = self.app.service_key.clone();
         let manager = self.app.manager(key, &self.app.service_config);
         Client::new(Arc::clone(&self.app), manager)
+    }
+
+    /// The handle of the JWT bearer grant (RFC 7523) for `subject`, the user the instance finds by
+    /// its JWT endpoint's "User Field" (a user name or an email address): every acquisition sends
+    /// a new assertion signed by `signer` (a new `jti`, `iat` now, `exp` a minute later, `iss`
+    /// the client id, `aud` as [`ServicenowBuilder::jwt_audience`] says), there is no refresh
+    /// token, and a new token is acquired before the old one expires. No shared secret is needed
+    /// beyond the client's, and none if the registry entry is a public client.
+    ///
+    /// `signer` is usually a [`PemSigner`](servicenow_oauth::PemSigner) (feature `jwt`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidValue`](crate::Error::InvalidValue) when `subject` is empty.
+    pub fn jwt_bearer(
+        &self,
+        subject: &str,
+        signer: Arc<dyn servicenow_oauth::AssertionSigner>,
+    ) -> Result<Client> {
+        let jwt = servicenow_oauth::JwtBearer::new(subject, signer)?
+            .with_audience(self.app.jwt_audience.clone());
+        let key = self.app.key(&CredentialKind::Jwt(subject))?;
+        let mut config = (*self.app.service_config).clone();
+        config.credential = servicenow_auth::Credential::JwtBearer(jwt);
+        let manager = self.app.manager(key, &Arc::new(config));
+        Ok(Client::new(Arc::clone(&self.app), manager))
     }
 
     /// The handle of the resource owner password grant for `username`, which RFC 9700 §2.4
@@ -245,6 +276,7 @@ pub struct ServicenowBuilder {
     timing: Timing,
     options: ManagerOptions,
     retry: RetryPolicy,
+    jwt_audience: JwtAudience,
 }
 
 impl std::fmt::Debug for ServicenowBuilder {
@@ -349,6 +381,14 @@ impl ServicenowBuilder {
         self
     }
 
+    /// The `aud` of JWT bearer assertions ([`Servicenow::jwt_bearer`]): the client id by default
+    /// (ServiceNow's JWT endpoint page), or e.g. the token endpoint URL (its grant page); the
+    /// sources disagree, see `docs/servicenow-setup.md`.
+    pub fn jwt_audience(mut self, audience: JwtAudience) -> Self {
+        self.jwt_audience = audience;
+        self
+    }
+
     /// Opens the store and builds the integration. No request is sent until a token is needed.
     pub async fn build(self) -> Result<Servicenow> {
         let store = match self.store {
@@ -404,6 +444,7 @@ impl ServicenowBuilder {
             service_key,
             live: Mutex::new(HashMap::new()),
             jitter_seed: os_seed()?,
+            jwt_audience: self.jwt_audience,
         };
         Ok(Servicenow { app: Arc::new(app) })
     }

@@ -53,6 +53,11 @@ impl Client {
         &self.manager
     }
 
+    /// The token endpoint's executor (transport, store, clock) this handle shares.
+    pub(crate) fn endpoint(&self) -> &crate::drive::TokenEndpoint {
+        &self.app.managers.endpoint
+    }
+
     /// The Table API client, authorized by this credential's tokens.
     pub fn tables(&self) -> TableClient<ClientTransport> {
         let transport = AuthorizedTransport::new(

@@ -198,6 +198,11 @@ pub enum ConfigError {
         "signing users in needs the redirect uri registered in the instance: call ServicenowBuilder::redirect_uri"
     )]
     NoRedirectUri,
+    /// A refresh token was imported on a handle that is not a user's credential.
+    #[error(
+        "importing a refresh token needs a user's handle (Servicenow::user), not a service or JWT one"
+    )]
+    NotAUserCredential,
     /// No transport feature is enabled and no transport was given.
     #[error(
         "there is no transport: enable the `reqwest` or `hyper` feature, or pass one with ServicenowBuilder::transport"

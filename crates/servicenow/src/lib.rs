@@ -16,6 +16,7 @@ mod clock;
 mod codec;
 mod drive;
 mod error;
+mod import;
 mod login;
 mod manager;
 pub mod stores;

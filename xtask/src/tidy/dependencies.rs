@@ -17,7 +17,7 @@ pub(super) const ALLOWED_DEPENDENCIES: &[(&str, &[&str])] = &[
         "servicenow-oauth",
         &[
             "base64", "bytes", "form_urlencoded", "http", "rand_core", "serde", "serde_json",
-            "sha2", "subtle", "thiserror", "url", "zeroize",
+            "sha2", "subtle", "thiserror", "url", "zeroize", "rsa", "p256",
         ],
     ),
     (
@@ -68,7 +68,7 @@ pub(super) const ALLOWED_DEPENDENCIES: &[(&str, &[&str])] = &[
             "tokio", "hyper", "hyper-util", "http", "http-body-util", "bytes", "serde_json", "rand",
             "rand_chacha", "sha2", "base64", "url", "form_urlencoded", "thiserror", "tracing",
             "tracing-subscriber", "clap", "anyhow", "parking_lot", "subtle", "rustls",
-            "tokio-rustls",
+            "tokio-rustls", "rsa", "p256",
         ],
     ),
     (

@@ -7,6 +7,8 @@ use servicenow_testkit::RefreshTokenPolicy;
 #[derive(Clone, Debug)]
 pub(crate) struct Scenario {
     pub(crate) client_credentials: bool,
+    /// With `client_credentials`: the non-interactive grant is the JWT bearer grant instead.
+    pub(crate) jwt: bool,
     pub(crate) access_token_lifetime_secs: u64,
     pub(crate) refresh_token_lifetime_secs: Option<u64>,
     pub(crate) policy: RefreshTokenPolicy,
@@ -142,7 +144,7 @@ fn action() -> impl Strategy<Value = Action> {
 /// Scenarios of up to 80 actions on either credential kind.
 pub(crate) fn scenario() -> impl Strategy<Value = Scenario> {
     (
-        prop::bool::weighted(0.25),
+        (prop::bool::weighted(0.25), any::<bool>()),
         prop_oneof![Just(30_u64), Just(90), Just(300), Just(1800)],
         prop_oneof![Just(None), Just(Some(900_u64)), Just(Some(8_640_000))],
         policy(),
@@ -151,7 +153,7 @@ pub(crate) fn scenario() -> impl Strategy<Value = Scenario> {
     )
         .prop_map(
             |(
-                client_credentials,
+                (client_credentials, jwt),
                 access_token_lifetime_secs,
                 refresh_token_lifetime_secs,
                 policy,
@@ -160,6 +162,7 @@ pub(crate) fn scenario() -> impl Strategy<Value = Scenario> {
             )| {
                 Scenario {
                     client_credentials,
+                    jwt,
                     access_token_lifetime_secs,
                     refresh_token_lifetime_secs,
                     policy,

@@ -173,6 +173,11 @@ proptest! {
     }
 
     #[test]
+    fn every_jwt_acquisition_sends_a_new_assertion_made_at_its_time(scenario in scenario()) {
+        holds(Invariant::FreshAssertionPerAcquisition, &scenario)?;
+    }
+
+    #[test]
     fn no_secret_in_any_debug_output(scenario in scenario()) {
         holds(Invariant::NoSecretInDebug, &scenario)?;
     }

@@ -10,6 +10,7 @@ use crate::world::Invariant;
 fn service(actions: Vec<Action>) -> Scenario {
     Scenario {
         client_credentials: true,
+        jwt: false,
         access_token_lifetime_secs: 1800,
         refresh_token_lifetime_secs: None,
         policy: RefreshTokenPolicy::ReturnSame,

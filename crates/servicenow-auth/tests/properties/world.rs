@@ -32,6 +32,8 @@ pub(crate) enum Invariant {
     NoTokenRequestAfterReauthorization,
     UnauthorizedRefreshesOnce,
     NoSecretInDebug,
+    /// Every JWT bearer acquisition carries a new assertion (unseen `jti`) made at its `now`.
+    FreshAssertionPerAcquisition,
     /// The machine's outputs equal the reference model's, step by step.
     MatchesModel,
     /// The harness itself misused the machine (a bug in the test, reported under every property).
@@ -68,6 +70,8 @@ pub(crate) struct World {
     pub(crate) server: FakeTokenServer,
     pub(crate) refresh_token_lifetime: Option<Duration>,
     pub(crate) client_credentials: bool,
+    /// The `jti` of every JWT bearer assertion sent.
+    pub(crate) jwt_ids: BTreeSet<String>,
     pub(crate) now: Timestamp,
     pub(crate) deadline: Timestamp,
     pub(crate) outstanding: Vec<Outstanding>,
@@ -110,10 +114,11 @@ pub(crate) struct Coverage {
     pub(crate) transient_failures: usize,
     pub(crate) unauthorized_refreshes: usize,
     pub(crate) logouts: usize,
+    pub(crate) jwt_acquisitions: usize,
 }
 
 impl Coverage {
-    pub(crate) const NAMES: [&'static str; 8] = [
+    pub(crate) const NAMES: [&'static str; 9] = [
         "refresh requests",
         "acquisition requests",
         "logins completed",
@@ -122,9 +127,10 @@ impl Coverage {
         "transient failures",
         "401s that refreshed",
         "logouts",
+        "JWT bearer acquisitions",
     ];
 
-    pub(crate) fn counts(&self) -> [usize; 8] {
+    pub(crate) fn counts(&self) -> [usize; 9] {
         [
             self.refreshes,
             self.acquisitions,
@@ -134,6 +140,7 @@ impl Coverage {
             self.transient_failures,
             self.unauthorized_refreshes,
             self.logouts,
+            self.jwt_acquisitions,
         ]
     }
 
@@ -146,6 +153,7 @@ impl Coverage {
         self.transient_failures += other.transient_failures;
         self.unauthorized_refreshes += other.unauthorized_refreshes;
         self.logouts += other.logouts;
+        self.jwt_acquisitions += other.jwt_acquisitions;
     }
 }
 
@@ -156,7 +164,9 @@ const DRAIN_CAP: usize = 10_000;
 
 impl World {
     pub(crate) fn new(scenario: &Scenario) -> Self {
-        let mut config = if scenario.client_credentials {
+        let mut config = if scenario.client_credentials && scenario.jwt {
+            fixtures::jwt_bearer_config()
+        } else if scenario.client_credentials {
             fixtures::client_credentials_config()
         } else {
             fixtures::authorization_code_config()
@@ -178,6 +188,7 @@ impl World {
             server,
             refresh_token_lifetime,
             client_credentials: scenario.client_credentials,
+            jwt_ids: BTreeSet::new(),
             now: EPOCH,
             deadline: Timestamp::NEVER,
             outstanding: Vec::new(),
@@ -469,6 +480,9 @@ impl World {
                     format!("a {grant_type} request after ReauthorizationRequired"),
                 );
             }
+            if let Some(assertion) = body.get("assertion") {
+                self.check_assertion(assertion);
+            }
             if let Some(verifier) = body.get("code_verifier") {
                 self.secrets.insert(verifier.clone());
             }
@@ -495,6 +509,36 @@ impl World {
             answered: false,
             lost: false,
         });
+    }
+
+    /// A JWT bearer request's assertion: a `jti` never sent before, `iat` the machine's `now`.
+    fn check_assertion(&mut self, assertion: &str) {
+        self.coverage.jwt_acquisitions += 1;
+        self.secrets.insert(assertion.to_owned());
+        let Some(claims) = servicenow_testkit::assertion_claims(assertion) else {
+            self.violation(
+                Invariant::FreshAssertionPerAcquisition,
+                "an assertion that is not a JWT".into(),
+            );
+            return;
+        };
+        let jti = claims
+            .get("jti")
+            .and_then(|jti| jti.as_str())
+            .unwrap_or_default();
+        if !self.jwt_ids.insert(jti.to_owned()) {
+            self.violation(
+                Invariant::FreshAssertionPerAcquisition,
+                format!("the jti {jti} was sent twice"),
+            );
+        }
+        let now_seconds = self.now.as_unix_millis() / 1000;
+        if claims.get("iat").and_then(|iat| iat.as_u64()) != Some(now_seconds) {
+            self.violation(
+                Invariant::FreshAssertionPerAcquisition,
+                format!("an assertion whose iat is not the machine's now ({now_seconds})"),
+            );
+        }
     }
 
     fn record_event(&mut self, event: Event) {

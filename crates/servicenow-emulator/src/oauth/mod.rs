@@ -4,6 +4,7 @@
 //! they share behind one mutex (never held across an `.await`).
 
 pub(crate) mod authorize;
+pub(crate) mod jwt;
 mod pages;
 pub(crate) mod revoke;
 pub(crate) mod token;
@@ -24,6 +25,10 @@ const SESSION_LIFETIME: Duration = Duration::from_secs(3600);
 pub(crate) struct OAuthState {
     pub(crate) clients: BTreeMap<String, ClientRegistration>,
     pub(crate) users: BTreeMap<String, Secret>,
+    /// `email` → `user_name`, for JWTs whose `sub` is an email.
+    emails: BTreeMap<String, String>,
+    /// The `jti` of every accepted JWT, until its `exp` (plus skew) has passed.
+    jwt_ids: HashMap<String, SystemTime>,
     sessions: HashMap<String, Session>,
     codes: HashMap<String, CodeGrant>,
     access_tokens: HashMap<String, TokenRecord>,
@@ -106,6 +111,10 @@ impl OAuthState {
                 .iter()
                 .map(|user| (user.user_name.clone(), user.password.clone()))
                 .collect(),
+            emails: users
+                .iter()
+                .map(|user| (user.email.clone(), user.user_name.clone()))
+                .collect(),
             ..Self::default()
         }
     }
@@ -114,6 +123,31 @@ impl OAuthState {
         self.users
             .get(user_name)
             .is_some_and(|secret| secret.matches(password))
+    }
+
+    /// The user a JWT's `sub` names, by the endpoint's user field.
+    pub(crate) fn jwt_user(&self, field: jwt::JwtUserField, subject: &str) -> Option<String> {
+        match field {
+            jwt::JwtUserField::UserName => {
+                self.users.contains_key(subject).then(|| subject.to_owned())
+            }
+            jwt::JwtUserField::Email => self.emails.get(subject).cloned(),
+        }
+    }
+
+    /// Remembers a JWT id until `until`; `false` if it was already used (a replay).
+    pub(crate) fn remember_jwt_id(
+        &mut self,
+        jti: &str,
+        until: SystemTime,
+        now: SystemTime,
+    ) -> bool {
+        self.jwt_ids.retain(|_, expires_at| *expires_at > now);
+        if self.jwt_ids.contains_key(jti) {
+            return false;
+        }
+        self.jwt_ids.insert(jti.to_owned(), until);
+        true
     }
 
     /// A new anonymous session; returns its id.

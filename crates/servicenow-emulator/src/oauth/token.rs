@@ -1,10 +1,14 @@
 //! `POST /oauth_token.do`, following `servicenow-api.md` §1.3–§1.8: form body only, client
-//! authentication in the body (HTTP Basic as an emulator convenience), four grants, and
+//! authentication in the body (HTTP Basic as an emulator convenience), five grants (the JWT
+//! bearer grant per `servicenow-api-more.md` §5), and
 //! ServiceNow's generic `401 access_denied/server_error` for every failure by default.
 
 use http::{HeaderValue, Method, Response, StatusCode, header};
 
-use super::{CodeProblem, IssuedTokens};
+use super::{
+    CodeProblem, IssuedTokens,
+    jwt::{self, JwtProblem},
+};
 use crate::{
     ClientRegistration, TokenOutcome,
     server::{Incoming, Shared},
@@ -139,9 +143,40 @@ fn grant(
             }
             Ok(oauth.issue_tokens(&client, &client.application_user.clone(), None, false, now))
         }
+        JWT_BEARER => {
+            let endpoint = client.jwt.clone().ok_or(Failure::UnauthorizedClient(
+                "the client has no JWT verifier (no OAuth JWT API endpoint)",
+            ))?;
+            let assertion =
+                first(form, "assertion").ok_or(Failure::InvalidRequest("assertion is missing"))?;
+            let token_endpoint = format!("{}/oauth_token.do", shared.link_origin());
+            let verified = jwt::verify(
+                &endpoint,
+                &client.client_id,
+                &token_endpoint,
+                assertion,
+                now,
+            )
+            .map_err(|problem| Failure::InvalidGrant(problem.description()))?;
+            let user = oauth
+                .jwt_user(endpoint.user_field, &verified.subject)
+                .ok_or(Failure::InvalidGrant(JwtProblem::UnknownUser.description()))?;
+            if let Some(jti) = &verified.jti {
+                if endpoint.jti_verification
+                    && !oauth.remember_jwt_id(jti, verified.expires_at, now)
+                {
+                    return Err(Failure::InvalidGrant(JwtProblem::Replayed.description()));
+                }
+            }
+            // "The inbound JWT grant type doesn't include refresh tokens."
+            Ok(oauth.issue_tokens(&client, &user, None, false, now))
+        }
         _ => Err(Failure::UnsupportedGrantType),
     }
 }
+
+/// The `grant_type` of the JWT bearer grant (RFC 7523 §2.1).
+const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 
 /// Finds the client and checks its secret (body, or HTTP Basic when allowed).
 fn authenticate_client(

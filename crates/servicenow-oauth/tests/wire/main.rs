@@ -3,6 +3,8 @@
 mod authorization_url;
 mod callback;
 mod instance_url;
+#[cfg(feature = "jwt")]
+mod jwt_bearer;
 mod parsers_never_panic;
 mod pkce_and_state;
 mod redaction;

@@ -2,7 +2,7 @@
 //! the PKCE verifier cannot be cloned, and errors never carry a secret.
 
 use servicenow_oauth::{
-    AccessToken, AuthorizationCode, ClientSecret, PkceVerifier, RefreshToken, State,
+    AccessToken, AuthorizationCode, ClientSecret, JwtAssertion, PkceVerifier, RefreshToken, State,
 };
 
 use crate::support::{implements, seeded_rng};
@@ -33,6 +33,10 @@ fn every_secret_type_prints_redacted_in_debug() {
         (
             format!("{:?}", PkceVerifier::generate(&mut seeded_rng())),
             "PkceVerifier([redacted])",
+        ),
+        (
+            format!("{:?}", JwtAssertion::new("eyJh.eyJz.c2ln").unwrap()),
+            "JwtAssertion([redacted])",
         ),
     ];
     for (printed, expected) in cases {
@@ -72,6 +76,8 @@ fn no_secret_type_has_display_or_serialize() {
     assert!(!implements!(Serialize, RefreshToken));
     assert!(!implements!(Serialize, State));
     assert!(!implements!(Serialize, PkceVerifier));
+    assert!(!implements!(Display, JwtAssertion));
+    assert!(!implements!(Serialize, JwtAssertion));
     // The probe itself works: it sees these implementations.
     assert!(implements!(Display, servicenow_oauth::ClientId));
     assert!(implements!(Serialize, servicenow_oauth::ClientId));

@@ -196,6 +196,11 @@ impl TokenManager {
         &self.inner.key
     }
 
+    /// The configuration of the credential's machine (its grant, client and timing).
+    pub fn config(&self) -> &AuthConfig {
+        &self.inner.config
+    }
+
     /// A usable access token: at once from the snapshot when it is valid, otherwise after the one
     /// refresh in progress (started by this call if none is).
     ///
