@@ -67,7 +67,7 @@ pub(crate) async fn login(global: &GlobalArgs, args: &LoginArgs) -> CliResult<()
         client
     };
     if let Some(secret) = &secret {
-        session.keep_secret(secret).await?;
+        session.keep_secret(secret, args.remember_secret).await?;
     }
     config
         .profiles
