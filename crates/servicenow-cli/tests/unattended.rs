@@ -185,10 +185,10 @@ async fn sn_login_client_credentials_from_a_secret_file_then_sn_table_list() {
         "{}",
         text(&login.stdout)
     );
-    // Later commands find the secret kept encrypted by the login: no environment needed.
+    // The login kept no secret at rest (that takes `--remember-secret` and a keyring): a later
+    // command is given the secret again, and uses the access token the login stored.
     let mut list = world.sn();
-    list.env_remove("SN_CLIENT_SECRET")
-        .args(["table", "list", "incident", "--limit", "2"]);
+    list.args(["table", "list", "incident", "--limit", "2"]);
     let list = tokio::task::spawn_blocking(move || list.output().unwrap())
         .await
         .unwrap();
