@@ -48,7 +48,9 @@ impl ClientIdentity {
     }
 }
 
-/// Where each trust setting is set, named in the errors that a setting fixes.
+/// Where each trust setting is set, named in the errors that a setting fixes (only the
+/// built-in transports build a TLS configuration, so only they name them).
+#[cfg(feature = "tls")]
 pub(crate) mod setting {
     /// The extra CA certificates.
     pub(crate) const CA_FILE: &str =
