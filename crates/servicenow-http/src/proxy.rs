@@ -197,10 +197,10 @@ fn percent_decode(text: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
-#[cfg(feature = "tls")]
+#[cfg(any(feature = "reqwest", feature = "hyper"))]
 pub(crate) use plan::ProxyPlan;
 
-#[cfg(feature = "tls")]
+#[cfg(any(feature = "reqwest", feature = "hyper"))]
 mod plan {
     use http::{HeaderValue, Uri};
     use hyper_util::client::proxy::matcher::Matcher;
@@ -403,7 +403,7 @@ mod plan {
     }
 }
 
-#[cfg(all(test, feature = "tls"))]
+#[cfg(all(test, any(feature = "reqwest", feature = "hyper")))]
 mod tests {
     use super::*;
 

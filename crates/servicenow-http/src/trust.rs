@@ -50,7 +50,7 @@ impl ClientIdentity {
 
 /// Where each trust setting is set, named in the errors that a setting fixes (only the
 /// built-in transports build a TLS configuration, so only they name them).
-#[cfg(feature = "tls")]
+#[cfg(any(feature = "reqwest", feature = "hyper"))]
 pub(crate) mod setting {
     /// The extra CA certificates.
     pub(crate) const CA_FILE: &str =
@@ -61,10 +61,10 @@ pub(crate) mod setting {
     pub(crate) const ROOTS: &str = "TransportConfig::roots; in sn --roots";
 }
 
-#[cfg(feature = "tls")]
+#[cfg(any(feature = "reqwest", feature = "hyper"))]
 pub(crate) use build::client_config;
 
-#[cfg(feature = "tls")]
+#[cfg(any(feature = "reqwest", feature = "hyper"))]
 mod build {
     use std::{path::Path, sync::Arc};
 
