@@ -144,6 +144,15 @@ const ACCESS_DENIED_CAUSES: &str = "run `sn login` again; ServiceNow answers 401
     an inactive application registry entry, a redirect URI that differs from the registered one, \
     this machine's clock off by minutes (see docs/servicenow-setup.md)";
 
+/// An unattended grant (client credentials, JWT bearer) refused: nobody can log in for it, so
+/// the hint names what to correct on this side and on the instance.
+const GRANT_REJECTED_CAUSES: &str = "correct the unattended credential and run the same \
+    `sn login --client-credentials` or `sn login --jwt` again; ServiceNow answers 401 \
+    access_denied for a wrong client secret (SN_CLIENT_SECRET), an inactive application registry \
+    entry, the grant not enabled on the instance, a JWT signed with a key or kid that no JWT \
+    verifier map holds, a subject user that does not exist or is inactive, or this machine's \
+    clock off by minutes (see docs/servicenow-setup.md)";
+
 /// What to do about `error`: by its cause where the cause tells more, else by its kind.
 fn hint(error: &Error) -> &'static str {
     hint_by_cause(error).unwrap_or_else(|| hint_by_kind(error))
@@ -155,9 +164,8 @@ fn hint_by_cause(error: &Error) -> Option<&'static str> {
             ReauthorizationReason::NoTokenSet => {
                 Some("run `sn login` (or `sn login --profile NAME` for another profile)")
             }
-            ReauthorizationReason::RefreshRejected(_) | ReauthorizationReason::GrantRejected(_) => {
-                Some(ACCESS_DENIED_CAUSES)
-            }
+            ReauthorizationReason::RefreshRejected(_) => Some(ACCESS_DENIED_CAUSES),
+            ReauthorizationReason::GrantRejected(_) => Some(GRANT_REJECTED_CAUSES),
             ReauthorizationReason::RefreshTokenExpired => Some(
                 "run `sn login` again; the refresh token's lifespan is set on the instance's \
                  application registry entry",

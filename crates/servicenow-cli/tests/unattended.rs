@@ -124,6 +124,15 @@ async fn an_unregistered_jwt_key_fails_login_with_the_authentication_exit_code()
         ])
         .await;
     assert_eq!(login.status.code(), Some(3), "{}", text(&login.stderr));
+    let said = text(&login.stderr);
+    assert!(
+        said.contains("a JWT signed with a key or kid that no JWT verifier map holds"),
+        "a refused grant names what to correct: {said}"
+    );
+    assert!(
+        !said.contains("run `sn login` again"),
+        "nobody can log in for an unattended grant: {said}"
+    );
     let export = world.run(&["export", "incident"]).await;
     assert_eq!(
         export.status.code(),

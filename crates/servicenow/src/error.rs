@@ -17,10 +17,11 @@ use servicenow_table::TableError;
 #[non_exhaustive]
 pub enum Error {
     /// The credential needs a person: log in again (the refresh was rejected, the refresh token
-    /// expired, or there never was a login).
-    #[error("no token can be obtained without a new login: {reason}")]
+    /// expired, or there never was a login), or correct an unattended credential the instance
+    /// refused (a client secret, a JWT signing key or its subject).
+    #[error("no token can be obtained without a new login or a corrected credential: {reason}")]
     ReauthorizationRequired {
-        /// Why no token can be obtained without a new login (shared, so that an `Error` stays
+        /// Why no token can be obtained without a person acting (shared, so that an `Error` stays
         /// small: every `Result` of the token hot path carries one).
         reason: Arc<ReauthorizationReason>,
     },
