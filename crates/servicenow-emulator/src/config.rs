@@ -429,4 +429,5 @@ pub(crate) struct EmulatorConfig {
     pub(crate) dataset: Dataset,
     pub(crate) allow_remote: bool,
     pub(crate) cost_model: Option<crate::CostModel>,
+    pub(crate) attachment_storage: crate::AttachmentStorage,
 }

@@ -89,6 +89,7 @@ impl EmulatorBuilder {
                 dataset: Dataset::Generated,
                 allow_remote: false,
                 cost_model: None,
+                attachment_storage: crate::AttachmentStorage::default(),
             },
             settings: Settings::default(),
             clock: EmulatorClock::new(),
@@ -206,6 +207,12 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Where uploaded attachment content is kept (default: files in a temporary directory).
+    pub fn attachment_storage(mut self, storage: crate::AttachmentStorage) -> Self {
+        self.config.attachment_storage = storage;
+        self
+    }
+
     /// Binds the socket and starts serving on the current tokio runtime.
     pub async fn start(self) -> Result<EmulatorHandle, Error> {
         for (table, rows) in &self.config.rows {
@@ -263,6 +270,7 @@ impl EmulatorBuilder {
             faults: Mutex::new(FaultState::new(self.config.seed)),
             rate_limits: Mutex::new(RateLimitState::default()),
             query_cache: Mutex::default(),
+            attachments: crate::attachment::AttachmentStore::new(self.config.attachment_storage),
             cost: self.config.cost_model.clone().map(CostState::new),
             connection_epoch,
             tls,

@@ -1,6 +1,6 @@
 //! A ServiceNow instance on localhost: the OAuth 2.0 endpoints with real login and consent
-//! pages, the Table API with encoded queries, and the knobs tests need (a controllable clock,
-//! counters, rate limits, fault injection).
+//! pages, the Table API with encoded queries, the Attachment, Aggregate and Batch APIs, and the
+//! knobs tests need (a controllable clock, counters, rate limits, fault injection).
 //!
 //! It shares no code with the client crates of this workspace, so that a misunderstanding in
 //! the client cannot hide in a shared parser. What it reproduces, and where it deliberately
@@ -31,6 +31,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod aggregate;
+mod attachment;
 mod batch;
 mod clock;
 mod config;
@@ -52,6 +53,7 @@ mod tls;
 pub mod user_agent;
 mod wire;
 
+pub use attachment::AttachmentStorage;
 pub use clock::EmulatorClock;
 #[cfg(feature = "cli")]
 #[cfg_attr(docsrs, doc(cfg(feature = "cli")))]

@@ -4,7 +4,7 @@
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderValue, Method, Request, StatusCode, Uri};
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Uri};
 use http_body_util::{BodyExt, Limited};
 use hyper::{server::conn::http1, service::service_fn};
 use hyper_util::rt::TokioIo;
@@ -39,6 +39,8 @@ pub(crate) struct Shared {
     pub(crate) faults: Mutex<FaultState>,
     pub(crate) rate_limits: Mutex<RateLimitState>,
     pub(crate) query_cache: Mutex<QueryCache>,
+    /// The content of uploaded attachments.
+    pub(crate) attachments: crate::attachment::AttachmentStore,
     /// The cost model's nodes and sessions, when one is configured.
     pub(crate) cost: Option<crate::cost::CostState>,
     /// Bumped to make every open connection close.
@@ -164,6 +166,11 @@ where
 
 async fn route(shared: Arc<Shared>, request: Request<hyper::body::Incoming>) -> HandlerResult {
     let (parts, body) = request.into_parts();
+    if crate::attachment::is_attachment_path(parts.uri.path()) {
+        // Uploads stream their body to storage, so it is not read here.
+        let response = crate::attachment::handle(&shared, parts, body).await?;
+        return Ok(with_server_header(response));
+    }
     let body = match Limited::new(body, MAX_REQUEST_BODY).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(_) => {
@@ -180,7 +187,7 @@ async fn route(shared: Arc<Shared>, request: Request<hyper::body::Incoming>) -> 
         headers: parts.headers,
         body,
     };
-    let mut response = match (incoming.uri.path(), &incoming.method) {
+    let response = match (incoming.uri.path(), &incoming.method) {
         ("/oauth_auth.do", &Method::GET) => authorize::show(&shared, &incoming),
         ("/oauth_auth.do", &Method::POST) => authorize::decide(&shared, &incoming),
         ("/login.do", &Method::POST) => authorize::login(&shared, &incoming),
@@ -201,8 +208,12 @@ async fn route(shared: Arc<Shared>, request: Request<hyper::body::Incoming>) -> 
             "Not found\n",
         ),
     };
+    Ok(with_server_header(response))
+}
+
+fn with_server_header(mut response: Response<wire::Body>) -> Response<wire::Body> {
     response
         .headers_mut()
         .insert(http::header::SERVER, HeaderValue::from_static("ServiceNow"));
-    Ok(response)
+    response
 }

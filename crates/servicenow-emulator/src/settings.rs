@@ -71,6 +71,13 @@ pub struct Settings {
     /// `unserviced_requests`, as an instance does when the 30 s batch quota runs out.
     /// Default none (every item is served).
     pub batch_serviced_per_call: Option<usize>,
+    /// The largest attachment an upload may carry (`com.glide.attachment.max_size`, 1024 MB by
+    /// default on real instances). A larger upload is refused while it streams in.
+    pub attachment_max_bytes: u64,
+    /// The status of that refusal. Real instances' answer to an oversize upload is not
+    /// documented (`servicenow-api-more.md` §1, open question 1); default 413, with the REST
+    /// error envelope.
+    pub attachment_too_large_status: u16,
 }
 
 /// A write an ACL refuses: on `table`, by `user_name` (every user when `None`).
@@ -119,6 +126,8 @@ impl Default for Settings {
             batch_max_input_bytes: 5 * 1024 * 1024,
             batch_max_output_bytes: 10 * 1024 * 1024,
             batch_serviced_per_call: None,
+            attachment_max_bytes: 1024 * 1024 * 1024,
+            attachment_too_large_status: 413,
         }
     }
 }

@@ -68,7 +68,7 @@ pub(super) const ALLOWED_DEPENDENCIES: &[(&str, &[&str])] = &[
             "tokio", "hyper", "hyper-util", "http", "http-body-util", "bytes", "serde_json", "rand",
             "rand_chacha", "sha2", "base64", "url", "form_urlencoded", "thiserror", "tracing",
             "tracing-subscriber", "clap", "anyhow", "parking_lot", "subtle", "rustls",
-            "tokio-rustls", "rsa", "p256",
+            "tokio-rustls", "rsa", "p256", "multer", "tempfile",
         ],
     ),
     (

@@ -512,9 +512,30 @@ fn sys_metadata(out: &mut String, row: &Row<'_>, column: &str) {
     }
 }
 
+/// The content of generated attachment `index` of `table` (`sys_attachment`): a few KB of
+/// seeded bytes, so that `GET /attachment/{sys_id}/file` serves bytes whose SHA-256 is the
+/// row's `hash` and whose length is its `size_bytes`.
+pub(crate) fn attachment_content(database: &Database, table: &Table, index: u64) -> Vec<u8> {
+    let row = Row {
+        database,
+        table,
+        index,
+        created: created_at(index),
+    };
+    generated_attachment(&row)
+}
+
+fn generated_attachment(row: &Row<'_>) -> Vec<u8> {
+    use rand::{RngCore as _, SeedableRng as _};
+    let size = 200 + row.random(71) % 20_000;
+    let mut content = vec![0_u8; size as usize];
+    rand_chacha::ChaCha8Rng::seed_from_u64(row.random(73)).fill_bytes(&mut content);
+    content
+}
+
 fn sys_attachment(out: &mut String, row: &Row<'_>, column: &str) {
     let (extension, content_type) = FILE_KINDS[(row.random(70) % FILE_KINDS.len() as u64) as usize];
-    let size = 200 + row.random(71) % 2_000_000;
+    let size = 200 + row.random(71) % 20_000;
     match column {
         "file_name" => {
             out.push_str("attachment-");
@@ -525,13 +546,13 @@ fn sys_attachment(out: &mut String, row: &Row<'_>, column: &str) {
         "table_name" => out.push_str("incident"),
         "table_sys_id" => row.reference(out, "incident", 72, 0),
         "content_type" => out.push_str(content_type),
-        "size_bytes" => write_decimal(out, size, 1),
-        "size_compressed" => write_decimal(out, size / 3 + 100, 1),
-        "compressed" => out.push_str("true"),
+        "size_bytes" | "size_compressed" => write_decimal(out, size, 1),
+        "compressed" => out.push_str("false"),
         "hash" => {
+            use sha2::Digest as _;
             use std::fmt::Write as _;
-            for salt in 73..77 {
-                let _ = write!(out, "{:016x}", row.random(salt));
+            for byte in sha2::Sha256::digest(generated_attachment(row)) {
+                let _ = write!(out, "{byte:02x}");
             }
         }
         "state" => out.push_str("available"),

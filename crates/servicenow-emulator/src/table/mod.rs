@@ -222,6 +222,22 @@ pub(crate) async fn handle(shared: &Arc<Shared>, request: &Incoming) -> HandlerR
     Ok(Response::from_parts(parts, wire::truncated_body(bytes)))
 }
 
+/// A Table API list of `table` served under another API's path (the Attachment API lists
+/// `sys_attachment` this way): the same query, paging, `X-Total-Count` and `Link`.
+pub(crate) fn list_of(
+    shared: &Shared,
+    request: &Incoming,
+    table: &str,
+    settings: &crate::Settings,
+) -> Response<Body> {
+    let route = TableRoute {
+        version: ApiVersion::Latest,
+        table: table.to_owned(),
+        sys_id: None,
+    };
+    list::list(shared, request, &route, settings).0
+}
+
 /// Whether a list request asks for more rows than are worth rendering inline: up to 100 rows
 /// (about a third of a millisecond) stay on the worker, where the handoff to the blocking pool
 /// would be a noticeable part of a small request.
