@@ -1,4 +1,4 @@
-//! `cargo xtask bench [--rounds N] [--no-pysnc]`: builds the harness (`crates/servicenow-bench`) in release, prepares the pysnc virtual environment, runs the suite, writes `docs/benchmarks.md`, and fails when a target ratio is missed.
+//! `cargo xtask bench [--rounds N] [--cost-scale N] [--no-pysnc]`: builds the harness (`crates/servicenow-bench`) in release, prepares the peers (pysnc pinned in a virtual environment, Node checked), runs the suite, writes `docs/benchmarks.md` and its plot, and fails when a target ratio is missed.
 //!
 //! The measuring code lives in its own crate so that this one keeps its two dependencies.
 
@@ -9,23 +9,35 @@ use std::{
 
 use anyhow::{Context, bail};
 
+/// The pysnc release the benchmark measures (installed by pip into the target directory).
+const PYSNC_VERSION: &str = "1.2.1";
+
 const USAGE: &str = "\
-usage: cargo xtask bench [--rounds N] [--no-pysnc]
+usage: cargo xtask bench [--rounds N] [--cost-scale N] [--no-pysnc]
 
 Runs the criterion benchmark of the token hot path (`bearer()` against ArcSwap::load_full), builds
-crates/servicenow-bench (release), creates target/bench-venv with pysnc (pip, PyPI) unless
---no-pysnc, runs every comparison as N alternating rounds (default 3) on one emulator, prints the
-table and writes docs/benchmarks.md. Exits non-zero when a target ratio is missed.
-Honours CARGO_TARGET_DIR.";
+crates/servicenow-bench (release), creates bench-venv in the target directory with pysnc 1.2.1
+(pip, PyPI) unless --no-pysnc, checks that Node.js is installed, runs every comparison as N rounds
+in A B B A order (default 7) on one emulator, and the export benchmark on one with the
+instance-like cost model, every time divided by --cost-scale (default 2), prints the table and
+writes docs/benchmarks.md and docs/benchmarks-export.svg. Exits non-zero when a target ratio is
+missed. Honours CARGO_TARGET_DIR.";
 
 /// Runs the task with its arguments (after `bench`).
 pub(crate) fn run(root: &Path, arguments: &[String]) -> anyhow::Result<()> {
-    let mut rounds = "3".to_owned();
+    let mut rounds = "7".to_owned();
+    let mut cost_scale = "2".to_owned();
     let mut with_pysnc = true;
     let mut iterator = arguments.iter();
     while let Some(argument) = iterator.next() {
         match argument.as_str() {
             "--rounds" => rounds = iterator.next().context("--rounds needs a number")?.clone(),
+            "--cost-scale" => {
+                cost_scale = iterator
+                    .next()
+                    .context("--cost-scale needs a number")?
+                    .clone();
+            }
             "--no-pysnc" => with_pysnc = false,
             "-h" | "--help" => {
                 eprintln!("{USAGE}");
@@ -35,6 +47,24 @@ pub(crate) fn run(root: &Path, arguments: &[String]) -> anyhow::Result<()> {
         }
     }
     let target = target_dir(root);
+    eprintln!("bench: target directory {}", target.display());
+    let node = Command::new("node")
+        .arg("--version")
+        .output()
+        .ok()
+        .filter(|output| output.status.success())
+        .context(
+            "the benchmark compares with a Node.js script: install Node.js (`node` on PATH)",
+        )?;
+    eprintln!(
+        "bench: node {}",
+        String::from_utf8_lossy(&node.stdout).trim()
+    );
+    let python = if with_pysnc {
+        Some(pysnc_python(&target)?)
+    } else {
+        None
+    };
     let bearer = bearer_figures(root, &target)?;
     crate::run(
         Command::new("cargo")
@@ -47,6 +77,8 @@ pub(crate) fn run(root: &Path, arguments: &[String]) -> anyhow::Result<()> {
             "suite",
             "--rounds",
             &rounds,
+            "--cost-scale",
+            &cost_scale,
             "--stamp",
             &stamp(root)?,
             "--bearer",
@@ -55,8 +87,8 @@ pub(crate) fn run(root: &Path, arguments: &[String]) -> anyhow::Result<()> {
         .arg("--write")
         .arg(root.join("docs/benchmarks.md"))
         .current_dir(root);
-    if with_pysnc {
-        suite.arg("--python").arg(pysnc_python(root)?);
+    if let Some(python) = python {
+        suite.arg("--python").arg(python);
     }
     crate::run(&mut suite)
 }
@@ -136,21 +168,43 @@ fn bearer_figures(root: &Path, target: &Path) -> anyhow::Result<PathBuf> {
     Ok(path)
 }
 
-/// The Python of `target/bench-venv`, created with `python3 -m venv` and given pysnc by pip
-/// when it does not have it yet.
-fn pysnc_python(root: &Path) -> anyhow::Result<PathBuf> {
-    let venv = target_dir(root).join("bench-venv");
+/// The Python of `bench-venv` in the target directory, created with `python3 -m venv` and
+/// given pysnc [`PYSNC_VERSION`] by pip unless it has exactly that version; prints the version.
+fn pysnc_python(target: &Path) -> anyhow::Result<PathBuf> {
+    let venv = target.join("bench-venv");
     let python = venv.join("bin/python");
     if !python.exists() {
         crate::run(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
     }
-    let has_pysnc = Command::new(&python)
-        .args(["-c", "import pysnc"])
-        .output()
-        .is_ok_and(|output| output.status.success());
-    if !has_pysnc {
-        eprintln!("bench: installing pysnc into {}", venv.display());
-        crate::run(Command::new(&python).args(["-m", "pip", "install", "--quiet", "pysnc"]))?;
+    let version = || {
+        Command::new(&python)
+            .args([
+                "-c",
+                "import importlib.metadata as m; print(m.version('pysnc'))",
+            ])
+            .output()
+            .ok()
+            .filter(|output| output.status.success())
+            .map(|output| String::from_utf8_lossy(&output.stdout).trim().to_owned())
+    };
+    if version().as_deref() != Some(PYSNC_VERSION) {
+        eprintln!(
+            "bench: installing pysnc {PYSNC_VERSION} into {}",
+            venv.display()
+        );
+        crate::run(Command::new(&python).args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            &format!("pysnc=={PYSNC_VERSION}"),
+        ]))?;
     }
+    let installed = version().context("pysnc is not importable after pip install")?;
+    anyhow::ensure!(
+        installed == PYSNC_VERSION,
+        "bench-venv has pysnc {installed}, not {PYSNC_VERSION}"
+    );
+    eprintln!("bench: pysnc {installed} ({})", python.display());
     Ok(python)
 }

@@ -1,6 +1,7 @@
 """The official Python client, pysnc, exporting incidents with Basic auth.
 
-Prints one JSON line with rows, seconds and the peak resident memory (kB).
+Prints one JSON line with rows, seconds, the peak resident memory (kB) and the timeline (seconds
+since the start and rows read by then, after every batch).
 """
 import json
 import resource
@@ -21,8 +22,12 @@ record.limit = int(rows)
 record.order_by("sys_id")
 record.query()
 count = 0
+batch = int(page_size)
+timeline = []
 for _ in record:
     count += 1
+    if count % batch == 0:
+        timeline.append((time.perf_counter() - started, count))
 seconds = time.perf_counter() - started
 peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps({"rows": count, "seconds": seconds, "peak_rss_kb": peak_kb}))
+print(json.dumps({"rows": count, "seconds": seconds, "peak_rss_kb": peak_kb, "timeline": timeline}))

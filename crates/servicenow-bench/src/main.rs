@@ -1,15 +1,20 @@
 //! `servicenow-bench`: the measuring side of `cargo xtask bench`, every comparison side by side in one run on one emulator.
 //!
-//! `servicenow-bench suite --write docs/benchmarks.md [--python PATH] [--rounds N]` starts one
-//! emulator, runs each comparison as alternating rounds (A B A B …), prints the table of medians
-//! and ratios, writes it with the machine description, and exits non-zero when a target is
-//! missed. `servicenow-bench stream-rss INSTANCE ROWS` is the child process that measures the
-//! peak memory of one stream.
+//! `servicenow-bench suite --write docs/benchmarks.md [--python PATH] [--rounds N] [--cost-scale N]`
+//! starts one emulator (and one with the `instance-like` cost model for the export benchmark),
+//! runs each comparison as rounds in A B B A order, prints the table of medians with their
+//! min–max and the ratios, writes it with the machine description and the export plot
+//! (`benchmarks-export.svg` beside the file), and exits non-zero when a target is missed.
+//! `servicenow-bench export INSTANCE` is the child process that measures our export; the
+//! binaries `stream-memory` and `handle-memory` are the children that measure memory.
 #![allow(clippy::print_stdout)] // A benchmark binary reports on stdout.
 
 mod auth;
+mod export;
+mod incident;
 mod measure;
 mod peers;
+mod plot;
 mod report;
 mod stream;
 
@@ -20,8 +25,10 @@ use servicenow::{Client, ManualClock, Servicenow};
 use servicenow_emulator::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Emulator};
 use servicenow_oauth::{ClientId, ClientSecret, InstanceUrl, OAuthClient};
 
+use futures::FutureExt as _;
+
 use crate::{
-    measure::{alternate, median},
+    measure::{abba, alternate, median, spread},
     report::Line,
 };
 
@@ -30,43 +37,57 @@ const TABLE_ROWS: u64 = 1_000_000;
 /// Rows read by the throughput and peer comparisons.
 const EXPORT_ROWS: usize = 100_000;
 const STORM_CALLERS: usize = 1_000;
-/// Text below this line of `docs/benchmarks.md` is written by hand and kept across runs.
 /// The stream's default prefetch depth: every "with prefetch" line and the memory child use it.
 const PREFETCH: usize = servicenow::table::StreamConfig::DEFAULT_PREFETCH;
+/// Tasks of the concurrent hand-written baseline: the threads of the `instance-like` cost
+/// model (2 nodes × 4 `API_INT` threads).
+const CONCURRENT_TASKS: usize = 8;
+/// Rounds of every comparison unless `--rounds` says otherwise.
+const DEFAULT_ROUNDS: usize = 7;
+/// The common divisor of every time of the `instance-like` model in the export benchmark
+/// (`--cost-scale`): ratios do not change under a uniform scale, and the run stays short.
+const DEFAULT_COST_SCALE: u32 = 2;
+/// Text below this line of `docs/benchmarks.md` is written by hand and kept across runs.
 const ANALYSIS_MARKER: &str = "<!-- analysis: written by hand, kept by cargo xtask bench -->";
 
 fn main() -> anyhow::Result<()> {
     let arguments: Vec<String> = std::env::args().skip(1).collect();
-    // The memory child runs on one thread, as a command-line export would; the suite uses the
-    // multi-thread runtime for the emulator and the storm.
-    let runtime = if arguments.first().map(String::as_str) == Some("stream-rss") {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?
-    } else {
-        tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()?
-    };
-    runtime.block_on(run(arguments))
+    // The suite uses the multi-thread runtime for the emulator and the storm; the export child
+    // too, as `sn export` does.
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(run(arguments))
 }
 
 async fn run(arguments: Vec<String>) -> anyhow::Result<()> {
     match arguments.first().map(String::as_str) {
-        Some("stream-rss") => {
-            let instance = arguments.get(1).context("stream-rss INSTANCE ROWS")?;
-            let rows: usize = arguments
-                .get(2)
-                .context("stream-rss INSTANCE ROWS")?
-                .parse()?;
-            let client = client(instance, Arc::new(servicenow::SystemClock)).await?;
-            stream::typed_stream(&client, rows, 1_000, PREFETCH).await?;
-            println!("{}", stream::peak_rss_kb()?);
+        Some("export") => {
+            let instance = arguments.get(1).context("export INSTANCE")?;
+            export::child(instance).await
+        }
+        Some("export-only") => {
+            // The export benchmark alone, printed, nothing written: for working on the export.
+            let arguments = &arguments[1..];
+            let python = option(arguments, "--python").map(PathBuf::from);
+            let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("peers/pysnc_export.py");
+            let lines = export::benchmark(export::Setup {
+                rounds: option(arguments, "--rounds").map_or(Ok(3), |rounds| rounds.parse())?,
+                divisor: option(arguments, "--cost-scale")
+                    .map_or(Ok(DEFAULT_COST_SCALE), |divisor| divisor.parse())?,
+                python: python.as_deref(),
+                pysnc_script: &script,
+                svg: None,
+                stamp: "an unstamped run",
+                single_stream_rss_kb: f64::NAN,
+            })
+            .await?;
+            println!("{}", report::table(&lines));
             Ok(())
         }
         Some("suite") => suite(&arguments[1..]).await,
         _ => anyhow::bail!(
-            "usage: servicenow-bench suite --write FILE [--python PATH] [--rounds N] [--bearer FILE] [--stamp TEXT] | stream-rss INSTANCE ROWS"
+            "usage: servicenow-bench suite --write FILE [--python PATH] [--rounds N] [--cost-scale N] [--bearer FILE] [--stamp TEXT] | export-only [--rounds N] [--cost-scale N] [--python PATH] | export INSTANCE"
         ),
     }
 }
@@ -92,16 +113,15 @@ fn option(arguments: &[String], name: &str) -> Option<String> {
         .cloned()
 }
 
-fn rate(value: f64) -> String {
-    format!("{value:.0} rows/s")
-}
-
 async fn suite(arguments: &[String]) -> anyhow::Result<()> {
     let started = Instant::now();
     let write = option(arguments, "--write").map(PathBuf::from);
     let stamp = option(arguments, "--stamp").unwrap_or_else(|| "an unstamped run".to_owned());
     let python = option(arguments, "--python").map(PathBuf::from);
-    let rounds: usize = option(arguments, "--rounds").map_or(Ok(3), |rounds| rounds.parse())?;
+    let rounds: usize =
+        option(arguments, "--rounds").map_or(Ok(DEFAULT_ROUNDS), |rounds| rounds.parse())?;
+    let cost_divisor: u32 = option(arguments, "--cost-scale")
+        .map_or(Ok(DEFAULT_COST_SCALE), |divisor| divisor.parse())?;
     let peers_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("peers");
     let emulator = Emulator::builder()
         .rows("incident", TABLE_ROWS)
@@ -119,42 +139,63 @@ async fn suite(arguments: &[String]) -> anyhow::Result<()> {
     let mut lines = Vec::new();
 
     // Streaming throughput: on loopback with no server time (CPU-bound: the emulator shares
-    // the cores), reported; and with 20 ms of server time per page (a real instance spends more),
-    // where the targets apply because that is what prefetch is for.
+    // the cores) and with 20 ms of server time per page (a real instance spends more). Each
+    // round runs four contenders: our stream with offset paging and no prefetch (the same
+    // requests as the baselines: like for like), our default stream (keyset paging, prefetch
+    // one page), the sequential hand-written offset loop and the same loop in
+    // CONCURRENT_TASKS tasks.
     for latency_ms in [0_u64, 20] {
         let latency = (latency_ms > 0).then(|| std::time::Duration::from_millis(latency_ms));
         emulator.update_settings(|settings| settings.faults.added_latency = latency);
         for page_size in [1_000_u32, 10_000] {
-            let (without, base_a) = alternate(
-                rounds,
-                || stream::typed_stream(&client, EXPORT_ROWS, page_size, 0),
-                || stream::baseline(&http, &base, &authorization, EXPORT_ROWS, page_size),
-            )
+            let (client, http, base, authorization) = (&client, &http, &base, &authorization);
+            let figures = abba(rounds, 4, |side| match side {
+                0 => stream::typed_stream_offset(client, EXPORT_ROWS, page_size, 0).boxed_local(),
+                1 => stream::typed_stream(client, EXPORT_ROWS, page_size, PREFETCH).boxed_local(),
+                2 => stream::baseline(http, base, authorization, EXPORT_ROWS, page_size)
+                    .boxed_local(),
+                _ => stream::concurrent_baseline(
+                    http,
+                    base,
+                    authorization,
+                    EXPORT_ROWS,
+                    page_size,
+                    CONCURRENT_TASKS,
+                    None,
+                )
+                .boxed_local(),
+            })
             .await?;
-            let (with, base_b) = alternate(
-                rounds,
-                || stream::typed_stream(&client, EXPORT_ROWS, page_size, PREFETCH),
-                || stream::baseline(&http, &base, &authorization, EXPORT_ROWS, page_size),
-            )
-            .await?;
-            let target = |bound| (latency_ms > 0).then_some((">=", bound));
+            let [offset, default, sequential, concurrent] = &figures[..] else {
+                anyhow::bail!("four contenders measured");
+            };
+            let sequential_text = "reqwest + serde_json, sequential offset pages";
             lines.push(Line {
                 comparison: format!(
-                    "typed stream, no prefetch (prefetch = 0), page {page_size}, server time {latency_ms} ms vs reqwest + serde_json"
+                    "typed stream, offset paging, no prefetch, page {page_size}, server time {latency_ms} ms vs {sequential_text} (the same requests)"
                 ),
-                ours: rate(median(&without)),
-                other: rate(median(&base_a)),
-                ratio: median(&without) / median(&base_a),
-                target: target(0.95),
+                ours: spread(offset, "rows/s", 0),
+                other: spread(sequential, "rows/s", 0),
+                ratio: median(offset) / median(sequential),
+                target: Some((">=", if latency_ms == 0 { 0.97 } else { 0.95 })),
             });
             lines.push(Line {
                 comparison: format!(
-                    "typed stream, prefetch {PREFETCH} (default), page {page_size}, server time {latency_ms} ms vs reqwest + serde_json"
+                    "typed stream, defaults (keyset paging, prefetch {PREFETCH}), page {page_size}, server time {latency_ms} ms vs {sequential_text}"
                 ),
-                ours: rate(median(&with)),
-                other: rate(median(&base_b)),
-                ratio: median(&with) / median(&base_b),
-                target: target(1.5),
+                ours: spread(default, "rows/s", 0),
+                other: spread(sequential, "rows/s", 0),
+                ratio: median(default) / median(sequential),
+                target: (latency_ms > 0).then_some((">=", 1.5)),
+            });
+            lines.push(Line {
+                comparison: format!(
+                    "typed stream, defaults (keyset paging, prefetch {PREFETCH}), page {page_size}, server time {latency_ms} ms vs the same loop in {CONCURRENT_TASKS} concurrent tasks"
+                ),
+                ours: spread(default, "rows/s", 0),
+                other: spread(concurrent, "rows/s", 0),
+                ratio: median(default) / median(concurrent),
+                target: None,
             });
             eprintln!(
                 "bench: streaming page {page_size}, {latency_ms} ms done ({:.0} s)",
@@ -164,22 +205,27 @@ async fn suite(arguments: &[String]) -> anyhow::Result<()> {
     }
     emulator.update_settings(|settings| settings.faults.added_latency = None);
 
-    // Peers, page size 1,000, our stream with prefetch.
+    // Node: the same sequential offset pages as our stream with offset paging and no prefetch.
     let node_script = peers_dir.join("node_export.mjs");
     let token = bearer.token().secret().to_owned();
     let (ours, node_rates) = alternate(
         rounds,
-        || stream::typed_stream(&client, EXPORT_ROWS, 1_000, PREFETCH),
+        || stream::typed_stream_offset(&client, EXPORT_ROWS, 1_000, 0),
         || async {
             let run = peers::node(&node_script, &base, &token, 1_000, EXPORT_ROWS).await?;
+            anyhow::ensure!(
+                run.rows == EXPORT_ROWS as u64,
+                "the Node script read {} rows, not {EXPORT_ROWS}",
+                run.rows
+            );
             Ok(run.per_second())
         },
     )
     .await?;
     lines.push(Line {
-        comparison: format!("typed stream, prefetch {PREFETCH} (default), page 1000 vs Node.js fetch + response.json()"),
-        ours: rate(median(&ours)),
-        other: rate(median(&node_rates)),
+        comparison: "typed stream, offset paging, no prefetch, page 1000 vs Node.js fetch + response.json() (the same requests)".to_owned(),
+        ours: spread(&ours, "rows/s", 0),
+        other: spread(&node_rates, "rows/s", 0),
         ratio: median(&ours) / median(&node_rates),
         target: Some((">=", 2.0)),
     });
@@ -188,30 +234,69 @@ async fn suite(arguments: &[String]) -> anyhow::Result<()> {
         started.elapsed().as_secs_f64()
     );
 
-    let rss = |rows: usize| {
+    // Peak RSS and peak live heap of one stream, each in a `stream-memory` process.
+    let memory = |rows: usize| {
         let base = base.clone();
         async move {
-            let output = tokio::process::Command::new(std::env::current_exe()?)
-                .args(["stream-rss", &base, &rows.to_string()])
+            let binary = std::env::current_exe()?
+                .parent()
+                .context("the bench binary has a directory")?
+                .join("stream-memory");
+            let output = tokio::process::Command::new(&binary)
+                .args([&base, &rows.to_string()])
                 .output()
-                .await?;
+                .await
+                .with_context(|| format!("running {}", binary.display()))?;
             anyhow::ensure!(
                 output.status.success(),
-                "stream-rss failed: {}",
+                "stream-memory failed: {}",
                 String::from_utf8_lossy(&output.stderr)
             );
-            Ok(String::from_utf8_lossy(&output.stdout)
-                .trim()
-                .parse::<f64>()?)
+            let value: serde_json::Value = serde_json::from_slice(&output.stdout)?;
+            anyhow::ensure!(
+                value["rows"].as_u64() == Some(rows as u64),
+                "stream-memory streamed another number of rows"
+            );
+            let number = |name: &str| {
+                value[name]
+                    .as_f64()
+                    .with_context(|| format!("stream-memory printed no {name}"))
+            };
+            anyhow::Ok((number("peak_rss_kb")?, number("peak_heap_bytes")?))
+        }
+    };
+    let heaps = std::sync::Mutex::new((Vec::new(), Vec::new()));
+    let rss = |rows: usize| {
+        let heaps = &heaps;
+        let memory = &memory;
+        async move {
+            let (rss, heap) = memory(rows).await?;
+            if let Ok(mut heaps) = heaps.lock() {
+                if rows == 10_000 {
+                    heaps.0.push(heap / 1_048_576.0);
+                } else {
+                    heaps.1.push(heap / 1_048_576.0);
+                }
+            }
+            Ok(rss)
         }
     };
     let all_rows = usize::try_from(TABLE_ROWS)?;
     let (small, large) = alternate(rounds, || rss(10_000), || rss(all_rows)).await?;
+    let mib = |values: &[f64]| values.iter().map(|kb| kb / 1024.0).collect::<Vec<_>>();
     lines.push(Line {
-        comparison: "peak RSS streaming 1,000,000 rows vs 10,000 rows (ours)".to_owned(),
-        ours: format!("{:.1} MiB", median(&large) / 1024.0),
-        other: format!("{:.1} MiB", median(&small) / 1024.0),
+        comparison: format!("peak RSS streaming 1,000,000 rows vs 10,000 rows (ours: defaults, page 1000, prefetch {PREFETCH})"),
+        ours: spread(&mib(&large), "MiB", 1),
+        other: spread(&mib(&small), "MiB", 1),
         ratio: median(&large) / median(&small),
+        target: Some(("<=", 1.2)),
+    });
+    let (small_heap, large_heap) = heaps.into_inner().unwrap_or_default();
+    lines.push(Line {
+        comparison: "peak live heap (allocated, not yet freed) of the same runs: 1,000,000 rows vs 10,000 rows".to_owned(),
+        ours: spread(&large_heap, "MiB", 2),
+        other: spread(&small_heap, "MiB", 2),
+        ratio: median(&large_heap) / median(&small_heap),
         target: Some(("<=", 1.2)),
     });
     eprintln!(
@@ -224,7 +309,7 @@ async fn suite(arguments: &[String]) -> anyhow::Result<()> {
         let pysnc_rss = std::sync::Mutex::new(Vec::new());
         let (ours, pysnc_rates) = alternate(
             rounds,
-            || stream::typed_stream(&client, EXPORT_ROWS, 1_000, PREFETCH),
+            || stream::typed_stream_offset(&client, EXPORT_ROWS, 1_000, 0),
             || async {
                 let run = peers::pysnc(python, &script, &base, 1_000, EXPORT_ROWS).await?;
                 anyhow::ensure!(
@@ -241,19 +326,19 @@ async fn suite(arguments: &[String]) -> anyhow::Result<()> {
         )
         .await?;
         lines.push(Line {
-            comparison: format!("typed stream, prefetch {PREFETCH} (default), page 1000 vs pysnc (Basic auth, batch 1000)"),
-            ours: rate(median(&ours)),
-            other: rate(median(&pysnc_rates)),
+            comparison: "typed stream, offset paging, no prefetch, page 1000 vs pysnc 1.2.1 (Basic auth, batch 1000)".to_owned(),
+            ours: spread(&ours, "rows/s", 0),
+            other: spread(&pysnc_rates, "rows/s", 0),
             ratio: median(&ours) / median(&pysnc_rates),
             target: Some((">=", 10.0)),
         });
         let pysnc_peak = median(&pysnc_rss.into_inner().unwrap_or_default());
-        let (ours_rss, _) = alternate(1, || rss(EXPORT_ROWS), || async { Ok(0.0) }).await?;
+        let (ours_rss, _) = memory(EXPORT_ROWS).await?;
         lines.push(Line {
             comparison: "peak RSS streaming 100,000 rows: pysnc vs ours".to_owned(),
-            ours: format!("{:.1} MiB", median(&ours_rss) / 1024.0),
+            ours: format!("{:.1} MiB", ours_rss / 1024.0),
             other: format!("{:.1} MiB", pysnc_peak / 1024.0),
-            ratio: pysnc_peak / median(&ours_rss),
+            ratio: pysnc_peak / ours_rss,
             target: None,
         });
         eprintln!(
@@ -263,6 +348,27 @@ async fn suite(arguments: &[String]) -> anyhow::Result<()> {
     } else {
         eprintln!("bench: pysnc skipped (no --python)");
     }
+
+    // The export benchmark, on an emulator of its own with the cost model.
+    let svg = write
+        .as_ref()
+        .map(|path| path.with_file_name("benchmarks-export.svg"));
+    lines.extend(
+        export::benchmark(export::Setup {
+            rounds,
+            divisor: cost_divisor,
+            python: python.as_deref(),
+            pysnc_script: &peers_dir.join("pysnc_export.py"),
+            svg: svg.as_deref(),
+            stamp: &stamp,
+            single_stream_rss_kb: median(&large),
+        })
+        .await?,
+    );
+    eprintln!(
+        "bench: export done ({:.0} s)",
+        started.elapsed().as_secs_f64()
+    );
 
     // Auth overhead: one-row GETs through AuthorizedTransport vs the raw transport.
     let raw = servicenow_http::ReqwestTransport::new()?;
@@ -431,18 +537,31 @@ async fn suite(arguments: &[String]) -> anyhow::Result<()> {
         .filter(|line| line.met() == Some(false))
         .collect();
     if let Some(path) = write {
+        let pysnc = python
+            .as_deref()
+            .map_or_else(|| "not run".to_owned(), report::pysnc_version);
+        let plot = if svg.is_some() {
+            format!(
+                "\n## Export: rows/s over time\n\nThe last round of each contender of the export benchmark above ({stamp}):\n\n![rows/s over time](benchmarks-export.svg)\n"
+            )
+        } else {
+            String::new()
+        };
         let text = format!(
             "# Benchmarks\n\nFigures of {stamp}.\n\nMeasured by `cargo xtask bench` (crate `servicenow-bench`, release build) against one \
-             emulator with {TABLE_ROWS} incidents, each comparison as alternating rounds (A B A B …: {rounds} rounds for the streams, the \
-             peers and memory, {auth_rounds} for the auth comparison, whose rounds alternate request by request); figures are medians, ratios are ours / other unless the line says otherwise. The whole run took \
-             {:.0} s; the `bearer()` lines are criterion medians (`cargo bench -p servicenow --bench bearer`), run by the same task just before.\n\n## Machine\n\n{}\n\n## Results\n\n{table}\n{}\n",
+             emulator with {TABLE_ROWS} incidents (and, for the export lines, one with the `instance-like` cost model, every time divided by {cost_divisor}, and {} incidents). \
+             Each comparison runs {rounds} rounds in A B B A order (A B, B A, A B …; with more contenders, forward then backward), \
+             {auth_rounds} for the auth comparison, whose rounds alternate request by request; figures are medians with the min–max of the rounds in brackets, \
+             ratios are of medians, ours / other unless the line says otherwise. The whole run took \
+             {:.0} s; the `bearer()` lines are criterion medians (`cargo bench -p servicenow --bench bearer`), run by the same task just before.\n\n## Machine\n\n{}\n- pysnc: {pysnc}\n\n## Results ({stamp})\n\n{table}\n{}\n{plot}",
+            export::COST_TABLE_ROWS,
             started.elapsed().as_secs_f64(),
             report::machine(),
             if missed.is_empty() {
                 "Every target is met.".to_owned()
             } else {
                 format!(
-                    "Targets missed: {}.",
+                    "Targets **missed**: {}.",
                     missed
                         .iter()
                         .map(|line| line.comparison.as_str())

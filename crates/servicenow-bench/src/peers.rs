@@ -12,6 +12,9 @@ pub(crate) struct PeerRun {
     pub(crate) seconds: f64,
     #[serde(default)]
     pub(crate) peak_rss_kb: Option<u64>,
+    /// Seconds since the start and rows read by then, after each page (pysnc only).
+    #[serde(default)]
+    pub(crate) timeline: Vec<(f64, usize)>,
 }
 
 impl PeerRun {

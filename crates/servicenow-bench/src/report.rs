@@ -9,7 +9,8 @@ pub(crate) struct Line {
     pub(crate) ours: String,
     pub(crate) other: String,
     pub(crate) ratio: f64,
-    /// `(">=", 1.5)`: the ratio must be at least 1.5; `("<=", 1.2)`: at most; `None`: reported only.
+    /// `(">=", 1.5)`: the ratio must be at least 1.5; `("<=", 1.2)`: at most; `("<", 1.0)`: below;
+    /// `None`: reported only.
     pub(crate) target: Option<(&'static str, f64)>,
 }
 
@@ -17,6 +18,7 @@ impl Line {
     pub(crate) fn met(&self) -> Option<bool> {
         self.target.map(|(direction, bound)| match direction {
             ">=" => self.ratio >= bound,
+            "<" => self.ratio < bound,
             _ => self.ratio <= bound,
         })
     }
@@ -101,4 +103,18 @@ pub(crate) fn machine() -> String {
         version("node", "--version"),
         version("python3", "--version"),
     )
+}
+
+/// The pysnc version installed for `python`, as pip recorded it.
+pub(crate) fn pysnc_version(python: &std::path::Path) -> String {
+    std::process::Command::new(python)
+        .args([
+            "-c",
+            "import importlib.metadata as m; print(m.version('pysnc'))",
+        ])
+        .output()
+        .ok()
+        .filter(|output| output.status.success())
+        .map(|output| String::from_utf8_lossy(&output.stdout).trim().to_owned())
+        .unwrap_or_else(|| "unknown".to_owned())
 }

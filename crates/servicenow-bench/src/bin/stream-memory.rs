@@ -1,0 +1,85 @@
+//! What one stream holds: streams ROWS incidents from INSTANCE with the defaults (page 1000) and prints its peak RSS and its peak live heap, counted by an instrumented allocator (a process of its own, so the count sees nothing else).
+//!
+//! `stream-memory INSTANCE ROWS` prints one JSON object: `rows`, `peak_rss_kb` (`VmHWM`) and
+//! `peak_heap_bytes` (the most bytes allocated and not yet freed, sampled after every row: the
+//! stream's pages, the response in flight, the client).
+//! Their difference is what the allocator keeps mapped beyond what the program holds.
+
+#![allow(
+    clippy::print_stdout,
+    reason = "the measurement's output is its stdout"
+)]
+
+#[path = "../incident.rs"]
+mod incident;
+
+use std::{alloc::System, sync::Arc};
+
+use anyhow::Context as _;
+use futures::StreamExt as _;
+use servicenow::{
+    Servicenow,
+    oauth::{ClientId, ClientSecret, InstanceUrl, OAuthClient},
+    table::{ReadOptions, StreamConfig},
+};
+use servicenow_emulator::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET};
+use stats_alloc::{INSTRUMENTED_SYSTEM, StatsAlloc};
+
+#[global_allocator]
+static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+
+/// Bytes allocated and not yet freed now.
+fn live_bytes() -> i128 {
+    let stats = GLOBAL.stats();
+    stats.bytes_allocated as i128 - stats.bytes_deallocated as i128
+        + stats.bytes_reallocated as i128
+}
+
+// One thread, as a command-line export would run.
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> anyhow::Result<()> {
+    let mut arguments = std::env::args().skip(1);
+    let usage = "usage: stream-memory INSTANCE ROWS";
+    let instance = arguments.next().context(usage)?;
+    let rows: usize = arguments.next().context(usage)?.parse()?;
+    let oauth = OAuthClient::confidential(
+        ClientId::new(DEFAULT_CLIENT_ID)?,
+        ClientSecret::new(DEFAULT_CLIENT_SECRET)?,
+    );
+    let client = Servicenow::builder(InstanceUrl::new(&instance)?, oauth)
+        .store(servicenow::stores::open_memory()?)
+        .clock(Arc::new(servicenow::SystemClock))
+        .build()
+        .await?
+        .service();
+    let incidents = client.table::<incident::Incident>("incident")?;
+    let mut stream = std::pin::pin!(
+        incidents
+            .stream(None, ReadOptions::default(), StreamConfig::default())
+            .take(rows)
+    );
+    let mut count = 0;
+    let mut peak_heap = live_bytes();
+    while let Some(row) = stream.next().await {
+        row.context("streaming incidents")?;
+        count += 1;
+        peak_heap = peak_heap.max(live_bytes());
+    }
+    anyhow::ensure!(count == rows, "the stream gave {count} rows, not {rows}");
+    let status = std::fs::read_to_string("/proc/self/status")?;
+    let peak_rss_kb: u64 = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|kb| kb.parse().ok())
+        .context("no VmHWM in /proc/self/status")?;
+    println!(
+        "{}",
+        serde_json::json!({
+            "rows": count,
+            "peak_rss_kb": peak_rss_kb,
+            "peak_heap_bytes": peak_heap,
+        })
+    );
+    Ok(())
+}
