@@ -23,6 +23,10 @@ pub const CHROMEDRIVER_VARIABLE: &str = "SN_TEST_CHROMEDRIVER";
 /// The path of `gnome-keyring-daemon` (a Secret Service implementation), for the OS keyring
 /// tests; each test starts it on a private D-Bus session bus.
 pub const SECRET_SERVICE_VARIABLE: &str = "SN_TEST_SECRET_SERVICE";
+/// The Python 3 interpreter of the peer-client test (PySNC against the emulator); `python3` on
+/// `PATH` when unset. Unlike the services above it is looked for without being asked for, since
+/// most machines have it.
+pub const PYTHON_VARIABLE: &str = "SN_TEST_PYTHON";
 /// Set to `1` (as `.ci/run` does), a missing or unreachable service fails its test.
 pub const REQUIRE_VARIABLE: &str = "SN_REQUIRE_SERVICES";
 
@@ -68,6 +72,29 @@ pub fn unreachable(test: &str, what: &str, error: &dyn Display) {
     skip(test, &format!("{what} is unreachable: {error}"));
 }
 
+/// Records that `test` found what it needs (`detail` says what) and ran, for a test whose
+/// service is a program found on the machine rather than a variable.
+///
+/// # Panics
+///
+/// When the record cannot be written.
+pub fn ran(test: &str, detail: &str) {
+    record::write(test, Outcome::Ran, detail);
+}
+
+/// Records that `test` is skipped because `what` (a program) is not installed.
+///
+/// # Panics
+///
+/// Under `SN_REQUIRE_SERVICES=1`, where a missing program is a failure.
+pub fn missing(test: &str, what: &str) {
+    assert!(
+        !services_required(),
+        "{test}: {what} is not installed and {REQUIRE_VARIABLE}=1 requires it"
+    );
+    skip(test, &format!("{what} is not installed"));
+}
+
 fn skip(test: &str, reason: &str) {
     record::write(test, Outcome::Skipped, reason);
     // libtest captures `eprintln!` and hides it for a passing test, but not a write to the
@@ -103,8 +130,9 @@ pub fn report(records: &[Record]) -> String {
     }
     text.push_str(&format!(
         "Set {POSTGRES_VARIABLE}, {REDIS_VARIABLE}, {CHROMEDRIVER_VARIABLE} and \
-         {SECRET_SERVICE_VARIABLE} (as .ci/run does) to run them; {REQUIRE_VARIABLE}=1 makes a \
-         missing service fail.\n{rule}\n"
+         {SECRET_SERVICE_VARIABLE} (as .ci/run does) to run them, and install python3 with venv \
+         (or set {PYTHON_VARIABLE}) and reach PyPI for the PySNC test; {REQUIRE_VARIABLE}=1 \
+         makes a missing service fail.\n{rule}\n"
     ));
     text
 }
