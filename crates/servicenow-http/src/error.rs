@@ -13,6 +13,9 @@ pub enum TimeoutPhase {
     Connect,
     /// The whole exchange (connect, send, response head and body) took too long.
     Total,
+    /// A streaming exchange made no progress (no upload piece sent, no response head, no
+    /// download piece) for its idle timeout ([`StreamLimits`](crate::StreamLimits)).
+    Idle,
 }
 
 impl std::fmt::Display for TimeoutPhase {
@@ -20,6 +23,7 @@ impl std::fmt::Display for TimeoutPhase {
         f.write_str(match self {
             Self::Connect => "connect",
             Self::Total => "total",
+            Self::Idle => "idle",
         })
     }
 }

@@ -10,8 +10,13 @@ use std::{
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use futures_util::{StreamExt as _, TryStreamExt as _};
 use http::Uri;
-use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use http_body_util::{
+    BodyDataStream, BodyExt, Full, LengthLimitError, Limited, StreamBody,
+    combinators::UnsyncBoxBody,
+};
+use hyper::body::Frame;
 use hyper_rustls::HttpsConnector;
 use hyper_util::{
     client::legacy::{
@@ -22,16 +27,29 @@ use hyper_util::{
 };
 
 use crate::{
-    BoxError, HttpTransport, TimeoutPhase, TransportConfig, TransportError,
+    BoxError, HttpTransport, RequestBody, ResponseBody, StreamLimits, TimeoutPhase,
+    TransportConfig, TransportError,
     error::{chain_has_io_kind, failure, tls_problem},
+    idle::{Progress, watched_download, watched_upload, within_idle},
     policy::check_url,
     proxy::ProxyPlan,
     trust,
 };
 
-/// The hyper-util client type [`HyperTransport`] wraps: rustls over hyper-util's `HttpConnector`.
+/// The hyper-util client type [`HyperTransport`] wraps: rustls over hyper-util's `HttpConnector`,
+/// with a boxed body so that one client sends both buffered and streamed requests.
 #[cfg_attr(docsrs, doc(cfg(feature = "hyper")))]
-pub type HyperClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+pub type HyperClient = Client<HttpsConnector<HttpConnector>, HyperBody>;
+
+/// The request body type of a [`HyperClient`]: a whole buffer or a stream of pieces.
+#[cfg_attr(docsrs, doc(cfg(feature = "hyper")))]
+pub type HyperBody = UnsyncBoxBody<Bytes, BoxError>;
+
+fn full(bytes: Bytes) -> HyperBody {
+    Full::new(bytes)
+        .map_err(|never| match never {})
+        .boxed_unsync()
+}
 
 /// An [`HttpTransport`] over hyper-util's client.
 ///
@@ -50,12 +68,12 @@ pub struct HyperTransport {
 /// The client built here, or one the caller brought.
 #[derive(Debug, Clone)]
 enum Clients {
-    Built(Box<Client<HttpsConnector<NetConnector>, Full<Bytes>>>),
+    Built(Box<Client<HttpsConnector<NetConnector>, HyperBody>>),
     Given(Box<HyperClient>),
 }
 
 impl Clients {
-    fn request(&self, request: http::Request<Full<Bytes>>) -> ResponseFuture {
+    fn request(&self, request: http::Request<HyperBody>) -> ResponseFuture {
         match self {
             Self::Built(client) => client.request(request),
             Self::Given(client) => client.request(request),
@@ -166,7 +184,7 @@ impl HyperTransport {
         origin: &str,
     ) -> Result<http::Response<Bytes>, TransportError> {
         let (parts, body) = request.into_parts();
-        let request = http::Request::from_parts(parts, Full::new(body));
+        let request = http::Request::from_parts(parts, full(body));
         let response = self
             .client
             .request(request)
@@ -193,6 +211,56 @@ impl HyperTransport {
             }
         })?;
         Ok(http::Response::from_parts(parts, collected.to_bytes()))
+    }
+
+    /// The streaming exchange: the total deadline does not apply (the idle timeout bounds it),
+    /// the request body goes as a stream of frames, the response body comes back as one.
+    async fn exchange_streaming(
+        &self,
+        request: http::Request<RequestBody>,
+        origin: String,
+        limits: StreamLimits,
+    ) -> Result<http::Response<ResponseBody>, TransportError> {
+        let progress = Progress::new();
+        let (mut parts, body) = request.into_parts();
+        if let Some(length) = body.length() {
+            parts
+                .headers
+                .entry(http::header::CONTENT_LENGTH)
+                .or_insert_with(|| http::HeaderValue::from(length));
+        }
+        let upload = watched_upload(body.into_stream(), std::sync::Arc::clone(&progress))
+            .map_ok(Frame::data)
+            .map_err(BoxError::from);
+        let request = http::Request::from_parts(parts, StreamBody::new(upload).boxed_unsync());
+        let response = within_idle(self.client.request(request), &progress, limits.idle_timeout)
+            .await?
+            .map_err(|error| self.classify(error, &origin))?;
+        let declared_length = response
+            .headers()
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.parse::<u64>().ok());
+        if declared_length.is_some_and(|length| length > limits.max_body as u64) {
+            return Err(TransportError::BodyTooLarge {
+                limit: limits.max_body,
+            });
+        }
+        let (parts, body) = response.into_parts();
+        let pieces = BodyDataStream::new(body).map(move |piece| {
+            piece.map_err(|error| TransportError::Io {
+                origin: origin.clone(),
+                source: Box::new(error),
+            })
+        });
+        let body = crate::streaming::capped(
+            watched_download(pieces, limits.idle_timeout),
+            limits.max_body,
+        );
+        Ok(http::Response::from_parts(
+            parts,
+            ResponseBody::from_stream(body),
+        ))
     }
 
     fn classify(&self, error: hyper_util::client::legacy::Error, origin: &str) -> TransportError {
@@ -231,5 +299,14 @@ impl HttpTransport for HyperTransport {
                 after: deadline,
             }),
         }
+    }
+
+    async fn send_streaming(
+        &self,
+        request: http::Request<RequestBody>,
+        limits: StreamLimits,
+    ) -> Result<http::Response<ResponseBody>, TransportError> {
+        let origin = check_url(request.uri())?;
+        self.exchange_streaming(request, origin, limits).await
     }
 }

@@ -97,6 +97,18 @@
 //! `examples/custom-transport` and `examples/blocking-driver` in the repository are whole
 //! programs doing each.
 //!
+//! # Streaming bodies
+//!
+//! [`HttpTransport::send`] keeps whole bodies in memory: right for JSON, wrong for a 200 MB
+//! attachment. [`HttpTransport::send_streaming`] sends a [`RequestBody`] piece by piece and
+//! returns the response body as a [`ResponseBody`] stream, under [`StreamLimits`] the caller
+//! sets (a size limit and an idle timeout instead of the total deadline). Both built-in
+//! transports stream both ways in constant memory. It is a provided method: a custom transport
+//! (and [`BlockingTransport`]) that does not override it gets a buffered fallback that still
+//! applies the size limit. A [`RequestBody`] says whether it can be sent twice
+//! ([`RequestBody::try_clone`]): bytes and reopenable sources can, a one-shot stream cannot,
+//! which is what a layer that retries after a 401 needs to know.
+//!
 //! A custom transport should apply the same hardening; [`check_url`] and [`TransportConfig`] are
 //! public so it can.
 //!
@@ -117,6 +129,8 @@ mod blocking;
 mod error;
 #[cfg(feature = "hyper")]
 mod hyper_transport;
+#[cfg(feature = "tls")]
+mod idle;
 #[cfg(feature = "machine")]
 #[cfg_attr(docsrs, doc(cfg(feature = "machine")))]
 pub mod machine;
@@ -125,6 +139,7 @@ mod proxy;
 #[cfg(feature = "reqwest")]
 mod reqwest_transport;
 mod sender;
+mod streaming;
 mod transport;
 mod trust;
 
@@ -141,7 +156,7 @@ pub use crate::blocking::BlockingTransport;
 
 #[cfg(feature = "hyper")]
 #[cfg_attr(docsrs, doc(cfg(feature = "hyper")))]
-pub use crate::hyper_transport::{HyperClient, HyperTransport};
+pub use crate::hyper_transport::{HyperBody, HyperClient, HyperTransport};
 #[cfg(feature = "reqwest")]
 #[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 pub use crate::reqwest_transport::ReqwestTransport;
@@ -150,6 +165,7 @@ pub use crate::{
     policy::{TransportConfig, check_url},
     proxy::{Proxy, ProxyCredentials, ProxyPassword, ProxyUrl},
     sender::{RequestSender, SenderError},
+    streaming::{ByteStream, RequestBody, ResponseBody, StreamLimits},
     transport::HttpTransport,
     trust::{ClientIdentity, Roots},
 };

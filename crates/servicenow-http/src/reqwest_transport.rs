@@ -1,13 +1,16 @@
 //! `ReqwestTransport`: the `HttpTransport` built on reqwest (rustls, no redirects, capped bodies, the configured trust and proxy).
 
-use std::io::ErrorKind;
+use std::{io::ErrorKind, time::Duration};
 
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
+use futures_util::StreamExt as _;
 
 use crate::{
-    HttpTransport, TimeoutPhase, TransportConfig, TransportError,
+    HttpTransport, RequestBody, ResponseBody, StreamLimits, TimeoutPhase, TransportConfig,
+    TransportError,
     error::{chain_has_io_kind, failure, tls_problem},
+    idle::{Progress, watched_download, watched_upload, within_idle},
     policy::check_url,
     proxy::ProxyPlan,
     trust,
@@ -140,6 +143,65 @@ impl ReqwestTransport {
             })
     }
 
+    /// The streaming exchange: the client's total deadline is lifted for this request (a
+    /// streaming exchange is bounded by its idle timeout instead), the body goes as a stream.
+    async fn exchange_streaming(
+        &self,
+        request: http::Request<RequestBody>,
+        origin: String,
+        limits: StreamLimits,
+    ) -> Result<http::Response<ResponseBody>, TransportError> {
+        /// Longer than any transfer; the idle timeout is what bounds a streaming exchange.
+        const NO_TOTAL_DEADLINE: Duration = Duration::from_secs(365 * 24 * 60 * 60);
+        let progress = Progress::new();
+        let (mut parts, body) = request.into_parts();
+        if let Some(length) = body.length() {
+            parts
+                .headers
+                .entry(http::header::CONTENT_LENGTH)
+                .or_insert_with(|| http::HeaderValue::from(length));
+        }
+        let upload = watched_upload(body.into_stream(), std::sync::Arc::clone(&progress));
+        let request = http::Request::from_parts(parts, reqwest::Body::wrap_stream(upload));
+        let mut request = reqwest::Request::try_from(request).map_err(|error| {
+            TransportError::InvalidRequest {
+                reason: error.without_url().to_string(),
+            }
+        })?;
+        *request.timeout_mut() = Some(NO_TOTAL_DEADLINE);
+        let mut response =
+            within_idle(self.client.execute(request), &progress, limits.idle_timeout)
+                .await?
+                .map_err(|error| self.classify(error, &origin))?;
+        if response
+            .content_length()
+            .is_some_and(|length| length > limits.max_body as u64)
+        {
+            return Err(TransportError::BodyTooLarge {
+                limit: limits.max_body,
+            });
+        }
+        let mut builder = http::Response::builder()
+            .status(response.status())
+            .version(response.version());
+        if let Some(headers) = builder.headers_mut() {
+            *headers = std::mem::take(response.headers_mut());
+        }
+        let this = self.clone();
+        let pieces = response
+            .bytes_stream()
+            .map(move |piece| piece.map_err(|error| this.classify(error, &origin)));
+        let body = crate::streaming::capped(
+            watched_download(pieces, limits.idle_timeout),
+            limits.max_body,
+        );
+        builder
+            .body(ResponseBody::from_stream(body))
+            .map_err(|error| TransportError::InvalidRequest {
+                reason: format!("rebuilding the response: {error}"),
+            })
+    }
+
     fn classify(&self, error: reqwest::Error, origin: &str) -> TransportError {
         let origin = origin.to_owned();
         if error.is_timeout() {
@@ -184,5 +246,14 @@ impl HttpTransport for ReqwestTransport {
                 after: deadline,
             }),
         }
+    }
+
+    async fn send_streaming(
+        &self,
+        request: http::Request<RequestBody>,
+        limits: StreamLimits,
+    ) -> Result<http::Response<ResponseBody>, TransportError> {
+        let origin = check_url(request.uri())?;
+        self.exchange_streaming(request, origin, limits).await
     }
 }

@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use bytes::Bytes;
 
-use crate::{HttpTransport, TransportError};
+use crate::{HttpTransport, RequestBody, ResponseBody, StreamLimits, TransportError};
 
 /// What a REST client sends requests through: any [`HttpTransport`], or a layer over one that
 /// adds credentials and fails in its own typed way.
@@ -69,6 +69,35 @@ pub trait RequestSender: Send + Sync {
         &self,
         request: http::Request<Bytes>,
     ) -> Result<http::Response<Bytes>, Self::Error>;
+
+    /// Sends `request` with a streamed body and returns once the response head has arrived (as
+    /// [`HttpTransport::send_streaming`]). A layer that may send a request twice must send a
+    /// one-shot [`RequestBody`] at most once.
+    ///
+    /// The default implementation buffers both bodies through
+    /// [`send_request`](Self::send_request), so a layer written before streaming existed keeps
+    /// compiling.
+    async fn send_request_streaming(
+        &self,
+        request: http::Request<RequestBody>,
+        limits: StreamLimits,
+    ) -> Result<http::Response<ResponseBody>, Self::Error> {
+        let (parts, body) = request.into_parts();
+        let body = body
+            .collect()
+            .await
+            .map_err(|error| TransportError::interrupted(&parts.uri, error))?;
+        let response = self
+            .send_request(http::Request::from_parts(parts, body))
+            .await?;
+        if response.body().len() > limits.max_body {
+            return Err(TransportError::BodyTooLarge {
+                limit: limits.max_body,
+            }
+            .into());
+        }
+        Ok(response.map(ResponseBody::from_bytes))
+    }
 }
 
 /// A sender's failure: a transport failure, or the layer's own (which a client never retries).
@@ -92,5 +121,13 @@ impl<T: HttpTransport + ?Sized> RequestSender for T {
         request: http::Request<Bytes>,
     ) -> Result<http::Response<Bytes>, TransportError> {
         self.send(request).await
+    }
+
+    async fn send_request_streaming(
+        &self,
+        request: http::Request<RequestBody>,
+        limits: StreamLimits,
+    ) -> Result<http::Response<ResponseBody>, TransportError> {
+        self.send_streaming(request, limits).await
     }
 }

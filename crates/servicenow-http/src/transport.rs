@@ -1,13 +1,15 @@
-//! The object-safe `HttpTransport` trait and its blanket implementations for pointers.
+//! The object-safe `HttpTransport` trait (buffered `send`, streaming `send_streaming`) and its
+//! blanket implementations for pointers.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
 
-use crate::TransportError;
+use crate::{RequestBody, ResponseBody, StreamLimits, TransportError};
 
-/// Sends one HTTP request and returns the complete response.
+/// Sends one HTTP request and returns the complete response, or (with
+/// [`send_streaming`](Self::send_streaming)) streams a large body up or down.
 ///
 /// Object-safe, so `Arc<dyn HttpTransport>` is a transport too. Implementations must return every
 /// response, whatever its status (a 3xx included: redirects are not followed), and use `Err` only
@@ -29,6 +31,17 @@ use crate::TransportError;
 ///     }
 /// }
 /// ```
+///
+/// # Streaming
+///
+/// [`send`](Self::send) is the fast path for JSON: the whole body in memory, under the
+/// transport's cap and total deadline. [`send_streaming`](Self::send_streaming) moves a body
+/// that should not sit in memory (an attachment): the request body is read piece by piece from a
+/// [`RequestBody`], the response body arrives as a [`ResponseBody`] stream, under the
+/// caller's [`StreamLimits`] (a size limit and an idle timeout). It is a provided method, so a
+/// transport written before it existed keeps compiling: its default reads the request body into
+/// memory and calls `send` (correct, capped, but not constant memory). The built-in transports
+/// override it.
 #[async_trait]
 pub trait HttpTransport: Send + Sync {
     /// Sends `request` and waits for the whole response body.
@@ -36,6 +49,19 @@ pub trait HttpTransport: Send + Sync {
         &self,
         request: http::Request<Bytes>,
     ) -> Result<http::Response<Bytes>, TransportError>;
+
+    /// Sends `request` with its body read piece by piece and returns once the response head
+    /// has arrived; the body follows as a stream within `limits`.
+    ///
+    /// The default implementation buffers both bodies through [`send`](Self::send) and checks
+    /// the response against `limits.max_body`.
+    async fn send_streaming(
+        &self,
+        request: http::Request<RequestBody>,
+        limits: StreamLimits,
+    ) -> Result<http::Response<ResponseBody>, TransportError> {
+        crate::streaming::buffered(self, request, limits).await
+    }
 }
 
 #[async_trait]
@@ -45,6 +71,14 @@ impl<T: HttpTransport + ?Sized> HttpTransport for Arc<T> {
         request: http::Request<Bytes>,
     ) -> Result<http::Response<Bytes>, TransportError> {
         (**self).send(request).await
+    }
+
+    async fn send_streaming(
+        &self,
+        request: http::Request<RequestBody>,
+        limits: StreamLimits,
+    ) -> Result<http::Response<ResponseBody>, TransportError> {
+        (**self).send_streaming(request, limits).await
     }
 }
 
@@ -56,6 +90,14 @@ impl<T: HttpTransport + ?Sized> HttpTransport for Box<T> {
     ) -> Result<http::Response<Bytes>, TransportError> {
         (**self).send(request).await
     }
+
+    async fn send_streaming(
+        &self,
+        request: http::Request<RequestBody>,
+        limits: StreamLimits,
+    ) -> Result<http::Response<ResponseBody>, TransportError> {
+        (**self).send_streaming(request, limits).await
+    }
 }
 
 #[async_trait]
@@ -65,5 +107,13 @@ impl<T: HttpTransport + ?Sized> HttpTransport for &T {
         request: http::Request<Bytes>,
     ) -> Result<http::Response<Bytes>, TransportError> {
         (**self).send(request).await
+    }
+
+    async fn send_streaming(
+        &self,
+        request: http::Request<RequestBody>,
+        limits: StreamLimits,
+    ) -> Result<http::Response<ResponseBody>, TransportError> {
+        (**self).send_streaming(request, limits).await
     }
 }

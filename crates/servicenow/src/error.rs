@@ -89,6 +89,17 @@ pub enum Error {
     /// panicked).
     #[error("the token refresh task stopped before it finished")]
     RefreshTaskStopped,
+    /// The instance refused the access token (401) for a streamed upload whose body is read once
+    /// (an `AsyncRead`) and so cannot be sent again with a fresh token. The refused token is
+    /// set aside: sending the upload again (from a new reader) uses a fresh one. A body built
+    /// from a file path or from bytes is replayable and is retried once instead.
+    #[error(
+        "uploading to {path} was refused with 401 and its one-shot body cannot be sent again; the token will be refreshed, so send the upload again"
+    )]
+    UploadNotReplayable {
+        /// The path the upload was for (never the query).
+        path: String,
+    },
 }
 
 /// What a caller branches on: the class of an [`Error`], stable across versions.
@@ -126,7 +137,9 @@ impl Error {
                 }
                 _ => ErrorKind::Reauthorize,
             },
-            Self::TokenUnavailable { .. } | Self::RefreshTaskStopped => ErrorKind::Unavailable,
+            Self::TokenUnavailable { .. }
+            | Self::RefreshTaskStopped
+            | Self::UploadNotReplayable { .. } => ErrorKind::Unavailable,
             Self::Transport(transport) => match transport.as_ref() {
                 TransportError::InsecureUrl { .. }
                 | TransportError::Setup { .. }

@@ -31,7 +31,7 @@ pub(super) const ALLOWED_DEPENDENCIES: &[(&str, &[&str])] = &[
         "servicenow-http",
         &[
             "servicenow-oauth", "servicenow-auth", "async-trait", "base64", "bytes", "getrandom",
-            "http", "http-body-util", "hyper", "hyper-util", "hyper-rustls", "reqwest", "rustls",
+            "futures-util", "http", "http-body-util", "hyper", "hyper-util", "hyper-rustls", "reqwest", "rustls",
             "rustls-platform-verifier", "thiserror", "tokio", "tower-service", "webpki-roots",
             "zeroize",
         ],
