@@ -17,7 +17,7 @@ use crate::{
     query::{EncodedQuery, compare_values},
     server::{Incoming, Shared},
     table::{authenticate, unauthorized},
-    wire::{Body, error_envelope, first, form_pairs, json_response},
+    wire::{Body, HandlerResult, error_envelope, first, form_pairs, json_response},
 };
 
 /// The aggregate functions, in the order their members are written.
@@ -143,7 +143,15 @@ struct Request {
     display_value: String,
 }
 
-pub(crate) fn handle(shared: &Shared, request: &Incoming) -> Response<Body> {
+/// The Aggregate API behind the Table API's gates: authentication, the rate limit, faults.
+pub(crate) async fn serve(shared: &Shared, request: &Incoming) -> HandlerResult {
+    let Some(user) = authenticate(shared, request) else {
+        return Ok(unauthorized());
+    };
+    crate::table::gated(shared, &user, async { Ok(handle(shared, request)) }).await
+}
+
+fn handle(shared: &Shared, request: &Incoming) -> Response<Body> {
     let Some(table_name) = table_of(request.uri.path()) else {
         return error_envelope(
             StatusCode::BAD_REQUEST,

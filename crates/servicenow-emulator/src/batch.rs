@@ -30,9 +30,14 @@ pub(crate) fn is_batch_path(path: &str) -> bool {
 }
 
 pub(crate) async fn handle(shared: &Arc<Shared>, request: &Incoming) -> HandlerResult {
-    if authenticate(shared, request).is_none() {
+    let Some(user) = authenticate(shared, request) else {
         return Ok(unauthorized());
-    }
+    };
+    // The call itself meets the rate limit and faults; then each item meets them again.
+    table::gated(shared, &user, run_batch(shared, request)).await
+}
+
+async fn run_batch(shared: &Arc<Shared>, request: &Incoming) -> HandlerResult {
     if request.method != Method::POST {
         return Ok(error_envelope(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -173,17 +178,18 @@ async fn run_item(
         headers,
         body: body.into(),
     };
-    let response = if crate::aggregate::is_stats_path(incoming.uri.path()) {
-        crate::aggregate::handle(shared, &incoming)
+    let served = if crate::aggregate::is_stats_path(incoming.uri.path()) {
+        crate::aggregate::serve(shared, &incoming).await
     } else {
-        match table::handle(shared, &incoming).await {
-            Ok(response) => response,
-            Err(_) => error_envelope(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Internal Server Error",
-                Some("The request failed"),
-            ),
-        }
+        table::handle(shared, &incoming).await
+    };
+    let response = match served {
+        Ok(response) => response,
+        Err(_) => error_envelope(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Internal Server Error",
+            Some("The request failed"),
+        ),
     };
     let (parts, body) = response.into_parts();
     let body = body

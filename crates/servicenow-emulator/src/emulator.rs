@@ -337,7 +337,8 @@ impl EmulatorHandle {
         change(&mut self.shared.settings.write());
     }
 
-    /// Makes the next `count` Table API requests fail with `kind` (before any random fault).
+    /// Makes the next `count` REST requests (Table, Aggregate, Batch calls and their items,
+    /// Attachment) fail with `kind` (before any random fault).
     pub fn inject_table_faults(&self, kind: FaultKind, count: usize) {
         self.shared.faults.lock().queue(kind, count);
     }

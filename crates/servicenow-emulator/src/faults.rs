@@ -1,4 +1,5 @@
-//! Fault injection on Table API requests: queued one-shot faults first, then random ones drawn
+//! Fault injection on REST requests (Table, Aggregate, Batch — the call and each item — and
+//! Attachment APIs): queued one-shot faults first, then random ones drawn
 //! from a generator seeded by the emulator's seed.
 
 use std::collections::VecDeque;
@@ -23,7 +24,7 @@ impl FaultState {
         }
     }
 
-    /// Queues `kind` for the next `count` Table API requests.
+    /// Queues `kind` for the next `count` REST requests.
     pub(crate) fn queue(&mut self, kind: FaultKind, count: usize) {
         self.queued.extend(std::iter::repeat_n(kind, count));
     }
@@ -32,7 +33,7 @@ impl FaultState {
         self.queued.clear();
     }
 
-    /// The fault for the next Table API request, if any.
+    /// The fault for the next REST request, if any.
     pub(crate) fn draw(&mut self, plan: &FaultPlan) -> Option<FaultKind> {
         if let Some(kind) = self.queued.pop_front() {
             return Some(kind);

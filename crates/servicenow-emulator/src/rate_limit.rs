@@ -1,4 +1,4 @@
-//! Per-user rate limits on the Table API (`servicenow-api.md` §2.7): fixed windows of one
+//! Per-user rate limits on the REST APIs (`servicenow-api.md` §2.7): fixed windows of one
 //! clock hour, `X-RateLimit-*` headers while a rule applies, 429 with `Retry-After` beyond it.
 
 use std::collections::HashMap;

@@ -194,7 +194,7 @@ async fn route(shared: Arc<Shared>, request: Request<hyper::body::Incoming>) -> 
         ("/oauth_token.do", _) => token::handle(&shared, &incoming),
         ("/oauth_revoke_token.do" | "/oauth_revoke.do", _) => revoke::handle(&shared, &incoming),
         ("/", &Method::GET) => authorize::home(&shared, &incoming),
-        (path, _) if aggregate::is_stats_path(path) => aggregate::handle(&shared, &incoming),
+        (path, _) if aggregate::is_stats_path(path) => aggregate::serve(&shared, &incoming).await?,
         (path, _) if batch::is_batch_path(path) => batch::handle(&shared, &incoming).await?,
         (path, _) if path.starts_with("/api/") => table::handle(&shared, &incoming).await?,
         ("/oauth_auth.do" | "/login.do" | "/", _) => wire::response(

@@ -45,9 +45,10 @@ pub struct Settings {
     /// Origin written into `Link` and `Location` headers instead of the emulator's own, e.g. to
     /// test that a client refuses a `Link` to another host. Default `None`.
     pub link_origin_override: Option<String>,
-    /// A per-user rate limit rule on the Table API. Default none.
+    /// A per-user rate limit rule on the REST APIs (Table, Aggregate, Batch, Attachment).
+    /// Default none.
     pub rate_limit: Option<RateLimitRule>,
-    /// Random faults on Table API requests, drawn from the seeded generator. Default none.
+    /// Random faults on REST API requests, drawn from the seeded generator. Default none.
     pub faults: FaultPlan,
     /// Answer a Table API list whose page would hold more rows than this with
     /// "Transaction cancelled: maximum execution time exceeded". Default none.

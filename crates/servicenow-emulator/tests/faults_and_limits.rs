@@ -223,7 +223,7 @@ async fn outcomes(emulator: &EmulatorHandle, token: &str, count: usize) -> Vec<u
 }
 
 #[tokio::test]
-async fn random_faults_follow_the_seed_and_hit_only_the_table_api() {
+async fn random_faults_follow_the_seed_and_spare_the_oauth_endpoints() {
     let plan = FaultPlan::unreliable(0.3);
     let first = start_with(
         Emulator::builder()
@@ -313,4 +313,97 @@ async fn a_restart_refuses_connections_while_down_and_keeps_tokens_and_records()
     emulator.restart().await.unwrap();
     assert_eq!(get(&emulator, PAGE, &token).await.0, StatusCode::OK);
     emulator.shutdown().await;
+}
+
+/// A batch of one Table API read.
+const ONE_ITEM_BATCH: &str = r#"{"batch_request_id":"1","rest_requests":[{"id":"a","method":"GET","url":"/api/now/table/incident?sysparm_limit=1","headers":[{"name":"Accept","value":"application/json"}]}]}"#;
+
+async fn batch(emulator: &EmulatorHandle, token: &str) -> (StatusCode, String) {
+    let response = http()
+        .post(emulator.url("/api/now/v1/batch"))
+        .bearer_auth(token)
+        .header("Accept", "application/json")
+        .header("Content-Type", "application/json")
+        .body(ONE_ITEM_BATCH)
+        .send()
+        .await
+        .unwrap();
+    (response.status(), response.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn the_aggregate_batch_and_attachment_apis_count_against_the_same_rate_limit() {
+    let emulator = start().await;
+    emulator
+        .clock()
+        .set(UNIX_EPOCH + Duration::from_secs(ON_THE_HOUR + 600));
+    emulator.clock().freeze();
+    let (token, _) = password_tokens(&emulator).await;
+    emulator.update_settings(|settings| settings.rate_limit = Some(RateLimitRule::all_users(4)));
+    let (status, headers, _) = get(
+        &emulator,
+        "/api/now/stats/incident?sysparm_count=true",
+        &token,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(header(&headers, "X-RateLimit-Limit"), "4");
+    let (status, _, _) = get(&emulator, "/api/now/attachment?sysparm_limit=1", &token).await;
+    assert_eq!(status, StatusCode::OK);
+    // The batch call counts once, and its item once more: the limit of 4 is reached.
+    let (status, text) = batch(&emulator, &token).await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    assert_eq!(json(&text)["serviced_requests"][0]["status_code"], 200);
+    for path in [
+        "/api/now/stats/incident?sysparm_count=true",
+        "/api/now/attachment?sysparm_limit=1",
+    ] {
+        let (status, headers, text) = get(&emulator, path, &token).await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{path}");
+        assert_eq!(header(&headers, "Retry-After"), "3000", "{path}");
+        assert_eq!(json(&text)["error"]["message"], "Rate limit exceeded");
+    }
+    let (status, _) = batch(&emulator, &token).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
+async fn injected_faults_reach_the_aggregate_batch_and_attachment_apis_and_each_batch_item() {
+    let emulator = start().await;
+    let (token, _) = password_tokens(&emulator).await;
+    emulator.inject_table_faults(FaultKind::ServiceUnavailable, 1);
+    let (status, _, text) = get(
+        &emulator,
+        "/api/now/stats/incident?sysparm_count=true",
+        &token,
+    )
+    .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{text}");
+    let (status, _, _) = get(
+        &emulator,
+        "/api/now/stats/incident?sysparm_count=true",
+        &token,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "one fault, one failure");
+
+    emulator.inject_table_faults(FaultKind::TransactionCancelled, 1);
+    let (status, text) = batch(&emulator, &token).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(
+        json(&text)["error"]["message"],
+        "Transaction cancelled: maximum execution time exceeded"
+    );
+
+    // The call takes the first queued fault (a harmless latency), its item the second.
+    emulator.inject_table_faults(FaultKind::Latency(Duration::from_millis(1)), 1);
+    emulator.inject_table_faults(FaultKind::ServiceUnavailable, 1);
+    let (status, text) = batch(&emulator, &token).await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    assert_eq!(json(&text)["serviced_requests"][0]["status_code"], 503);
+
+    emulator.inject_table_faults(FaultKind::InternalServerError, 1);
+    let (status, _, _) = get(&emulator, "/api/now/attachment?sysparm_limit=1", &token).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(emulator.counters().faults_injected, 5);
 }

@@ -106,39 +106,36 @@ pub(crate) async fn handle(
             .bump(|counters| &mut counters.table_unauthorized);
         return Ok(unauthorized());
     };
-    let response = match (&head.method, &target.route) {
-        (&Method::GET, Route::List) => list(shared, &head).await,
-        (&Method::GET, Route::Record(sys_id)) => metadata(shared, sys_id),
-        (&Method::GET, Route::File(sys_id)) => download(shared, sys_id).await,
-        (&Method::POST, Route::UploadRaw) => {
-            upload::raw(shared, &head, body, &user, target.prefix).await
-        }
-        (&Method::POST, Route::UploadMultipart) => {
-            upload::multipart(shared, &head, body, &user, target.prefix).await
-        }
-        (&Method::DELETE, Route::Record(sys_id)) => delete(shared, sys_id, &user),
-        (&Method::PATCH, Route::Record(sys_id)) => {
-            let body = match Limited::new(body, MAX_PATCH_BODY).collect().await {
-                Ok(collected) => collected.to_bytes(),
-                Err(_) => {
-                    return Ok(error_envelope(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        "Request body too large",
-                        None,
-                    ));
-                }
-            };
-            rename(shared, sys_id, &body, &user)
-        }
-        _ => error_envelope(StatusCode::METHOD_NOT_ALLOWED, "Method not Supported", None),
+    let serve = async {
+        let response = match (&head.method, &target.route) {
+            (&Method::GET, Route::List) => list(shared, &head).await,
+            (&Method::GET, Route::Record(sys_id)) => metadata(shared, sys_id),
+            (&Method::GET, Route::File(sys_id)) => download(shared, sys_id).await,
+            (&Method::POST, Route::UploadRaw) => {
+                upload::raw(shared, &head, body, &user, target.prefix).await
+            }
+            (&Method::POST, Route::UploadMultipart) => {
+                upload::multipart(shared, &head, body, &user, target.prefix).await
+            }
+            (&Method::DELETE, Route::Record(sys_id)) => delete(shared, sys_id, &user),
+            (&Method::PATCH, Route::Record(sys_id)) => {
+                let body = match Limited::new(body, MAX_PATCH_BODY).collect().await {
+                    Ok(collected) => collected.to_bytes(),
+                    Err(_) => {
+                        return Ok(error_envelope(
+                            StatusCode::PAYLOAD_TOO_LARGE,
+                            "Request body too large",
+                            None,
+                        ));
+                    }
+                };
+                rename(shared, sys_id, &body, &user)
+            }
+            _ => error_envelope(StatusCode::METHOD_NOT_ALLOWED, "Method not Supported", None),
+        };
+        Ok(response)
     };
-    Ok(with_common_headers(response))
-}
-
-fn with_common_headers(mut response: Response<Body>) -> Response<Body> {
-    insert_header(&mut response, "X-Is-Logged-In", "true");
-    insert_header(&mut response, "X-Transaction-ID", &wire::random_token(9));
-    response
+    table::gated(shared, &user, serve).await
 }
 
 /// `GET /attachment`: the Table API's list of `sys_attachment` (query, paging, `Link`,

@@ -6,7 +6,7 @@ mod list;
 mod render;
 mod write;
 
-use std::sync::Arc;
+use std::{future::Future, sync::Arc};
 
 use http::{HeaderValue, Method, Response, StatusCode, header};
 use http_body_util::BodyExt as _;
@@ -61,29 +61,10 @@ pub(crate) async fn handle(shared: &Arc<Shared>, request: &Incoming) -> HandlerR
         return Ok(unauthorized());
     };
     let settings = shared.settings.read().clone();
-    let decision = shared.rate_limits.lock().check(
-        settings.rate_limit.as_ref(),
-        &user,
-        shared.clock.unix_seconds(),
-    );
-    if let Some(decision) = decision.as_ref().filter(|decision| !decision.allowed) {
-        shared.counters.bump(|counters| &mut counters.rate_limited);
-        let detail = format!(
-            "Rate limit of {} requests per hour for Table API exceeded",
-            decision.limit
-        );
-        let mut response = error_envelope(
-            StatusCode::TOO_MANY_REQUESTS,
-            "Rate limit exceeded",
-            Some(&detail),
-        );
-        insert_header(
-            &mut response,
-            "Retry-After",
-            &decision.retry_after.to_string(),
-        );
-        return Ok(with_common_headers(response, Some(decision)));
-    }
+    let decision = match rate_limit(shared, &user, &settings) {
+        Ok(decision) => decision,
+        Err(refused) => return Ok(*refused),
+    };
     // The cost model (opt-in): a thread on a node for the request's modelled time.
     let admission = match &shared.cost {
         None => None,
@@ -104,46 +85,10 @@ pub(crate) async fn handle(shared: &Arc<Shared>, request: &Incoming) -> HandlerR
             }
         },
     };
-    if let Some(latency) = settings.faults.added_latency {
-        tokio::time::sleep(latency).await;
-    }
-    let fault = shared.faults.lock().draw(&settings.faults);
-    if fault.is_some() {
-        shared
-            .counters
-            .bump(|counters| &mut counters.faults_injected);
-    }
-    let mut truncate = false;
-    match fault {
-        None => (),
-        Some(FaultKind::Latency(latency)) => tokio::time::sleep(latency).await,
-        Some(FaultKind::InternalServerError) => {
-            let response = error_envelope(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Internal Server Error",
-                Some("Injected fault"),
-            );
-            return Ok(with_common_headers(response, decision.as_ref()));
-        }
-        Some(FaultKind::ServiceUnavailable) => {
-            let response = error_envelope(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Service Unavailable",
-                Some("Injected fault"),
-            );
-            return Ok(with_common_headers(response, decision.as_ref()));
-        }
-        Some(FaultKind::TransactionCancelled) => {
-            return Ok(with_common_headers(
-                transaction_cancelled(),
-                decision.as_ref(),
-            ));
-        }
-        Some(FaultKind::DropConnection) => {
-            return Err(std::io::Error::other("fault injection: connection dropped"));
-        }
-        Some(FaultKind::TruncatedBody) => truncate = true,
-    }
+    let truncate = match injected_fault(shared, &settings, decision.as_ref()).await {
+        FaultGate::Proceed { truncate } => truncate,
+        FaultGate::Stop(result) => return result,
+    };
     let writes = matches!(
         request.method,
         Method::POST | Method::PUT | Method::PATCH | Method::DELETE
@@ -214,6 +159,115 @@ pub(crate) async fn handle(shared: &Arc<Shared>, request: &Incoming) -> HandlerR
         drop(admission);
         shared.counters.executing_finished();
     }
+    truncated_if(response, truncate).await
+}
+
+/// Runs `serve` for `user` behind the Table API's gates: the rate limit, injected latency and
+/// faults, and the common headers (the Aggregate, Batch and Attachment APIs go through here).
+pub(crate) async fn gated(
+    shared: &Shared,
+    user: &str,
+    serve: impl Future<Output = HandlerResult>,
+) -> HandlerResult {
+    let settings = shared.settings.read().clone();
+    let decision = match rate_limit(shared, user, &settings) {
+        Ok(decision) => decision,
+        Err(refused) => return Ok(*refused),
+    };
+    let truncate = match injected_fault(shared, &settings, decision.as_ref()).await {
+        FaultGate::Proceed { truncate } => truncate,
+        FaultGate::Stop(result) => return result,
+    };
+    let response = with_common_headers(serve.await?, decision.as_ref());
+    truncated_if(response, truncate).await
+}
+
+/// Counts `user`'s request against the rate limit rule: its decision (`None` without a rule),
+/// or the 429 beyond the limit.
+fn rate_limit(
+    shared: &Shared,
+    user: &str,
+    settings: &crate::Settings,
+) -> Result<Option<RateDecision>, Box<Response<Body>>> {
+    let decision = shared.rate_limits.lock().check(
+        settings.rate_limit.as_ref(),
+        user,
+        shared.clock.unix_seconds(),
+    );
+    let Some(decision) = decision else {
+        return Ok(None);
+    };
+    if decision.allowed {
+        return Ok(Some(decision));
+    }
+    shared.counters.bump(|counters| &mut counters.rate_limited);
+    let detail = format!(
+        "Rate limit of {} requests per hour for Table API exceeded",
+        decision.limit
+    );
+    let mut response = error_envelope(
+        StatusCode::TOO_MANY_REQUESTS,
+        "Rate limit exceeded",
+        Some(&detail),
+    );
+    insert_header(
+        &mut response,
+        "Retry-After",
+        &decision.retry_after.to_string(),
+    );
+    Err(Box::new(with_common_headers(response, Some(&decision))))
+}
+
+/// What the fault drawn for a request leaves to do.
+enum FaultGate {
+    /// Serve it (`truncate`: cut the body in half).
+    Proceed { truncate: bool },
+    /// Answer with this instead (or drop the connection).
+    Stop(HandlerResult),
+}
+
+/// The configured added latency, then the fault drawn for this request.
+async fn injected_fault(
+    shared: &Shared,
+    settings: &crate::Settings,
+    decision: Option<&RateDecision>,
+) -> FaultGate {
+    if let Some(latency) = settings.faults.added_latency {
+        tokio::time::sleep(latency).await;
+    }
+    let fault = shared.faults.lock().draw(&settings.faults);
+    if fault.is_some() {
+        shared
+            .counters
+            .bump(|counters| &mut counters.faults_injected);
+    }
+    let stop = |response| FaultGate::Stop(Ok(with_common_headers(response, decision)));
+    match fault {
+        None => FaultGate::Proceed { truncate: false },
+        Some(FaultKind::Latency(latency)) => {
+            tokio::time::sleep(latency).await;
+            FaultGate::Proceed { truncate: false }
+        }
+        Some(FaultKind::InternalServerError) => stop(error_envelope(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Internal Server Error",
+            Some("Injected fault"),
+        )),
+        Some(FaultKind::ServiceUnavailable) => stop(error_envelope(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Service Unavailable",
+            Some("Injected fault"),
+        )),
+        Some(FaultKind::TransactionCancelled) => stop(transaction_cancelled()),
+        Some(FaultKind::DropConnection) => FaultGate::Stop(Err(std::io::Error::other(
+            "fault injection: connection dropped",
+        ))),
+        Some(FaultKind::TruncatedBody) => FaultGate::Proceed { truncate: true },
+    }
+}
+
+/// `response` with its body cut in half when `truncate` (the truncated-body fault).
+async fn truncated_if(response: Response<Body>, truncate: bool) -> HandlerResult {
     if !truncate {
         return Ok(response);
     }
