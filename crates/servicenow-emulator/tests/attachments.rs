@@ -376,3 +376,44 @@ async fn a_rename_changes_the_file_name_only() {
     assert_eq!(after["file_name"], "renamed.txt");
     assert_eq!(after["hash"], before["hash"]);
 }
+
+#[tokio::test]
+async fn two_uploads_racing_for_the_last_memory_get_one_201_and_one_413() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let emulator = start_with(
+        Emulator::builder().attachment_storage(AttachmentStorage::Memory {
+            max_total_bytes: 150_000,
+        }),
+    )
+    .await;
+    let (token, _) = password_tokens(&emulator).await;
+    let incident = emulator.live_sys_ids("incident").unwrap()[0].clone();
+    let body = content(100_000);
+    let head = format!(
+        "POST /api/now/attachment/file?table_name=incident&table_sys_id={incident}&file_name=half.bin HTTP/1.1\r\n\
+         Host: x\r\nAuthorization: Bearer {token}\r\nContent-Type: application/octet-stream\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    // Both begin while 150 000 bytes are free, and each would fit alone.
+    let mut uploads = Vec::new();
+    for _ in 0..2 {
+        let mut stream = tokio::net::TcpStream::connect(emulator.local_addr())
+            .await
+            .unwrap();
+        stream.write_all(head.as_bytes()).await.unwrap();
+        stream.write_all(&body[..50_000]).await.unwrap();
+        uploads.push(stream);
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let mut statuses = Vec::new();
+    for mut stream in uploads {
+        stream.write_all(&body[50_000..]).await.unwrap();
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer).await.unwrap();
+        let answer = String::from_utf8_lossy(&answer);
+        statuses.push(answer.split(' ').nth(1).unwrap_or_default().to_owned());
+    }
+    statuses.sort();
+    assert_eq!(statuses, ["201", "413"]);
+}

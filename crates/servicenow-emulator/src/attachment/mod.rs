@@ -97,9 +97,7 @@ pub(crate) async fn handle(
         headers: parts.headers,
         body: Bytes::new(),
     };
-    shared
-        .counters
-        .table_request(head.method.as_str(), "attachment");
+    shared.counters.table_request(head.method.as_str(), TABLE);
     let Some(user) = authenticate(shared, &head) else {
         shared
             .counters

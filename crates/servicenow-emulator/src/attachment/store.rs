@@ -137,12 +137,30 @@ impl AttachmentStore {
         })
     }
 
-    /// Files received content under `sys_id`.
+    /// Counts content held in memory against the cap (uploads running side by side each saw
+    /// room when they began; the first to finish gets it).
+    pub(crate) fn reserve(&self, received: &Received) -> Result<(), IngestError> {
+        let AttachmentStorage::Memory { max_total_bytes } = self.storage else {
+            return Ok(());
+        };
+        let mut inner = self.inner.lock();
+        let left = max_total_bytes.saturating_sub(inner.memory_used);
+        if received.size > left {
+            return Err(IngestError::TooLarge { limit: left });
+        }
+        inner.memory_used += received.size;
+        Ok(())
+    }
+
+    /// Gives back what [`reserve`](Self::reserve) counted, for content that is not filed.
+    pub(crate) fn unreserve(&self, received: Received) {
+        let mut inner = self.inner.lock();
+        release(&mut inner, received.content);
+    }
+
+    /// Files received (and reserved) content under `sys_id`.
     pub(crate) fn commit(&self, sys_id: &str, received: Received) {
         let mut inner = self.inner.lock();
-        if let Content::Memory(bytes) = &received.content {
-            inner.memory_used += bytes.len() as u64;
-        }
         if let Some(old) = inner.contents.insert(sys_id.to_owned(), received.content) {
             release(&mut inner, old);
         }

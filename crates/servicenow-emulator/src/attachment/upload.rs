@@ -287,6 +287,9 @@ async fn finish(
         Ok(received) => received,
         Err(error) => return storage_failed(&error),
     };
+    if let Err(error) = shared.attachments.reserve(&received) {
+        return refused(shared, error);
+    }
     let size = received.size.to_string();
     let input: Vec<(String, String)> = [
         ("file_name", destination.file_name.as_str()),
@@ -308,6 +311,8 @@ async fn finish(
     let (sys_id, fields) = {
         let mut database = shared.database.write();
         let Ok(id) = database.insert(TABLE, &input, user, &now) else {
+            drop(database);
+            shared.attachments.unreserve(received);
             return storage_failed(&IngestError::Io(std::io::Error::other(
                 "sys_attachment refused the row",
             )));
