@@ -417,3 +417,29 @@ async fn two_uploads_racing_for_the_last_memory_get_one_201_and_one_413() {
     statuses.sort();
     assert_eq!(statuses, ["201", "413"]);
 }
+
+#[tokio::test]
+async fn deleting_the_row_through_the_table_api_deletes_the_content_too() {
+    let emulator = start_with(
+        Emulator::builder().attachment_storage(AttachmentStorage::Memory {
+            max_total_bytes: 150_000,
+        }),
+    )
+    .await;
+    let (token, _) = password_tokens(&emulator).await;
+    let incident = emulator.live_sys_ids("incident").unwrap()[0].clone();
+    let query = format!("table_name=incident&table_sys_id={incident}&file_name=a.bin");
+    let (status, _, text) = raw_upload(&emulator, &token, &query, "a/b", content(100_000)).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let sys_id = json(&text)["result"]["sys_id"].as_str().unwrap().to_owned();
+    let response = http()
+        .delete(emulator.url(&format!("/api/now/table/sys_attachment/{sys_id}")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    // The 100 000 bytes were given back: another upload of that size fits under the cap.
+    let (status, _, text) = raw_upload(&emulator, &token, &query, "a/b", content(100_000)).await;
+    assert_eq!(status, StatusCode::CREATED, "{text}");
+}

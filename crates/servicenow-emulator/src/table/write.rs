@@ -121,6 +121,13 @@ pub(super) fn delete(
     };
     match database.delete(&route.table, id) {
         Ok(()) => {
+            drop(database);
+            if route.table == "sys_attachment" {
+                // The Attachment API's content goes with its row, however the row is deleted.
+                shared
+                    .attachments
+                    .remove(route.sys_id.as_deref().unwrap_or_default());
+            }
             let mut response = Response::new(wire::empty_body());
             *response.status_mut() = StatusCode::NO_CONTENT;
             response
