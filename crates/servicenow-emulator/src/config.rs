@@ -209,6 +209,13 @@ pub struct EmulatorArgs {
     /// Require a client certificate signed by a CA in this PEM file (mutual TLS); needs --tls-cert.
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     pub tls_client_ca: Option<std::path::PathBuf>,
+    /// Keep uploaded attachments in memory, at most this many bytes together, instead of in a
+    /// temporary directory.
+    #[arg(long, value_name = "BYTES")]
+    pub attachments_in_memory: Option<u64>,
+    /// The largest attachment an upload may carry (`com.glide.attachment.max_size`).
+    #[arg(long, value_name = "BYTES", default_value_t = 1024 * 1024 * 1024)]
+    pub attachment_max_bytes: u64,
     /// The records to start with: `generated` rows only, or `pdi`, which adds a personal
     /// developer instance's well-known demo records (the admin user's published sys_id, the
     /// demo groups and people).
@@ -249,6 +256,8 @@ impl EmulatorArgs {
             tls_cert: None,
             tls_key: None,
             tls_client_ca: None,
+            attachments_in_memory: None,
+            attachment_max_bytes: 1024 * 1024 * 1024,
             dataset: Dataset::Generated,
             cost_model: None,
             cost_scale: None,
@@ -335,6 +344,10 @@ impl EmulatorArgs {
         for (table, rows) in self.rows {
             builder = builder.rows(table, rows);
         }
+        if let Some(max_total_bytes) = self.attachments_in_memory {
+            builder =
+                builder.attachment_storage(crate::AttachmentStorage::Memory { max_total_bytes });
+        }
         if let Some(public_url) = self.public_url {
             builder = builder.public_url(public_url);
         }
@@ -343,6 +356,7 @@ impl EmulatorArgs {
             builder = builder.cost_model(model.scaled_down(divisor));
         }
         builder.configure(|settings| {
+            settings.attachment_max_bytes = self.attachment_max_bytes;
             settings.rotate_refresh_tokens = self.rotate_refresh_tokens;
             settings.client_credentials_enabled = self.enable_client_credentials;
             settings.strict_redirect_uri = self.strict_redirect_uri;

@@ -294,3 +294,37 @@ async fn allow_remote_lets_the_emulator_listen_on_every_interface() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn the_attachment_flags_cap_uploads_and_keep_them_in_memory() {
+    let cli = Cli::try_parse_from([
+        "x",
+        "--attachments-in-memory",
+        "5000",
+        "--attachment-max-bytes",
+        "3000",
+    ])
+    .unwrap();
+    let emulator = start_with(cli.emulator.into_builder().unwrap()).await;
+    let incident = emulator.live_sys_ids("incident").unwrap()[0].clone();
+    let upload = |bytes: usize| {
+        http()
+            .post(emulator.url(&format!(
+                "/api/now/attachment/file?table_name=incident&table_sys_id={incident}&file_name=f"
+            )))
+            .basic_auth("admin", Some("admin"))
+            .header("Content-Type", "text/plain")
+            .body(vec![b'x'; bytes])
+            .send()
+    };
+    assert_eq!(
+        upload(3001).await.unwrap().status(),
+        StatusCode::PAYLOAD_TOO_LARGE
+    );
+    assert_eq!(upload(3000).await.unwrap().status(), StatusCode::CREATED);
+    assert_eq!(
+        upload(2001).await.unwrap().status(),
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "2000 bytes are left of the 5000 in memory"
+    );
+}
