@@ -7,7 +7,9 @@
 //!
 //! - doubles per round (slow start) while a full page's latency stays within
 //!   [`GROWTH_LATENCY`] of the best seen, then grows by one per round;
-//! - shrinks by a quarter when latency passes [`QUEUEING_LATENCY`] of the best (queueing);
+//! - shrinks by one when latency passes [`QUEUEING_LATENCY`] of the best (queueing): a request
+//!   or two waiting in the instance's queue cost nothing while every thread is busy, and a
+//!   multiplicative cut would leave threads idle (found by the export benchmark, issue 17);
 //! - halves on a 429, and no request leaves before the `Retry-After` the instance sent;
 //! - never leaves `1..=max`.
 
@@ -67,7 +69,7 @@ impl Concurrency {
         let ratio = latency.as_secs_f64() / best.as_secs_f64().max(1e-9);
         if ratio > QUEUEING_LATENCY {
             self.slow_start = false;
-            self.set_limit(self.limit * 0.75);
+            self.set_limit(self.limit - 1.0);
             return;
         }
         self.since_change += 1;
@@ -128,6 +130,15 @@ mod tests {
         }
         let limit = control.limit();
         assert!((8..=14).contains(&limit), "settled at {limit}");
+    }
+
+    #[test]
+    fn queueing_gives_back_one_request_and_keeps_every_thread_busy() {
+        let mut control = Concurrency::new(9, 16);
+        control.on_page(latency(8, 8), true);
+        // The ninth request waited for a thread: one fewer, still one per thread.
+        control.on_page(latency(9, 8) * 2, true);
+        assert_eq!(control.limit(), 8);
     }
 
     #[test]

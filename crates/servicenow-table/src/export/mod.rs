@@ -58,7 +58,8 @@ pub struct ExportConfig {
     pub page_size: u32,
     /// The most requests in flight (default 16), and the number of ranges at the start.
     pub max_concurrency: usize,
-    /// Requests in flight at the start (default 2); the control grows it from there.
+    /// Requests in flight at the start (default 4: one node's `API_INT` threads, the smallest
+    /// instance's capacity, `servicenow-api-more.md` §6); the control grows it from there.
     pub initial_concurrency: usize,
     /// Ask for `X-Total-Count` on every page (default `false`: `sysparm_no_count=true`, so the
     /// instance does not count the query again for every page).
@@ -70,7 +71,7 @@ impl Default for ExportConfig {
         Self {
             page_size: 2_000,
             max_concurrency: 16,
-            initial_concurrency: 2,
+            initial_concurrency: 4,
             count: false,
         }
     }
