@@ -187,6 +187,31 @@ pub enum TableError<E = TransportError> {
         #[source]
         source: serde_json::Error,
     },
+    /// A downloaded attachment's SHA-256 differs from the `hash` the instance holds for it: the
+    /// bytes were damaged on the way (or the instance's record is wrong). A file being written
+    /// was removed, never left looking complete.
+    #[error(
+        "{operation}: the downloaded bytes do not match the attachment's hash (expected sha-256 {expected}, got {actual}); the partial download was discarded"
+    )]
+    HashMismatch {
+        /// The call that failed.
+        operation: String,
+        /// The `hash` the instance sent (hex).
+        expected: String,
+        /// The SHA-256 of what arrived (hex).
+        actual: String,
+    },
+    /// A local file or stream of an attachment transfer could not be read or written.
+    #[error("{operation}: {what} failed: {source}")]
+    Local {
+        /// The call that failed.
+        operation: String,
+        /// What was done locally, naming the file when there is one (`writing report.pdf`).
+        what: String,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl<E> TableError<E> {
@@ -381,6 +406,24 @@ impl<E> TableError<E> {
                 reason,
             },
             Self::Serialize { operation, source } => TableError::Serialize { operation, source },
+            Self::HashMismatch {
+                operation,
+                expected,
+                actual,
+            } => TableError::HashMismatch {
+                operation,
+                expected,
+                actual,
+            },
+            Self::Local {
+                operation,
+                what,
+                source,
+            } => TableError::Local {
+                operation,
+                what,
+                source,
+            },
         })
     }
 

@@ -30,7 +30,12 @@
 //!   the caller orders it), every row that exists throughout exactly once, in memory bounded by
 //!   the page size;
 //! - **export**: [`TableClient::export`] reads a whole table unordered, in `sys_id` ranges at
-//!   once under adaptive concurrency, resumable from an [`ExportCheckpoint`].
+//!   once under adaptive concurrency, resumable from an [`ExportCheckpoint`];
+//! - **attachments**: [`TableClient::attachments`] is the Attachment API
+//!   ([`attachment::AttachmentClient`]): list, metadata, delete, rename, and downloads and
+//!   uploads streamed in constant memory through the sender's streaming path
+//!   ([`RequestSender::send_request_streaming`](servicenow_http::RequestSender::send_request_streaming)),
+//!   a download checked against the instance's SHA-256 `hash`.
 //!
 //! ```text
 //!   Query ──build──▶ EncodedQuery ─┐
@@ -42,6 +47,7 @@
 #![warn(missing_docs)]
 
 mod aggregate;
+pub mod attachment;
 mod batch;
 mod client;
 mod error;

@@ -226,7 +226,7 @@ pub(crate) fn response_date(headers: &HeaderMap) -> Option<std::time::SystemTime
     httpdate::parse_http_date(headers.get(header::DATE)?.to_str().ok()?).ok()
 }
 
-fn total_count(headers: &HeaderMap) -> Option<u64> {
+pub(crate) fn total_count(headers: &HeaderMap) -> Option<u64> {
     headers
         .get("x-total-count")?
         .to_str()
@@ -238,7 +238,7 @@ fn total_count(headers: &HeaderMap) -> Option<u64> {
 
 /// Reads `Link` (`<url>;rel="next",<url>;rel="last"`): refuses any URL on another origin than
 /// the instance, and says whether a `next` page exists. The URLs themselves are never followed.
-fn has_next_link(
+pub(crate) fn has_next_link(
     instance: &InstanceUrl,
     headers: &HeaderMap,
     operation: &str,
@@ -303,7 +303,7 @@ pub(crate) fn expect_status(
     Err(error_from_response(response, operation))
 }
 
-fn parse_result<R: DeserializeOwned>(
+pub(crate) fn parse_result<R: DeserializeOwned>(
     response: &Response<Bytes>,
     operation: &str,
 ) -> Result<R, TableError<Infallible>> {

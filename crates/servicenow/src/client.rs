@@ -95,6 +95,14 @@ impl Client {
         Ok(self.tables().batch(items, config).await?)
     }
 
+    /// The Attachment API, authorized by this credential's tokens (see [`Attachments`](crate::Attachments)).
+    pub fn attachments(&self) -> crate::Attachments {
+        crate::Attachments {
+            inner: self.tables().attachments(),
+            boundary_seed: self.app.jitter_seed,
+        }
+    }
+
     /// A typed handle on one table: `T` is a `serde` struct of the fields you read, or
     /// [`table::Record`](servicenow_table::Record) for any field.
     pub fn table<T>(&self, name: &str) -> Result<Table<T>> {

@@ -178,6 +178,10 @@ fn table_kind(error: &TableError<Infallible>) -> ErrorKind {
         | TableError::TransactionTimeout { .. }
         | TableError::ServerError { .. } => ErrorKind::Unavailable,
         TableError::ForeignOrigin { .. } => ErrorKind::Config,
+        // A local file that cannot be read or written is the caller's to fix.
+        TableError::Local { .. } => ErrorKind::InvalidInput,
+        // Damaged in transit (or a wrong record): trying again may pass.
+        TableError::HashMismatch { .. } => ErrorKind::Unavailable,
         _ => ErrorKind::Internal,
     }
 }

@@ -10,6 +10,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod app;
+mod attachments;
 mod authorized;
 mod client;
 mod clock;
@@ -23,6 +24,7 @@ pub mod stores;
 mod wipe;
 
 pub use crate::app::{Servicenow, ServicenowBuilder, default_transport};
+pub use crate::attachments::Attachments;
 pub use crate::authorized::AuthorizedTransport;
 pub use crate::client::{Client, ClientTransport, Table};
 pub use crate::clock::{COARSE_LAG_BOUND, Clock, ManualClock, SystemClock};

@@ -50,7 +50,7 @@ pub(super) const ALLOWED_DEPENDENCIES: &[(&str, &[&str])] = &[
         &[
             "servicenow-oauth", "servicenow-http", "bytes", "futures", "http", "httpdate", "serde",
             "serde_json", "thiserror", "tokio", "tracing", "url", "percent-encoding", "time",
-            "rand", "rand_chacha", "base64",
+            "rand", "rand_chacha", "base64", "sha2",
         ],
     ),
     (

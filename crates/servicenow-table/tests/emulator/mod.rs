@@ -10,13 +10,15 @@ use bytes::Bytes;
 use http::{HeaderValue, header};
 use servicenow_emulator::{EmulatorBuilder, EmulatorHandle};
 use servicenow_http::{
-    HttpTransport, ReqwestTransport, TransportConfig, TransportError, async_trait,
+    HttpTransport, RequestBody, ReqwestTransport, ResponseBody, StreamLimits, TransportConfig,
+    TransportError, async_trait,
 };
 use servicenow_oauth::InstanceUrl;
 use servicenow_table::{RetryPolicy, TableClient};
 
-/// Adds `Authorization: Basic admin:admin` to every request, then forwards it.
-#[derive(Debug)]
+/// Adds `Authorization: Basic admin:admin` to every request (streamed ones too), then forwards
+/// it.
+#[derive(Debug, Clone)]
 pub(crate) struct BasicAuth<T> {
     inner: T,
 }
@@ -40,6 +42,18 @@ impl<T: HttpTransport> HttpTransport for BasicAuth<T> {
             HeaderValue::from_static("Basic YWRtaW46YWRtaW4="),
         );
         self.inner.send(request).await
+    }
+
+    async fn send_streaming(
+        &self,
+        mut request: http::Request<RequestBody>,
+        limits: StreamLimits,
+    ) -> Result<http::Response<ResponseBody>, TransportError> {
+        request.headers_mut().insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Basic YWRtaW46YWRtaW4="),
+        );
+        self.inner.send_streaming(request, limits).await
     }
 }
 
