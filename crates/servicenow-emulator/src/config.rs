@@ -228,6 +228,10 @@ pub struct EmulatorArgs {
     /// Divide every time of the cost model by N (ratios between clients do not change).
     #[arg(long, value_name = "N", requires = "cost_model")]
     pub cost_scale: Option<u32>,
+    /// Answer a Table API page of more than N rows with "Transaction cancelled: maximum
+    /// execution time exceeded", as an instance does when a page takes past its quota.
+    #[arg(long, value_name = "N")]
+    pub cancel_pages_over: Option<u64>,
 }
 
 #[cfg(feature = "cli")]
@@ -261,6 +265,7 @@ impl EmulatorArgs {
             dataset: Dataset::Generated,
             cost_model: None,
             cost_scale: None,
+            cancel_pages_over: None,
         }
     }
 
@@ -361,6 +366,7 @@ impl EmulatorArgs {
             settings.client_credentials_enabled = self.enable_client_credentials;
             settings.strict_redirect_uri = self.strict_redirect_uri;
             settings.rfc6749_errors = self.rfc6749_errors;
+            settings.transaction_timeout_above_rows = self.cancel_pages_over;
         })
     }
 }

@@ -70,4 +70,7 @@ pub use error::Error;
 pub use oauth::jwt::{JwtAudienceRule, JwtEndpoint, JwtUserField, JwtVerifierKey};
 pub use pdi::Dataset;
 pub use secret::Secret;
-pub use settings::{FaultKind, FaultPlan, FirstPagePrevLink, RateLimitRule, Settings, WriteDenial};
+pub use settings::{
+    FaultKind, FaultPlan, FirstPagePrevLink, NoResponseBodyStatus, RateLimitRule, Settings,
+    WriteDenial,
+};

@@ -51,8 +51,16 @@ pub struct Settings {
     /// Random faults on REST API requests, drawn from the seeded generator. Default none.
     pub faults: FaultPlan,
     /// Answer a Table API list whose page would hold more rows than this with
-    /// "Transaction cancelled: maximum execution time exceeded". Default none.
+    /// "Transaction cancelled: maximum execution time exceeded" (`--cancel-pages-over N`).
+    /// Default none.
     pub transaction_timeout_above_rows: Option<u64>,
+    /// Send `X-Total-Count` (and every other header of the GET) on a `HEAD` of a table. Whether
+    /// an instance does is not documented (`servicenow-api-more.md` §4: HEAD may replace GET,
+    /// with no body). Default `true`.
+    pub head_sends_total_count: bool,
+    /// The status of a create or update sent with `X-no-response-body: true`, which is not
+    /// documented. Default: the status of the write with a body (201, 200), no body.
+    pub no_response_body_status: NoResponseBodyStatus,
     /// Refuse a `DELETE` without `Content-Type` with 400, as ServiceNow's REST API overview
     /// says. Default `false`: the Table API's own page, its curl samples and every real client
     /// (PySNC, the Ansible collection, sndml3) send DELETE without it, and real instances
@@ -122,6 +130,8 @@ impl Default for Settings {
             rate_limit: None,
             faults: FaultPlan::default(),
             transaction_timeout_above_rows: None,
+            head_sends_total_count: true,
+            no_response_body_status: NoResponseBodyStatus::SameAsWithBody,
             delete_requires_content_type: false,
             write_acl_denials: Vec::new(),
             batch_max_input_bytes: 5 * 1024 * 1024,
@@ -131,6 +141,17 @@ impl Default for Settings {
             attachment_too_large_status: 413,
         }
     }
+}
+
+/// The status of a write sent with `X-no-response-body: true` (not documented).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum NoResponseBodyStatus {
+    /// 201 for a create, 200 for an update, with an empty body.
+    #[default]
+    SameAsWithBody,
+    /// 204 No Content.
+    NoContent,
 }
 
 /// The `rel="prev"` entry of the `Link` header on the first page (uncertain on real instances).

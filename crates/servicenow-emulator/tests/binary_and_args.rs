@@ -46,6 +46,8 @@ async fn every_option_reaches_the_running_emulator() {
         "60",
         "--refresh-token-ttl",
         "120",
+        "--cancel-pages-over",
+        "3",
     ])
     .unwrap();
     let emulator = start_with(cli.emulator.into_builder().unwrap()).await;
@@ -63,8 +65,18 @@ async fn every_option_reaches_the_running_emulator() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(json(&body)["expires_in"], 60);
     let token = json(&body)["access_token"].as_str().unwrap().to_owned();
-    let (_, headers, _) = get(&emulator, "/api/now/table/incident", &token).await;
+    let (_, headers, _) = get(&emulator, "/api/now/table/incident?sysparm_limit=3", &token).await;
     assert_eq!(header(&headers, "X-Total-Count"), "5");
+    let (status, _, body) = get(&emulator, "/api/now/table/incident", &token).await;
+    assert_eq!(
+        status,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "--cancel-pages-over 3"
+    );
+    assert_eq!(
+        json(&body)["error"]["message"],
+        "Transaction cancelled: maximum execution time exceeded"
+    );
     let url = format!(
         "{}/oauth_auth.do?response_type=code&client_id=my-app&redirect_uri={}&state=s",
         emulator.base_url(),

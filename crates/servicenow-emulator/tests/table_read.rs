@@ -417,3 +417,85 @@ async fn the_same_seed_generates_the_same_rows_and_another_seed_other_rows() {
     assert_eq!(pages[0], pages[1]);
     assert_ne!(pages[0], pages[2]);
 }
+
+#[tokio::test]
+async fn head_answers_with_the_headers_of_the_get_and_no_body() {
+    let emulator = start_with(Emulator::builder().rows("incident", 42)).await;
+    let token = admin_token(&emulator).await;
+    let path = "/api/now/table/incident?sysparm_query=active%3Dtrue&sysparm_limit=1";
+    let (_, get_headers, _) = get(&emulator, path, &token).await;
+    let head = http()
+        .head(emulator.url(path))
+        .bearer_auth(&token)
+        .header("Accept", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.status(), StatusCode::OK);
+    let count = header(head.headers(), "X-Total-Count").to_owned();
+    assert_eq!(count, header(&get_headers, "X-Total-Count"));
+    assert!(!count.is_empty());
+    assert_eq!(header(head.headers(), "Link"), header(&get_headers, "Link"));
+    assert_eq!(head.text().await.unwrap(), "", "HEAD has no body");
+
+    // Whether a real instance counts on HEAD is not documented: a setting.
+    emulator.update_settings(|settings| settings.head_sends_total_count = false);
+    let head = http()
+        .head(emulator.url(path))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.status(), StatusCode::OK);
+    assert!(head.headers().get("X-Total-Count").is_none());
+    let counters = emulator.counters();
+    assert_eq!(counters.table_requests("HEAD", "incident"), 2);
+}
+
+#[tokio::test]
+async fn the_query_domain_and_category_parameters_are_accepted() {
+    let emulator = start_with(Emulator::builder().rows("incident", 12)).await;
+    let token = admin_token(&emulator).await;
+    let (status, headers, body) = get(
+        &emulator,
+        "/api/now/table/incident?sysparm_query_no_domain=true&sysparm_query_category=reporting",
+        &token,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(header(&headers, "X-Total-Count"), "12");
+    assert_eq!(json(&body)["result"].as_array().unwrap().len(), 12);
+}
+
+#[tokio::test]
+async fn pages_over_the_configured_size_are_cancelled_with_the_documented_body() {
+    let emulator = start_with(
+        Emulator::builder()
+            .rows("incident", 30)
+            .configure(|settings| settings.transaction_timeout_above_rows = Some(10)),
+    )
+    .await;
+    let token = admin_token(&emulator).await;
+    let (status, _, body) = get(
+        &emulator,
+        "/api/now/table/incident?sysparm_limit=11",
+        &token,
+    )
+    .await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(
+        json(&body),
+        serde_json::json!({"error": {
+            "message": "Transaction cancelled: maximum execution time exceeded",
+            "detail": "Transaction cancelled: maximum execution time exceeded Check logs for error trace or enable glide.rest.debug property to verify REST request processing"
+        }, "status": "failure"})
+    );
+    let (status, _, _) = get(
+        &emulator,
+        "/api/now/table/incident?sysparm_limit=10",
+        &token,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(emulator.counters().transactions_cancelled, 1);
+}

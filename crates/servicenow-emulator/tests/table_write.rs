@@ -7,9 +7,9 @@ mod common;
 
 use std::time::{Duration, UNIX_EPOCH};
 
-use common::{get, header, http, json, password_tokens, start};
+use common::{get, header, http, json, password_tokens, start, start_with};
 use reqwest::{Method, StatusCode};
-use servicenow_emulator::EmulatorHandle;
+use servicenow_emulator::{Emulator, EmulatorHandle, NoResponseBodyStatus};
 
 async fn send(
     emulator: &EmulatorHandle,
@@ -228,6 +228,46 @@ async fn x_no_response_body_suppresses_the_body() {
     assert_eq!(response.status(), StatusCode::CREATED);
     assert!(response.headers().get("Location").is_some());
     assert_eq!(response.text().await.unwrap(), "");
+}
+
+#[tokio::test]
+async fn the_status_of_a_write_without_a_body_can_be_204() {
+    // The status of a write with `X-no-response-body` is not documented: a setting.
+    let emulator = start_with(Emulator::builder().configure(|settings| {
+        settings.no_response_body_status = NoResponseBodyStatus::NoContent;
+    }))
+    .await;
+    let (token, _) = password_tokens(&emulator).await;
+    let quiet = |method: Method, path: &str| {
+        http()
+            .request(method, emulator.url(path))
+            .bearer_auth(&token)
+            .header("Accept", "application/json")
+            .header("Content-Type", "application/json")
+            .header("X-no-response-body", "true")
+            .body(r#"{"short_description":"quiet"}"#)
+            .send()
+    };
+    let created = quiet(Method::POST, "/api/now/table/problem").await.unwrap();
+    assert_eq!(created.status(), StatusCode::NO_CONTENT);
+    let location = created.headers()["Location"].to_str().unwrap().to_owned();
+    assert_eq!(created.text().await.unwrap(), "");
+    let sys_id = location.rsplit('/').next().unwrap();
+    let updated = quiet(Method::PATCH, &format!("/api/now/table/problem/{sys_id}"))
+        .await
+        .unwrap();
+    assert_eq!(updated.status(), StatusCode::NO_CONTENT);
+    // Without the header, writes keep their statuses and bodies.
+    let (status, _, text) = send(
+        &emulator,
+        Method::PATCH,
+        &format!("/api/now/table/problem/{sys_id}"),
+        &token,
+        r#"{"short_description":"loud"}"#,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(json(&text)["result"]["short_description"], "loud");
 }
 
 #[tokio::test]

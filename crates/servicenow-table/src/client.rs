@@ -9,8 +9,8 @@ use servicenow_http::{RequestSender, SenderError};
 use servicenow_oauth::InstanceUrl;
 
 use crate::{
-    Aggregate, AggregateResult, ApiVersion, Created, EncodedQuery, ListParams, Page, ReadOptions,
-    RetryPolicy, SysId, TableApi, TableError, TableName, WriteOptions,
+    Aggregate, AggregateResult, ApiVersion, CountMethod, Created, EncodedQuery, ListParams, Page,
+    ReadOptions, RetryPolicy, SysId, TableApi, TableError, TableName, WriteOptions, Written,
     retry::RetryOutcome,
     waiting::{DEFAULT_JITTER_SEED, Jitter, RetrySleep, TokioSleep},
 };
@@ -58,6 +58,7 @@ pub struct TableClient<S> {
     retry: RetryPolicy,
     jitter: Jitter,
     sleep: Arc<dyn RetrySleep>,
+    count_method: CountMethod,
 }
 
 impl<S: RequestSender> TableClient<S> {
@@ -70,6 +71,7 @@ impl<S: RequestSender> TableClient<S> {
             retry: RetryPolicy::default(),
             jitter: Jitter::from_seed(DEFAULT_JITTER_SEED),
             sleep: Arc::new(TokioSleep),
+            count_method: CountMethod::Get,
         }
     }
 
@@ -92,6 +94,15 @@ impl<S: RequestSender> TableClient<S> {
     pub fn with_jitter_seed(self, seed: [u8; 32]) -> Self {
         Self {
             jitter: Jitter::from_seed(seed),
+            ..self
+        }
+    }
+
+    /// The same client counting with `method` ([`CountMethod::Head`]: `HEAD`, then `GET` when
+    /// the instance sends no `X-Total-Count` on it).
+    pub fn with_count_method(self, count_method: CountMethod) -> Self {
+        Self {
+            count_method,
             ..self
         }
     }
@@ -171,6 +182,53 @@ impl<S: RequestSender> TableClient<S> {
         .await
     }
 
+    /// [`create`](Self::create) with `X-no-response-body: true`: the instance sends no record
+    /// back (less work for it and less to transfer), so the result says only what was written
+    /// ([`Written`]: the new sys_id from `Location`). Retried like `create`.
+    pub async fn create_without_body<B>(
+        &self,
+        table: &TableName,
+        record: &B,
+        options: &WriteOptions,
+    ) -> Result<Written, TableError<S::Error>>
+    where
+        B: Serialize + ?Sized,
+    {
+        let operation = format!("create {table}");
+        let request = self
+            .api
+            .create_request_without_body(table, record, options)
+            .map_err(TableError::widen)?;
+        self.execute(request, &operation, |response| {
+            self.api
+                .parse_written(response, http::StatusCode::CREATED, None, &operation)
+        })
+        .await
+    }
+
+    /// [`update`](Self::update) (PATCH) with `X-no-response-body: true`: no record comes back.
+    pub async fn update_without_body<B>(
+        &self,
+        table: &TableName,
+        sys_id: &SysId,
+        changes: &B,
+        options: &WriteOptions,
+    ) -> Result<Written, TableError<S::Error>>
+    where
+        B: Serialize + ?Sized,
+    {
+        let operation = format!("update {table}");
+        let request = self
+            .api
+            .update_request_without_body(table, sys_id, changes, options)
+            .map_err(TableError::widen)?;
+        self.execute(request, &operation, |response| {
+            self.api
+                .parse_written(response, http::StatusCode::OK, Some(sys_id), &operation)
+        })
+        .await
+    }
+
     /// Changes the fields in `changes` (PATCH); retried like [`TableClient::create`].
     pub async fn update<B, R>(
         &self,
@@ -234,13 +292,29 @@ impl<S: RequestSender> TableClient<S> {
         .await
     }
 
-    /// How many records match `query`, from `X-Total-Count` (one small request).
+    /// How many records match `query`, from `X-Total-Count` (one small request; see
+    /// [`with_count_method`](Self::with_count_method) for `HEAD`).
     pub async fn count(
         &self,
         table: &TableName,
         query: Option<&EncodedQuery>,
     ) -> Result<u64, TableError<S::Error>> {
         let operation = format!("count {table}");
+        if self.count_method == CountMethod::Head {
+            let request = self
+                .api
+                .count_head_request(table, query)
+                .map_err(TableError::widen)?;
+            let counted = self
+                .execute(request, &operation, |response| {
+                    self.api.parse_head_count(response, &operation)
+                })
+                .await?;
+            if let Some(count) = counted {
+                return Ok(count);
+            }
+            tracing::debug!(%table, "table api: HEAD sent no X-Total-Count; counting with GET");
+        }
         let request = self
             .api
             .count_request(table, query)
@@ -320,6 +394,11 @@ impl<S: RequestSender> TableClient<S> {
             let (error, delay) = match outcome {
                 Ok(response) => match parse(&response) {
                     Ok(value) => return Ok(value),
+                    // The same request would run into the same quota again: a stream or an
+                    // export asks again with a smaller page instead, a caller decides.
+                    Err(error @ TableError::TransactionTimeout { .. }) => {
+                        return Err(error.widen());
+                    }
                     Err(error @ TableError::MalformedResponse { .. })
                         if response.status().is_success() =>
                     {

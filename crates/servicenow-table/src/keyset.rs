@@ -28,7 +28,7 @@ use crate::{
     EncodedQuery, ListParams, ReadOptions, SysId, TableClient, TableError, TableName,
     keyed_row::KeyedRow,
     query::SysIdBound,
-    stream::{FetchedPage, PageFuture, fetch_page},
+    stream::{FetchedPage, PageFuture, fetch_page, halved_page_size},
 };
 
 /// Reads a table page by page with keyset paging.
@@ -39,6 +39,8 @@ pub(crate) struct KeysetPager<'a, S: RequestSender, R> {
     options: ReadOptions,
     page_size: u32,
     prefetch: bool,
+    /// Page-size halvings since the last page that arrived.
+    halvings_in_a_row: u32,
     /// The last sys_id handed out.
     cursor: Option<SysId>,
     /// Rows hidden on pages after the cursor that said more follow: read on by offset.
@@ -66,6 +68,7 @@ impl<'a, S: RequestSender, R: DeserializeOwned + Send + 'a> KeysetPager<'a, S, R
             options,
             page_size: page_size.max(1),
             prefetch,
+            halvings_in_a_row: 0,
             cursor: None,
             offset_after_cursor: 0,
             in_flight: None,
@@ -96,8 +99,26 @@ impl<'a, S: RequestSender, R: DeserializeOwned + Send + 'a> KeysetPager<'a, S, R
             };
             let page = match page.await {
                 Ok(page) => page,
-                Err(error) => return Some(Err(self.fail(error))),
+                Err(error) => {
+                    let operation = format!("stream {}", self.table);
+                    match halved_page_size(
+                        &error,
+                        self.page_size,
+                        self.halvings_in_a_row,
+                        &operation,
+                    ) {
+                        // The same window: the rows before it have all been handed out, so
+                        // the cursor is where the cancelled page started.
+                        Some(halved) => {
+                            self.page_size = halved;
+                            self.halvings_in_a_row += 1;
+                            continue;
+                        }
+                        None => return Some(Err(self.fail(error))),
+                    }
+                }
             };
+            self.halvings_in_a_row = 0;
             self.accept(page);
         }
     }

@@ -13,6 +13,20 @@ pub enum ApiVersion {
     V2,
 }
 
+/// How [`TableClient::count`](crate::TableClient::count) asks for `X-Total-Count`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum CountMethod {
+    /// `GET` with `sysparm_limit=1&sysparm_fields=sys_id` (the default): one small row comes
+    /// back with the count.
+    #[default]
+    Get,
+    /// `HEAD` with the same parameters: no body at all. Whether an instance sends
+    /// `X-Total-Count` on `HEAD` is not documented (`servicenow-api-more.md` §4), so an answer
+    /// without it is followed by the `GET`.
+    Head,
+}
+
 /// `sysparm_display_value`: stored values, display values, or both.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum DisplayValues {
@@ -49,6 +63,17 @@ pub struct ReadOptions {
     pub no_count: bool,
     /// `sysparm_view`.
     pub view: Option<View>,
+    /// `sysparm_suppress_pagination_header=true`: the instance sends no `Link` header (it still
+    /// sends `X-Total-Count` unless [`no_count`](Self::no_count)); a stream then ends by the
+    /// count or an empty page. PySNC sends it on every list ("required for large queries").
+    pub suppress_pagination_header: bool,
+    /// `sysparm_query_no_domain=true`: query across every domain the user may see (domain
+    /// separation). The instance requires the `admin` or `query_no_domain_table_api` role.
+    pub query_no_domain: bool,
+    /// `sysparm_query_category`: the name of the query category to use (documented only as
+    /// "Name of the category to use for queries"; categories in `sys_db_category` can route
+    /// reads to a read replica). Sent percent-encoded, like every value.
+    pub query_category: Option<String>,
 }
 
 /// Options of a write (create, update, replace).
@@ -82,6 +107,15 @@ pub(crate) fn read_parameters(options: &ReadOptions, parameters: &mut Vec<(&'sta
             View::Both => "both",
         };
         parameters.push(("sysparm_view", name.into()));
+    }
+    if options.suppress_pagination_header {
+        parameters.push(("sysparm_suppress_pagination_header", "true".into()));
+    }
+    if options.query_no_domain {
+        parameters.push(("sysparm_query_no_domain", "true".into()));
+    }
+    if let Some(category) = &options.query_category {
+        parameters.push(("sysparm_query_category", category.clone()));
     }
 }
 

@@ -23,6 +23,14 @@ const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
 
 const JSON: &str = "application/json";
 
+/// Adds `X-no-response-body: true` (POST, PUT, PATCH: the instance sends no body back).
+fn without_response_body(mut request: Request<Bytes>) -> Request<Bytes> {
+    request
+        .headers_mut()
+        .insert("x-no-response-body", http::HeaderValue::from_static("true"));
+    request
+}
+
 /// The parameters of one list request (one page).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ListParams {
@@ -109,6 +117,19 @@ impl TableApi {
         self.build(Method::GET, table, None, &parameters, None)
     }
 
+    /// [`count_request`](Self::count_request) as `HEAD`: the same headers without a body
+    /// (`servicenow-api-more.md` §4: HEAD may replace GET; whether an instance sends
+    /// `X-Total-Count` on it is not documented, so the client falls back to GET without it).
+    pub fn count_head_request(
+        &self,
+        table: &TableName,
+        query: Option<&EncodedQuery>,
+    ) -> Result<Request<Bytes>, TableError<Infallible>> {
+        let mut request = self.count_request(table, query)?;
+        *request.method_mut() = Method::HEAD;
+        Ok(request)
+    }
+
     /// `GET …/{table}/{sys_id}`.
     pub fn get_request(
         &self,
@@ -118,8 +139,13 @@ impl TableApi {
     ) -> Result<Request<Bytes>, TableError<Infallible>> {
         let mut parameters = Vec::new();
         read_parameters(options, &mut parameters);
-        // `sysparm_no_count` means nothing for a single record.
-        parameters.retain(|(name, _)| *name != "sysparm_no_count");
+        // Counting and paging mean nothing for a single record.
+        parameters.retain(|(name, _)| {
+            !matches!(
+                *name,
+                "sysparm_no_count" | "sysparm_suppress_pagination_header"
+            )
+        });
         self.build(Method::GET, table, Some(sys_id), &parameters, None)
     }
 
@@ -154,6 +180,30 @@ impl TableApi {
         options: &WriteOptions,
     ) -> Result<Request<Bytes>, TableError<Infallible>> {
         self.write(Method::PUT, table, Some(sys_id), record, options)
+    }
+
+    /// [`create_request`](Self::create_request) with `X-no-response-body: true`: the instance
+    /// answers without the record (parsed by [`TableApi::parse_written`]).
+    pub fn create_request_without_body<B: Serialize + ?Sized>(
+        &self,
+        table: &TableName,
+        record: &B,
+        options: &WriteOptions,
+    ) -> Result<Request<Bytes>, TableError<Infallible>> {
+        self.create_request(table, record, options)
+            .map(without_response_body)
+    }
+
+    /// [`update_request`](Self::update_request) (PATCH) with `X-no-response-body: true`.
+    pub fn update_request_without_body<B: Serialize + ?Sized>(
+        &self,
+        table: &TableName,
+        sys_id: &SysId,
+        changes: &B,
+        options: &WriteOptions,
+    ) -> Result<Request<Bytes>, TableError<Infallible>> {
+        self.update_request(table, sys_id, changes, options)
+            .map(without_response_body)
     }
 
     /// `DELETE …/{table}/{sys_id}`.

@@ -11,7 +11,7 @@ use serde::{
 
 use servicenow_oauth::{InstanceUrl, origin_of};
 
-use crate::{ApiVersion, ServiceNowMessage, TableApi, TableError};
+use crate::{ApiVersion, ServiceNowMessage, SysId, TableApi, TableError};
 
 /// One page of a list.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,6 +31,21 @@ pub struct Page<R> {
 pub struct Created<R> {
     /// The record the instance returned.
     pub record: R,
+    /// The `Location` header (the new record's API URL), when sent.
+    pub location: Option<String>,
+}
+
+/// The result of a write sent with `X-no-response-body: true`: the instance sent no record
+/// back, so there is none here, only what the status and headers say.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Written {
+    /// The status the instance answered with (201 or 200 as for a write with a body, or 204:
+    /// the status of a write without a body is not documented, and either is accepted).
+    pub status: StatusCode,
+    /// The record written: from `Location` after a create (when sent), the one named after an
+    /// update.
+    pub sys_id: Option<SysId>,
     /// The `Location` header (the new record's API URL), when sent.
     pub location: Option<String>,
 }
@@ -113,6 +128,47 @@ impl TableApi {
             .and_then(|value| value.to_str().ok())
             .map(str::to_owned);
         Ok(Created { record, location })
+    }
+
+    /// Parses the response of a write sent with `X-no-response-body: true`: `expected` (201
+    /// for a create, 200 for an update) or 204, any body ignored. `sys_id` is the record
+    /// updated; after a create it is read from `Location` (`…/{table}/{sys_id}`).
+    pub fn parse_written(
+        &self,
+        response: &Response<Bytes>,
+        expected: StatusCode,
+        sys_id: Option<&SysId>,
+        operation: &str,
+    ) -> Result<Written, TableError<Infallible>> {
+        if response.status() != StatusCode::NO_CONTENT {
+            expect_status(response, expected, operation)?;
+        }
+        let location = response
+            .headers()
+            .get(header::LOCATION)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned);
+        let from_location = location
+            .as_deref()
+            .and_then(|location| location.split(['?', '#']).next())
+            .and_then(|path| path.rsplit('/').next())
+            .and_then(|last| SysId::new(last).ok());
+        Ok(Written {
+            status: response.status(),
+            sys_id: sys_id.cloned().or(from_location),
+            location,
+        })
+    }
+
+    /// Parses the answer to a `HEAD` count: `200` and `X-Total-Count`; `Ok(None)` when the
+    /// instance sent no count (then count with GET).
+    pub fn parse_head_count(
+        &self,
+        response: &Response<Bytes>,
+        operation: &str,
+    ) -> Result<Option<u64>, TableError<Infallible>> {
+        expect_status(response, StatusCode::OK, operation)?;
+        Ok(total_count(response.headers()))
     }
 
     /// Parses a delete response: `204`, no body.

@@ -13,7 +13,10 @@ use crate::response::{rate_limit_reset, response_date, retry_after};
 /// How a [`TableClient`](crate::TableClient) retries.
 ///
 /// Idempotent requests (GET, PUT, DELETE) are retried on 429, 500, 502, 503, 504, transient
-/// transport failures and truncated success bodies. POST and PATCH are retried only when the
+/// transport failures and truncated success bodies, except a transaction the instance cancelled
+/// for exceeding its quota ([`TableError::TransactionTimeout`](crate::TableError::TransactionTimeout)):
+/// the same request would meet the same quota, so a stream asks again with a smaller page
+/// instead ([`MAX_PAGE_HALVINGS`](crate::MAX_PAGE_HALVINGS)). POST and PATCH are retried only when the
 /// transport proves the request never reached the server (a refused connection). A failure of
 /// a layer over the transport (such as the facade's authorization) is never retried.
 ///

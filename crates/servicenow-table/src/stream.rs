@@ -55,8 +55,9 @@ pub enum Paging {
 /// are requested or held at once).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StreamConfig {
-    /// `sysparm_limit` of each page (default 1,000; lower it if the instance cancels
-    /// transactions for taking too long).
+    /// `sysparm_limit` of each page (default 1,000). When the instance cancels a page for
+    /// taking too long ("Transaction cancelled: maximum execution time exceeded"), the stream
+    /// halves it and asks for the same window again (see [`MAX_PAGE_HALVINGS`]).
     pub page_size: u32,
     /// Pages requested ahead of the one being read (default 1): while the rows of page `k` are
     /// handed out, pages `k + 1 ..= k + prefetch` are already on their way. 0 reads one page
@@ -64,6 +65,37 @@ pub struct StreamConfig {
     pub prefetch: usize,
     /// Keyset (the default) or offset paging.
     pub paging: Paging,
+}
+
+/// How many times in a row a stream or an export halves its page size and asks for the same
+/// window again after the instance cancelled the transaction ("maximum execution time
+/// exceeded"), before it returns [`TableError::TransactionTimeout`]; it also stops at a page of
+/// one row. Each halving is a `tracing` warning. A page that succeeds resets the count, and the
+/// smaller page size stays.
+pub const MAX_PAGE_HALVINGS: u32 = 10;
+
+/// The page size to ask for the same window again with after `error`, or `None` when `error`
+/// is not a cancelled transaction or the bound is reached.
+pub(crate) fn halved_page_size<E>(
+    error: &TableError<E>,
+    page_size: u32,
+    halvings_in_a_row: u32,
+    operation: &str,
+) -> Option<u32> {
+    if !matches!(error, TableError::TransactionTimeout { .. })
+        || page_size <= 1
+        || halvings_in_a_row >= MAX_PAGE_HALVINGS
+    {
+        return None;
+    }
+    let halved = (page_size / 2).max(1);
+    tracing::warn!(
+        operation,
+        from = page_size,
+        to = halved,
+        "{operation}: the instance cancelled the transaction (maximum execution time exceeded); asking for the same rows again with the page size halved from {page_size} to {halved}"
+    );
+    Some(halved)
 }
 
 impl StreamConfig {
@@ -128,6 +160,8 @@ impl<S: RequestSender> TableClient<S> {
             exactly_once,
             in_flight: FuturesOrdered::new(),
             next_offset: 0,
+            accepted_end: 0,
+            halvings_in_a_row: 0,
             ready: VecDeque::new(),
             last_sys_id: None,
             previous_total: None,
@@ -188,6 +222,11 @@ struct Pager<'a, S: RequestSender, R> {
     exactly_once: bool,
     in_flight: FuturesOrdered<PageFuture<'a, S, R>>,
     next_offset: u64,
+    /// Where the page after the last accepted one starts: a cancelled page is asked for again
+    /// from here.
+    accepted_end: u64,
+    /// Page-size halvings since the last page that arrived.
+    halvings_in_a_row: u32,
     /// Pages accepted and not yet handed out, oldest first; the exactly-once filter applies as
     /// each row is handed out (no row is copied in between).
     ready: VecDeque<std::vec::IntoIter<KeyedRow<R>>>,
@@ -221,7 +260,25 @@ impl<'a, S: RequestSender, R: DeserializeOwned + Send + 'a> Pager<'a, S, R> {
             }
             let page = match self.in_flight.next().await {
                 Some(Ok(page)) => page,
-                Some(Err(error)) => return Some(Err(self.fail(error))),
+                Some(Err(error)) => {
+                    let operation = format!("stream {}", self.table);
+                    match halved_page_size(
+                        &error,
+                        self.page_size,
+                        self.halvings_in_a_row,
+                        &operation,
+                    ) {
+                        Some(halved) => {
+                            // The pages after the cancelled one are asked for again too.
+                            self.page_size = halved;
+                            self.halvings_in_a_row += 1;
+                            self.in_flight = FuturesOrdered::new();
+                            self.next_offset = self.accepted_end;
+                            continue;
+                        }
+                        None => return Some(Err(self.fail(error))),
+                    }
+                }
                 None => {
                     self.finished = true;
                     continue;
@@ -235,6 +292,8 @@ impl<'a, S: RequestSender, R: DeserializeOwned + Send + 'a> Pager<'a, S, R> {
 
     async fn accept(&mut self, page: FetchedPage<R>) -> Result<(), TableError<S::Error>> {
         let is_last = page.is_last(self.page_size);
+        self.halvings_in_a_row = 0;
+        self.accepted_end = page.offset + u64::from(self.page_size);
         // Sequential pages cannot skip a row (inserts only push rows forward), so gaps are
         // checked only when pages may be evaluated out of order.
         if self.exactly_once && self.prefetch > 0 && self.last_sys_id.is_some() {

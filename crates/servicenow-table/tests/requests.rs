@@ -73,6 +73,7 @@ fn list_with_query_and_every_read_option() {
             exclude_reference_link: true,
             no_count: true,
             view: Some(View::Mobile),
+            ..ReadOptions::default()
         },
         limit: Some(500),
         offset: Some(1500),
@@ -117,6 +118,69 @@ fn count() {
         .build()
         .expect("safe query");
     insta::assert_snapshot!(render(api().count_request(&incident(), Some(&query))));
+}
+
+#[test]
+fn list_without_link_across_domains_in_a_query_category() {
+    let params = ListParams {
+        options: ReadOptions {
+            suppress_pagination_header: true,
+            query_no_domain: true,
+            query_category: Some("list & report".to_owned()),
+            ..ReadOptions::default()
+        },
+        limit: Some(100),
+        ..ListParams::default()
+    };
+    insta::assert_snapshot!(render(api().list_request(&incident(), &params)));
+}
+
+#[test]
+fn a_record_read_drops_the_paging_options_but_keeps_the_domain_ones() {
+    let options = ReadOptions {
+        suppress_pagination_header: true,
+        query_no_domain: true,
+        query_category: Some("replica".to_owned()),
+        ..ReadOptions::default()
+    };
+    insta::assert_snapshot!(render(api().get_request(&incident(), &sys_id(), &options)));
+}
+
+#[test]
+fn count_by_head() {
+    let query = Query::new()
+        .and("active", Condition::eq("true"))
+        .build()
+        .expect("safe query");
+    insta::assert_snapshot!(render(api().count_head_request(&incident(), Some(&query))));
+}
+
+#[test]
+fn create_without_response_body() {
+    let record = NewIncident {
+        short_description: "Printer on fire",
+        urgency: "1",
+    };
+    let options = WriteOptions {
+        input_display_value: true,
+        ..WriteOptions::default()
+    };
+    insta::assert_snapshot!(render(api().create_request_without_body(
+        &incident(),
+        &record,
+        &options
+    )));
+}
+
+#[test]
+fn update_without_response_body() {
+    let changes = Record::new().with("state", "6");
+    insta::assert_snapshot!(render(api().update_request_without_body(
+        &incident(),
+        &sys_id(),
+        &changes,
+        &WriteOptions::default()
+    )));
 }
 
 #[test]

@@ -342,3 +342,87 @@ fn a_body_that_is_not_utf8_is_malformed_even_where_the_type_skips_the_bytes() {
 fn panic_free_fail(error: &TableError<Infallible>) -> ! {
     unreachable!("unexpected error variant: {error:?}")
 }
+
+#[test]
+fn a_write_without_a_body_is_written_with_the_sys_id_of_its_location() {
+    let sys_id = "46d44a5dc611227501b4b7e8c9d7c5b1";
+    let location = format!("https://dev1.service-now.com/api/now/table/incident/{sys_id}");
+    // The status of a write with `X-no-response-body` is not documented: the status of a write
+    // with a body, and 204, are both read as written.
+    for status in [201, 204] {
+        let written = api()
+            .parse_written(
+                &response(status, &[("Location", &location)], ""),
+                StatusCode::CREATED,
+                None,
+                "create incident",
+            )
+            .expect("written");
+        assert_eq!(written.status.as_u16(), status);
+        assert_eq!(written.sys_id.as_ref().map(|id| id.as_str()), Some(sys_id));
+        assert_eq!(written.location.as_deref(), Some(location.as_str()));
+    }
+    let updated = servicenow_table::SysId::new(sys_id).expect("valid");
+    let written = api()
+        .parse_written(
+            &response(200, &[], ""),
+            StatusCode::OK,
+            Some(&updated),
+            "update incident",
+        )
+        .expect("written");
+    assert_eq!(written.sys_id, Some(updated));
+    assert_eq!(written.location, None);
+}
+
+#[test]
+fn a_refused_write_without_a_body_still_maps_servicenows_error() {
+    const ACL_REFUSED: &str = r#"{"error":{"message":"Operation Failed","detail":"ACL Exception Update Failed due to security constraints"},"status":"failure"}"#;
+    let error = api()
+        .parse_written(
+            &response(403, &[], ACL_REFUSED),
+            StatusCode::OK,
+            None,
+            "update incident",
+        )
+        .expect_err("refused");
+    assert!(
+        matches!(&error, TableError::Forbidden { response, .. } if response.message == "Operation Failed"),
+        "{error:?}"
+    );
+    let error = api()
+        .parse_written(
+            &response(500, &[], TRANSACTION_CANCELLED),
+            StatusCode::CREATED,
+            None,
+            "create incident",
+        )
+        .expect_err("cancelled");
+    assert!(
+        matches!(error, TableError::TransactionTimeout { .. }),
+        "{error:?}"
+    );
+}
+
+#[test]
+fn a_head_count_reads_x_total_count_or_says_it_was_not_sent() {
+    let counted = api()
+        .parse_head_count(
+            &response(200, &[("X-Total-Count", "73")], ""),
+            "count incident",
+        )
+        .expect("counted");
+    assert_eq!(counted, Some(73));
+    let silent = api()
+        .parse_head_count(&response(200, &[], ""), "count incident")
+        .expect("answered");
+    assert_eq!(silent, None);
+    // A HEAD error has no body to read: the status alone decides.
+    let error = api()
+        .parse_head_count(&response(401, &[], ""), "count incident")
+        .expect_err("refused");
+    assert!(
+        matches!(error, TableError::Unauthorized { .. }),
+        "{error:?}"
+    );
+}

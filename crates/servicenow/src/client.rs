@@ -7,7 +7,7 @@ use serde::{Serialize, de::DeserializeOwned};
 use servicenow_oauth::InstanceUrl;
 use servicenow_table::{
     BatchItemError, Created, EncodedQuery, Export, ExportCheckpoint, ExportConfig, ListParams,
-    Page, ReadOptions, StreamConfig, SysId, TableClient, TableName, WriteOptions,
+    Page, ReadOptions, StreamConfig, SysId, TableClient, TableName, WriteOptions, Written,
 };
 
 use crate::{
@@ -219,6 +219,32 @@ impl<T: DeserializeOwned + Send + 'static> Table<T> {
         options: &WriteOptions,
     ) -> Result<Created<T>> {
         Ok(self.tables.create(&self.name, record, options).await?)
+    }
+
+    /// Inserts a record with `X-no-response-body: true`: the instance sends no record back,
+    /// and [`Written`] says what was written (the new sys_id, from `Location`).
+    pub async fn create_without_body<B: Serialize + Sync>(
+        &self,
+        record: &B,
+        options: &WriteOptions,
+    ) -> Result<Written> {
+        Ok(self
+            .tables
+            .create_without_body(&self.name, record, options)
+            .await?)
+    }
+
+    /// Changes some fields of a record (PATCH) with `X-no-response-body: true`.
+    pub async fn update_without_body<B: Serialize + Sync>(
+        &self,
+        sys_id: &SysId,
+        changes: &B,
+        options: &WriteOptions,
+    ) -> Result<Written> {
+        Ok(self
+            .tables
+            .update_without_body(&self.name, sys_id, changes, options)
+            .await?)
     }
 
     /// Changes some fields of a record (PATCH).

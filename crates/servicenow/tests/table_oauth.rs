@@ -133,6 +133,26 @@ async fn a_record_makes_a_full_crud_round_trip_through_the_client_with_oauth() {
         .expect("put");
     assert_eq!(replaced.get_str("short_description"), Some("printer fixed"));
 
+    // Writes without a response body: no record comes back, only what was written.
+    let quiet = incidents
+        .update_without_body(&sys_id, &Record::new().with("urgency", "1"), &options)
+        .await
+        .expect("patch without a body");
+    assert_eq!(quiet.sys_id.as_ref(), Some(&sys_id));
+    let created_quietly = incidents
+        .create_without_body(&Record::new().with("short_description", "quiet"), &options)
+        .await
+        .expect("create without a body");
+    let quiet_id = created_quietly.sys_id.expect("the sys_id from Location");
+    assert_eq!(
+        incidents
+            .get(&quiet_id, &ReadOptions::default())
+            .await
+            .expect("get")
+            .get_str("short_description"),
+        Some("quiet")
+    );
+
     incidents.delete(&sys_id).await.expect("delete");
     let gone = incidents.get(&sys_id, &ReadOptions::default()).await;
     assert!(

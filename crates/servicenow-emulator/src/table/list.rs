@@ -158,6 +158,9 @@ fn list_counting(
         .transaction_timeout_above_rows
         .is_some_and(|threshold| page.len() as u64 > threshold)
     {
+        shared
+            .counters
+            .bump(|counters| &mut counters.transactions_cancelled);
         return super::transaction_cancelled();
     }
     if route.version == ApiVersion::V1 && total == 0 {

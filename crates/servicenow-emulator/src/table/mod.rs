@@ -108,17 +108,18 @@ pub(crate) async fn handle(shared: &Arc<Shared>, request: &Incoming) -> HandlerR
     }
     let mut work = None;
     let response = match (&request.method, route.sys_id.is_some()) {
-        (&Method::GET, false) if !is_large_page(request) => {
+        (&Method::GET | &Method::HEAD, false) if !is_large_page(request) => {
             let (response, list_work) = list::list(shared, request, &route, &settings);
             work = Some(list_work);
             response
         }
-        (&Method::GET, false) => {
+        (&Method::GET | &Method::HEAD, false) => {
             // A large page is rendered on the blocking pool: thousands of rows take tens of
             // milliseconds of CPU, which on an async worker would stall every other connection
             // served by it (a prefetched page's transfer, another client's token request).
             let shared = Arc::clone(shared);
             let request = request.clone();
+            let settings = settings.clone();
             let (response, list_work) = tokio::task::spawn_blocking(move || {
                 list::list(&shared, &request, &route, &settings)
             })
@@ -127,12 +128,13 @@ pub(crate) async fn handle(shared: &Arc<Shared>, request: &Incoming) -> HandlerR
             work = Some(list_work);
             response
         }
-        (&Method::GET, true) => list::get_record(shared, request, &route),
+        (&Method::GET | &Method::HEAD, true) => list::get_record(shared, request, &route),
         (&Method::POST, false) => write::create(shared, request, &route, &user),
         (&Method::PUT | &Method::PATCH, true) => write::update(shared, request, &route, &user),
         (&Method::DELETE, true) => write::delete(shared, request, &route, &settings),
         _ => error_envelope(StatusCode::METHOD_NOT_ALLOWED, "Method not Supported", None),
     };
+    let response = head_or_quiet_write(request, response, &settings);
     let mut response = with_common_headers(response, decision.as_ref());
     if let (Some(cost), Some((admission, started))) = (&shared.cost, admission) {
         let modelled = match work {
@@ -290,6 +292,38 @@ pub(crate) fn list_of(
         sys_id: None,
     };
     list::list(shared, request, &route, settings).0
+}
+
+/// `HEAD` answers with the headers of the `GET` and no body (hyper sends none for `HEAD`), without
+/// `X-Total-Count` unless `head_sends_total_count`; a successful write sent with
+/// `X-no-response-body: true` gets `no_response_body_status`.
+fn head_or_quiet_write(
+    request: &Incoming,
+    mut response: Response<Body>,
+    settings: &crate::Settings,
+) -> Response<Body> {
+    if request.method == Method::HEAD {
+        if !settings.head_sends_total_count {
+            response.headers_mut().remove("X-Total-Count");
+        }
+        return response;
+    }
+    let quiet = request
+        .headers
+        .get("X-no-response-body")
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.eq_ignore_ascii_case("true"));
+    let write = matches!(request.method, Method::POST | Method::PUT | Method::PATCH);
+    if quiet
+        && write
+        && response.status().is_success()
+        && settings.no_response_body_status == crate::NoResponseBodyStatus::NoContent
+    {
+        *response.status_mut() = StatusCode::NO_CONTENT;
+        response.headers_mut().remove(header::CONTENT_TYPE);
+        response.headers_mut().remove(header::CONTENT_LENGTH);
+    }
+    response
 }
 
 /// Whether a list request asks for more rows than are worth rendering inline: up to 100 rows

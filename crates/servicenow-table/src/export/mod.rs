@@ -39,7 +39,7 @@ use crate::{
     keyed_row::KeyedRow,
     keyset::checked_sys_id,
     query::SysIdBound,
-    stream::{FetchedPage, fetch_page, fetch_page_with, with_sys_id_field},
+    stream::{FetchedPage, fetch_page, fetch_page_with, halved_page_size, with_sys_id_field},
 };
 
 /// Time since some fixed start, for measuring latency: the export's concurrency control reads
@@ -113,13 +113,17 @@ pub struct ExportStats {
     pub concurrency: usize,
     /// The most requests that were in flight at once.
     pub peak_in_flight: usize,
+    /// The page size asked for now: the configured one, halved after each page the instance
+    /// cancelled ("maximum execution time exceeded").
+    pub page_size: u32,
 }
 
-/// A page on its way, with the range it reads and when it left.
+/// A page on its way, with the range it reads, its page size and when it left.
 type InFlight<'a, S, R> = BoxFuture<
     'a,
     (
         usize,
+        u32,
         Duration,
         Result<FetchedPage<R>, TableError<<S as RequestSender>::Error>>,
     ),
@@ -142,6 +146,8 @@ pub struct Export<'a, S: RequestSender, R> {
     in_flight: FuturesUnordered<InFlight<'a, S, R>>,
     control: Concurrency,
     stats: ExportStats,
+    /// Page-size halvings since the last page of the current size arrived.
+    halvings_in_a_row: u32,
     failed: bool,
 }
 
@@ -194,6 +200,10 @@ impl<S: RequestSender> TableClient<S> {
             conditions,
             options,
             control: Concurrency::new(config.initial_concurrency, config.max_concurrency),
+            stats: ExportStats {
+                page_size: config.page_size,
+                ..ExportStats::default()
+            },
             config,
             stopwatch,
             ranges: Vec::new(),
@@ -201,7 +211,7 @@ impl<S: RequestSender> TableClient<S> {
             high: u128::MAX,
             started: false,
             in_flight: FuturesUnordered::new(),
-            stats: ExportStats::default(),
+            halvings_in_a_row: 0,
             failed: false,
         })
     }
@@ -319,7 +329,7 @@ impl<'a, S: RequestSender, R: DeserializeOwned + Send + 'a> Export<'a, S, R> {
                 while self.in_flight.len() < self.control.limit() && self.launch() {}
                 self.stats.peak_in_flight = self.stats.peak_in_flight.max(self.in_flight.len());
             }
-            let Some((range, sent, result)) = self.in_flight.next().await else {
+            let Some((range, limit, sent, result)) = self.in_flight.next().await else {
                 match paused {
                     Some(until) => {
                         self.client.sleeper().sleep(until.saturating_sub(now)).await;
@@ -332,6 +342,9 @@ impl<'a, S: RequestSender, R: DeserializeOwned + Send + 'a> Export<'a, S, R> {
             self.ranges[range].busy = false;
             match result {
                 Ok(page) => {
+                    if limit == self.config.page_size {
+                        self.halvings_in_a_row = 0;
+                    }
                     if let Some(batch) = self.accept(range, page, latency)? {
                         return Ok(Some(batch));
                     }
@@ -343,7 +356,26 @@ impl<'a, S: RequestSender, R: DeserializeOwned + Send + 'a> Export<'a, S, R> {
                     self.control
                         .on_throttled(self.stopwatch.since_start(), Some(wait));
                 }
-                Err(error) => return Err(error),
+                // A page asked for with a bigger size than now: the range asks again with the
+                // size already halved.
+                Err(TableError::TransactionTimeout { .. }) if limit > self.config.page_size => (),
+                Err(error) => {
+                    let operation = format!("export {}", self.table);
+                    let halved = halved_page_size(
+                        &error,
+                        self.config.page_size,
+                        self.halvings_in_a_row,
+                        &operation,
+                    );
+                    let Some(halved) = halved else {
+                        return Err(error);
+                    };
+                    // The range is idle again with its cursor unchanged: its next request asks
+                    // for the same window with the smaller page.
+                    self.config.page_size = halved;
+                    self.halvings_in_a_row += 1;
+                    self.stats.page_size = halved;
+                }
             }
         }
     }
@@ -425,6 +457,7 @@ impl<'a, S: RequestSender, R: DeserializeOwned + Send + 'a> Export<'a, S, R> {
         };
         self.stats.requests += 1;
         let sent = self.stopwatch.since_start();
+        let limit = self.config.page_size;
         let page = fetch_page_with(
             self.client,
             self.table.clone(),
@@ -433,7 +466,7 @@ impl<'a, S: RequestSender, R: DeserializeOwned + Send + 'a> Export<'a, S, R> {
             RateLimits::Return,
         );
         self.in_flight
-            .push(page.map(move |result| (index, sent, result)).boxed());
+            .push(page.map(move |result| (index, limit, sent, result)).boxed());
         true
     }
 
