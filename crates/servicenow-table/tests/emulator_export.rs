@@ -226,3 +226,64 @@ fn an_ordered_query_is_refused_with_a_pointer_to_stream() {
         "exporting incident: an export is unordered; remove ORDERBY from the query or use stream"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_range_counted_large_by_the_aggregate_api_is_split_before_it_is_read() {
+    let emulator = emulator::start(Emulator::builder().rows("incident", 1_000)).await;
+    let client = emulator::client(&emulator);
+    // 600 more rows spread over the lowest quarter of the key space: with four ranges, the
+    // first holds about 850 rows and the others about 250.
+    let records: Vec<Record> = (0..600u128)
+        .map(|index| {
+            let key = (index + 1) * ((1u128 << 126) / 601);
+            Record::new().with("sys_id", format!("{key:032x}"))
+        })
+        .collect();
+    for chunk in records.chunks(100) {
+        for created in client
+            .create_many::<_, Record>(&incident(), chunk, &WriteOptions::default())
+            .await
+            .expect("the batch call succeeds")
+        {
+            created.expect("each insert succeeds");
+        }
+    }
+    let read = |split_ranges_above: Option<u64>| {
+        let client = &client;
+        async move {
+            let mut config = ExportConfig::fixed(4);
+            config.page_size = 100;
+            config.split_ranges_above = split_ranges_above;
+            let mut export = client
+                .export::<Row>(&incident(), None, sys_id_only(), config, stopwatch())
+                .expect("unordered");
+            let mut delivered = Vec::new();
+            while let Some(batch) = export.next_batch().await {
+                delivered.extend(
+                    batch
+                        .expect("the export completes")
+                        .rows
+                        .into_iter()
+                        .map(|row| row.sys_id),
+                );
+            }
+            (tally(delivered), export.stats())
+        }
+    };
+    let live = emulator.live_sys_ids("incident").expect("incident");
+    let (seen, stats) = read(Some(300)).await;
+    assert_eq!(seen.len(), live.len(), "every row");
+    assert!(seen.values().all(|count| *count == 1), "a row came twice");
+    assert!(
+        stats.ranges_split_by_count >= 2,
+        "the first range (about 850 rows) is split down to ranges of at most 300: {stats:?}"
+    );
+    assert!(
+        stats.ranges_counted >= 4 + 2 * stats.ranges_split_by_count,
+        "{stats:?}"
+    );
+    // Without the setting, nothing is counted.
+    let (seen, stats) = read(None).await;
+    assert_eq!(seen.len(), live.len());
+    assert_eq!((stats.ranges_counted, stats.ranges_split_by_count), (0, 0));
+}

@@ -5,7 +5,10 @@
 //!   are split into [`ExportConfig::max_concurrency`] even ranges (the first open below, the last
 //!   open above). When a request slot is free and no range is idle, the range with the most
 //!   rows left (estimated from the density seen so far) is split in two after its cursor:
-//!   a range that turns out large is shared out, whatever the key distribution.
+//!   a range that turns out large is shared out, whatever the key distribution. With
+//!   [`ExportConfig::split_ranges_above`], each starting range is first counted with the
+//!   Aggregate API and split in two while it holds more rows than that (where the instance
+//!   refuses the Aggregate API, the ranges stay as they are).
 //! - **Pages.** Each range pages with `<conditions>^sys_id>CURSOR^sys_id<BELOW^ORDERBYsys_id`
 //!   (`sysparm_no_count=true` unless [`ExportConfig::count`]), the cursor validated. Rows at or
 //!   past a range's end (after a split) are left to the range above. Every row that exists for
@@ -64,6 +67,13 @@ pub struct ExportConfig {
     /// Ask for `X-Total-Count` on every page (default `false`: `sysparm_no_count=true`, so the
     /// instance does not count the query again for every page).
     pub count: bool,
+    /// Before the first page, count each starting range with the Aggregate API and split one
+    /// holding more rows than this in two, until none does (at most `4 × max_concurrency`
+    /// ranges): a range that is large from the start is shared out before it is read, whatever
+    /// the key distribution. Default `None` (no counting; ranges are still split after their
+    /// cursor while they are read). Where the instance refuses the Aggregate API, the ranges
+    /// stay as they are.
+    pub split_ranges_above: Option<u64>,
 }
 
 impl Default for ExportConfig {
@@ -73,6 +83,7 @@ impl Default for ExportConfig {
             max_concurrency: 16,
             initial_concurrency: 4,
             count: false,
+            split_ranges_above: None,
         }
     }
 }
@@ -116,6 +127,11 @@ pub struct ExportStats {
     /// The page size asked for now: the configured one, halved after each page the instance
     /// cancelled ("maximum execution time exceeded").
     pub page_size: u32,
+    /// Aggregate API counts of ranges before their first page
+    /// ([`ExportConfig::split_ranges_above`]).
+    pub ranges_counted: u64,
+    /// Ranges split before their first page because their count was over the limit.
+    pub ranges_split_by_count: u64,
 }
 
 /// A page on its way, with the range it reads, its page size and when it left.
@@ -193,6 +209,7 @@ impl<S: RequestSender> TableClient<S> {
                 .initial_concurrency
                 .clamp(1, config.max_concurrency.max(1)),
             count: config.count,
+            split_ranges_above: config.split_ranges_above,
         };
         Ok(Export {
             client: self,
@@ -420,7 +437,45 @@ impl<'a, S: RequestSender, R: DeserializeOwned + Send + 'a> Export<'a, S, R> {
             // An empty table (or one that changed between the probes): one open range.
             _ => vec![Range::new(None, None)],
         };
+        if let Some(limit) = self.config.split_ranges_above {
+            self.split_counted_ranges(limit).await;
+        }
         Ok(())
+    }
+
+    /// Counts each starting range with the Aggregate API and splits those over `limit` rows
+    /// until none is (bounded by `4 × max_concurrency` ranges); the first refusal of the
+    /// Aggregate API ends the counting and leaves the ranges as they are.
+    async fn split_counted_ranges(&mut self, limit: u64) {
+        let most = 4 * self.config.max_concurrency.max(1);
+        let mut to_count: Vec<usize> = (0..self.ranges.len()).collect();
+        while let Some(index) = to_count.pop() {
+            let range = &self.ranges[index];
+            let from = range.from.map(text_of);
+            let below = range.below.map(text_of);
+            let query = self
+                .conditions
+                .within_sys_id_range(from.as_deref().map(SysIdBound::From), below.as_deref());
+            let aggregate = crate::Aggregate::new().query(query).count();
+            self.stats.ranges_counted += 1;
+            let count = match self.client.aggregate(&self.table, &aggregate).await {
+                Ok(result) => result.total_count(),
+                Err(error) => {
+                    tracing::debug!(table = %self.table, error = %error, "export: the Aggregate API did not count a range; ranges are not split by count");
+                    return;
+                }
+            };
+            if count.is_none_or(|rows| rows <= limit) || self.ranges.len() >= most {
+                continue;
+            }
+            let (low, high) = (self.low, self.high);
+            if let Some(upper) = self.ranges[index].split(low, high) {
+                self.ranges.push(upper);
+                self.stats.ranges_split_by_count += 1;
+                to_count.push(index);
+                to_count.push(self.ranges.len() - 1);
+            }
+        }
     }
 
     /// Sends the next page of an idle range, splitting the fullest range when none is idle;
