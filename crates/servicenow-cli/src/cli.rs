@@ -423,6 +423,10 @@ pub(crate) struct ExportArgs {
     /// it, `off` reads one ordered stream. An --order-by needs `off` (auto falls back to it).
     #[arg(long, default_value = "auto", value_name = "auto|N|off", value_parser = parse_parallel)]
     pub(crate) parallel: Parallel,
+    /// Before a parallel export reads, count each sys_id range with the Aggregate API and
+    /// split one holding more than N records (ranges are otherwise split while they are read).
+    #[arg(long, value_name = "N")]
+    pub(crate) split_ranges_above: Option<u64>,
     /// Record after every page written where each range of the export stands (needs --output
     /// and a parallel export), so that --resume can continue after a crash.
     #[arg(long, value_name = "FILE")]

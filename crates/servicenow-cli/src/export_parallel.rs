@@ -134,6 +134,9 @@ pub(crate) fn plan(args: &ExportArgs, query: Option<&EncodedQuery>) -> CliResult
     if let (Some(config), Some(page_size)) = (config.as_mut(), args.page_size) {
         config.page_size = page_size.max(1);
     }
+    if let Some(config) = config.as_mut() {
+        config.split_ranges_above = args.split_ranges_above;
+    }
     let Some(config) = config else {
         if args.checkpoint.is_some() {
             return Err(CliError::local(

@@ -1,6 +1,7 @@
 //! `sn export --display-values … --exclude-reference-link`: the exported file carries display
 //! values and references without their API links, in a parallel export and in an ordered one;
-//! without the flags the same export carries stored values and links.
+//! without the flags the same export carries stored values and links. `--split-ranges-above`
+//! counts the ranges with the Aggregate API before reading them.
 
 mod common;
 
@@ -80,6 +81,34 @@ async fn an_export_carries_display_values_and_no_reference_links_when_asked() {
             "no reference link anywhere: {record}"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn split_ranges_above_counts_the_ranges_and_still_exports_every_row_once() {
+    let world = World::start(ROWS).await;
+    log_in(&world).await;
+    let plain = export(&world, "plain.jsonl", &["--parallel", "4"]).await;
+    assert_eq!(plain.len() as u64, ROWS);
+    assert_eq!(
+        world.emulator.counters().aggregate_requests,
+        0,
+        "a plain export counts nothing"
+    );
+    // Four ranges of about 30 rows each, each over 20: each is counted and split.
+    let split = export(
+        &world,
+        "split.jsonl",
+        &["--parallel", "4", "--split-ranges-above", "20"],
+    )
+    .await;
+    let numbers: std::collections::HashSet<&str> = split
+        .iter()
+        .map(|record| record["number"].as_str().unwrap())
+        .collect();
+    assert_eq!(numbers.len() as u64, ROWS, "every row once");
+    assert_eq!(split.len() as u64, ROWS);
+    let counted = world.emulator.counters().aggregate_requests;
+    assert!(counted > 4, "the ranges were counted and split: {counted}");
 }
 
 /// `sn export incident --fields … ARGS -o NAME`, parsed line by line.

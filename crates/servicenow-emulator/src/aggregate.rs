@@ -162,6 +162,9 @@ fn handle(shared: &Shared, request: &Incoming) -> Response<Body> {
     if authenticate(shared, request).is_none() {
         return unauthorized();
     }
+    shared
+        .counters
+        .bump(|counters| &mut counters.aggregate_requests);
     if request.method != http::Method::GET {
         return error_envelope(StatusCode::METHOD_NOT_ALLOWED, "Method not Supported", None);
     }

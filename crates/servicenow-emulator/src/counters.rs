@@ -50,6 +50,8 @@ pub struct CountersSnapshot {
     pub connections_accepted: u64,
     /// Batch API calls answered (each item also counts as the request it carries).
     pub batch_requests: u64,
+    /// Aggregate API requests (`/api/now/stats/{table}`) that passed authentication.
+    pub aggregate_requests: u64,
 }
 
 impl CountersSnapshot {
