@@ -92,6 +92,10 @@ pub(crate) enum Command {
     Export(Box<ExportArgs>),
     /// Counts, averages, minima and maxima of a table with the Aggregate API, optionally grouped.
     Stats(Box<StatsArgs>),
+    /// List, download, upload and delete attachments with the Attachment API (streamed, with a
+    /// progress bar on transfers over a second).
+    #[command(subcommand)]
+    Attachment(AttachmentCommand),
     /// Call any REST endpoint of the profile's instance with its tokens, e.g. `sn api GET
     /// /api/now/table/sys_user?sysparm_limit=1` (the instance's origin only).
     Api(ApiArgs),
@@ -102,6 +106,61 @@ pub(crate) enum Command {
     /// The token store's sealing key: where it is, rotating it, making one for a deployment.
     #[command(subcommand)]
     Store(StoreCommand),
+}
+
+/// `sn attachment …`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum AttachmentCommand {
+    /// List the attachments of one record (sys_id, file name, size, type).
+    List {
+        /// The record's table, e.g. `incident`.
+        table: String,
+        /// The record's sys_id.
+        sys_id: String,
+        /// The most attachments listed.
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = StatsFormat::Table)]
+        format: StatsFormat,
+    },
+    /// Download an attachment to a file, its SHA-256 checked against the instance's hash.
+    Get {
+        /// The attachment's sys_id.
+        sys_id: String,
+        /// Where to write it (default: its file name, in the current directory); `-` for stdout.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// Progress bar (bytes/s, ETA) on transfers over a second.
+        #[arg(long, value_enum, default_value_t = Progress::Auto)]
+        progress: Progress,
+    },
+    /// Upload a file as an attachment of a record.
+    Put {
+        /// The record's table, e.g. `incident`.
+        table: String,
+        /// The record's sys_id.
+        sys_id: String,
+        /// The file to upload.
+        file: PathBuf,
+        /// The attachment's name (default: the file's name).
+        #[arg(long)]
+        name: Option<String>,
+        /// The file's type (default: application/octet-stream).
+        #[arg(long, default_value = "application/octet-stream")]
+        content_type: String,
+        /// Use the multipart upload (`/attachment/upload`) instead of the raw one.
+        #[arg(long)]
+        multipart: bool,
+        /// Progress bar (bytes/s, ETA) on transfers over a second.
+        #[arg(long, value_enum, default_value_t = Progress::Auto)]
+        progress: Progress,
+    },
+    /// Delete an attachment.
+    Rm {
+        /// The attachment's sys_id.
+        sys_id: String,
+    },
 }
 
 /// `sn store …`.

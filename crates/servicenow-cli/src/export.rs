@@ -69,7 +69,7 @@ pub(crate) async fn run(global: &GlobalArgs, args: &ExportArgs) -> CliResult<()>
         }
         None => Sink::with_columns(destination, args.format, &args.fields, safety)?,
     };
-    let mut progress = Reporter::new(args.progress, total);
+    let mut progress = Reporter::new(args.progress, total, Unit::Rows);
     let started = Instant::now();
     let mut written: u64 = resume.map_or(0, |checkpoint| checkpoint.rows);
     let mut summary = String::new();
@@ -269,96 +269,126 @@ impl Sink {
     }
 }
 
+/// What progress counts: the rows of an export, the bytes of an attachment transfer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Unit {
+    Rows,
+    Bytes,
+}
+
 /// Shows progress: a bar on a terminal, lines in a log (`--progress always`), or nothing.
-enum Reporter {
+pub(crate) enum Reporter {
     Bar(ProgressBar),
     Lines {
         total: u64,
         started: Instant,
         next_line: u64,
+        unit: Unit,
     },
     Silent,
 }
 
 impl Reporter {
-    fn new(mode: Progress, total: u64) -> Self {
+    pub(crate) fn new(mode: Progress, total: u64, unit: Unit) -> Self {
         let terminal = io::stderr().is_terminal();
         match (mode, terminal) {
             (Progress::Never, _) | (Progress::Auto, false) => Self::Silent,
-            (Progress::Auto | Progress::Always, true) => Self::Bar(bar(total)),
+            (Progress::Auto | Progress::Always, true) => Self::Bar(bar(total, unit)),
             (Progress::Always, false) => Self::Lines {
                 total,
                 started: Instant::now(),
-                next_line: line_step(total),
+                next_line: line_step(total, unit),
+                unit,
             },
         }
     }
 
-    fn advance(&mut self, written: u64) {
+    pub(crate) fn advance(&mut self, written: u64) {
         match self {
             Self::Bar(bar) => bar.set_position(written),
             Self::Lines {
                 total,
                 started,
                 next_line,
+                unit,
             } => {
                 if written >= *next_line {
-                    eprintln!("{}", progress_line(written, *total, started.elapsed()));
-                    *next_line = written + line_step(*total);
+                    eprintln!(
+                        "{}",
+                        progress_line(written, *total, started.elapsed(), *unit)
+                    );
+                    *next_line = written + line_step(*total, *unit);
                 }
             }
             Self::Silent => (),
         }
     }
 
-    fn finish(&self, written: u64) {
+    pub(crate) fn finish(&self, written: u64) {
         match self {
             Self::Bar(bar) => bar.finish(),
-            Self::Lines { total, started, .. } => {
-                eprintln!("{}", progress_line(written, *total, started.elapsed()));
+            Self::Lines {
+                total,
+                started,
+                unit,
+                ..
+            } => {
+                eprintln!(
+                    "{}",
+                    progress_line(written, *total, started.elapsed(), *unit)
+                );
             }
             Self::Silent => (),
         }
     }
 
-    fn abandon(&self) {
+    pub(crate) fn abandon(&self) {
         if let Self::Bar(bar) = self {
             bar.abandon();
         }
     }
 }
 
-fn bar(total: u64) -> ProgressBar {
-    let style = ProgressStyle::with_template(
-        "{spinner} {human_pos}/{human_len} rows [{bar:30}] {rows_per_sec} ETA {eta}",
-    )
-    .unwrap_or_else(|_| ProgressStyle::default_bar())
-    .with_key(
-        "rows_per_sec",
-        |state: &ProgressState, out: &mut dyn std::fmt::Write| {
-            let _ = write!(out, "{:.0} rows/s", state.per_sec());
-        },
-    )
-    .progress_chars("=> ");
+fn bar(total: u64, unit: Unit) -> ProgressBar {
+    let template = match unit {
+        Unit::Rows => "{spinner} {human_pos}/{human_len} rows [{bar:30}] {rows_per_sec} ETA {eta}",
+        Unit::Bytes => "{spinner} {bytes}/{total_bytes} [{bar:30}] {bytes_per_sec} ETA {eta}",
+    };
+    let style = ProgressStyle::with_template(template)
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .with_key(
+            "rows_per_sec",
+            |state: &ProgressState, out: &mut dyn std::fmt::Write| {
+                let _ = write!(out, "{:.0} rows/s", state.per_sec());
+            },
+        )
+        .progress_chars("=> ");
     let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
     bar.set_style(style);
     bar.enable_steady_tick(Duration::from_millis(200));
     bar
 }
 
-fn line_step(total: u64) -> u64 {
-    (total / 10).clamp(1, PROGRESS_LINE_EVERY)
+fn line_step(total: u64, unit: Unit) -> u64 {
+    match unit {
+        Unit::Rows => (total / 10).clamp(1, PROGRESS_LINE_EVERY),
+        Unit::Bytes => (total / 10).max(1),
+    }
 }
 
-/// `exported 10000/100000 rows (12345 rows/s, ETA 7 s)`.
-fn progress_line(written: u64, total: u64, elapsed: Duration) -> String {
+/// `progress: 10000/100000 rows (12345 rows/s, ETA 7 s)` (or bytes).
+fn progress_line(written: u64, total: u64, elapsed: Duration, unit: Unit) -> String {
     let rate = rows_per_second(written, elapsed);
     let eta = if rate > 0.0 && total > written {
         format!("{:.0} s", (total - written) as f64 / rate)
     } else {
         "0 s".to_owned()
     };
-    format!("progress: {written}/{total} rows ({rate:.0} rows/s, ETA {eta})")
+    let unit = match unit {
+        Unit::Rows => "rows",
+        Unit::Bytes => "bytes",
+    };
+    format!("progress: {written}/{total} {unit} ({rate:.0} {unit}/s, ETA {eta})")
 }
 
 fn rows_per_second(rows: u64, elapsed: Duration) -> f64 {
@@ -386,12 +416,17 @@ mod tests {
     #[test]
     fn progress_lines_tell_rows_rate_and_eta() {
         assert_eq!(
-            progress_line(10_000, 100_000, Duration::from_secs(2)),
+            progress_line(10_000, 100_000, Duration::from_secs(2), Unit::Rows),
             "progress: 10000/100000 rows (5000 rows/s, ETA 18 s)"
         );
-        assert_eq!(line_step(100_000), 10_000);
-        assert_eq!(line_step(50), 5);
-        assert_eq!(line_step(0), 1);
+        assert_eq!(line_step(100_000, Unit::Rows), 10_000);
+        assert_eq!(line_step(50, Unit::Rows), 5);
+        assert_eq!(line_step(0, Unit::Rows), 1);
+        assert_eq!(
+            progress_line(50_000_000, 200_000_000, Duration::from_secs(2), Unit::Bytes),
+            "progress: 50000000/200000000 bytes (25000000 bytes/s, ETA 6 s)"
+        );
+        assert_eq!(line_step(200_000_000, Unit::Bytes), 20_000_000);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! the whole flow against a built-in emulator with `sn demo`.
 
 mod api_command;
+mod attachment_command;
 mod auth_commands;
 mod cli;
 mod demo;
@@ -61,6 +62,7 @@ async fn run(cli: Cli) -> CliResult<()> {
         Command::Export(args) => export::run(global, args).await,
         Command::Stats(args) => stats_command::run(global, args).await,
         Command::Api(args) => api_command::run(global, args).await,
+        Command::Attachment(command) => attachment_command::run(global, command).await,
         Command::Emulator(args) => run_emulator(args.emulator.clone()).await,
         Command::Demo(args) => demo::run(global, args).await,
         Command::Store(command) => store_commands::run(global, command).await,
