@@ -17,8 +17,11 @@ use servicenow::{
     oauth::{ClientId, ClientSecret, InstanceUrl, OAuthClient, RedirectUri},
     store::{KeySource, StoreError},
     stores,
-    table::{Aggregate, AggregateFunction, Condition, DisplayValues, ListParams, Query, Record},
-    transport::HttpTransport,
+    table::{
+        Aggregate, AggregateFunction, Condition, DisplayValues, ListParams, Query, Record, SysId,
+        TableName, attachment::UploadTarget,
+    },
+    transport::{HttpTransport, RequestBody},
 };
 use servicenow_emulator::{
     ClientRegistration, CountersSnapshot, DEFAULT_ACCESS_TOKEN_TTL, DEFAULT_CLIENT_ID,
@@ -230,6 +233,7 @@ pub(crate) async fn run(global: &GlobalArgs, args: &DemoArgs) -> CliResult<()> {
             .first()
             .map_or("?", |field| field.value.as_str()),
     ));
+    attach_and_read_back(&client).await?;
 
     let forward = DEFAULT_ACCESS_TOKEN_TTL + Duration::from_secs(120);
     emulator.clock().advance(forward);
@@ -428,6 +432,43 @@ async fn browser_login(authorization_url: &str, loopback: &mut Loopback) -> CliR
                 Some("run `sn demo` again, or without --browser".to_owned()),
             )
         })?
+}
+
+/// Uploads a small log to the first incident and downloads it again, telling what was checked.
+async fn attach_and_read_back(client: &servicenow::Client) -> CliResult<()> {
+    let incident = client
+        .table::<Record>("incident")?
+        .first(None)
+        .await?
+        .ok_or_else(|| demo_failed("the emulator has no incident to attach a file to"))?;
+    let number = incident.get_str("number").unwrap_or("?").to_owned();
+    let sys_id = SysId::new(
+        incident
+            .get_str("sys_id")
+            .ok_or_else(|| demo_failed("the incident has no sys_id"))?,
+    )?;
+    let log = Bytes::from_static(b"12:00:01 printer jam reported\n12:04:40 paper tray 2 cleared\n");
+    let target = UploadTarget::new(TableName::new("incident")?, sys_id, "printer.log")
+        .with_content_type("text/plain");
+    let attachments = client.attachments();
+    let uploaded = attachments
+        .upload(&target, RequestBody::from_bytes(log.clone()))
+        .await?;
+    let mut copy = Vec::new();
+    let downloaded = attachments
+        .download_to_writer(&uploaded.sys_id, &mut copy)
+        .await?;
+    expect(
+        copy == log && downloaded.verified,
+        "the attachment did not come back as it was sent",
+    )?;
+    say(&format!(
+        "   Attached printer.log ({} bytes) to {number}, streamed up to /api/now/attachment/file, \
+         and read it back from /api/now/attachment/{}/file: the same bytes, their SHA-256 matching \
+         the hash the instance keeps.",
+        downloaded.bytes, uploaded.sys_id
+    ));
+    Ok(())
 }
 
 fn field_names() -> Vec<String> {

@@ -29,6 +29,8 @@ fn the_demo_runs_the_whole_flow_and_exits_zero() {
         "6. Listed open incidents",
         "INC0000003",
         "Then asked the Aggregate API instead of reading them all",
+        "Attached printer.log (60 bytes) to INC",
+        "their SHA-256 matching the hash the instance keeps",
         "with exactly one token request (grant_type=refresh_token",
         "9. Logged out: the instance accepted the revocation of the refresh token and of the access \
          token",
