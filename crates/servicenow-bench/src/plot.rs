@@ -54,7 +54,9 @@ impl Timeline {
                 rows = rows.max(points[next].1);
                 next += 1;
             }
-            rates.push((until, (rows - rows_before) as f64 / (until - at).max(1e-9)));
+            // Over a whole window even for the last, shorter one: a sliver of a window would
+            // turn one page into a spike.
+            rates.push((until, (rows - rows_before) as f64 / window));
             (at, rows_before) = (until, rows);
         }
         rates
