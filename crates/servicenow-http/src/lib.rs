@@ -129,7 +129,7 @@ mod blocking;
 mod error;
 #[cfg(feature = "hyper")]
 mod hyper_transport;
-#[cfg(feature = "tls")]
+#[cfg(any(feature = "reqwest", feature = "hyper"))]
 mod idle;
 #[cfg(feature = "machine")]
 #[cfg_attr(docsrs, doc(cfg(feature = "machine")))]

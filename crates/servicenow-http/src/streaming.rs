@@ -271,7 +271,9 @@ impl StreamLimits {
     }
 }
 
-/// Ends `stream` with [`TransportError::BodyTooLarge`] once more than `limit` bytes arrived.
+/// Ends `stream` with [`TransportError::BodyTooLarge`] once more than `limit` bytes arrived
+/// (used by the built-in transports' streamed responses).
+#[cfg(any(feature = "reqwest", feature = "hyper"))]
 pub(crate) fn capped<S>(
     stream: S,
     limit: usize,
