@@ -57,7 +57,7 @@ pub(crate) async fn child(instance: &str) -> anyhow::Result<()> {
         serde_json::json!({
             "rows": rows,
             "seconds": seconds,
-            "peak_rss_kb": crate::stream::peak_rss_kb()?,
+            "peak_rss_kb": crate::rss::peak_rss_kb()?,
             "requests": stats.requests,
             "throttled": stats.throttled,
             "peak_in_flight": stats.peak_in_flight,

@@ -16,6 +16,7 @@ mod measure;
 mod peers;
 mod plot;
 mod report;
+mod rss;
 mod stream;
 
 use std::{path::PathBuf, sync::Arc, time::Instant};

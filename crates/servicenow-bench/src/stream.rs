@@ -136,14 +136,3 @@ pub(crate) async fn concurrent_baseline(
     anyhow::ensure!(count == rows, "the baseline read {count} rows, not {rows}");
     Ok(crate::measure::per_second(count, started))
 }
-
-/// This process's peak resident set (`VmHWM`), in kB.
-pub(crate) fn peak_rss_kb() -> anyhow::Result<u64> {
-    let status = std::fs::read_to_string("/proc/self/status")?;
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|kb| kb.parse().ok())
-        .context("no VmHWM in /proc/self/status")
-}

@@ -13,6 +13,9 @@
 #[path = "../incident.rs"]
 mod incident;
 
+#[path = "../rss.rs"]
+mod rss;
+
 use std::{alloc::System, sync::Arc};
 
 use anyhow::Context as _;
@@ -66,13 +69,7 @@ async fn main() -> anyhow::Result<()> {
         peak_heap = peak_heap.max(live_bytes());
     }
     anyhow::ensure!(count == rows, "the stream gave {count} rows, not {rows}");
-    let status = std::fs::read_to_string("/proc/self/status")?;
-    let peak_rss_kb: u64 = status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|kb| kb.parse().ok())
-        .context("no VmHWM in /proc/self/status")?;
+    let peak_rss_kb = rss::peak_rss_kb()?;
     println!(
         "{}",
         serde_json::json!({
