@@ -440,6 +440,17 @@ pub(crate) enum ExportFormat {
     Csv,
 }
 
+/// `--partition-by`: what a parallel export's ranges are cut along.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum PartitionBy {
+    /// Even ranges of sys_id.
+    #[value(name = "sys_id")]
+    SysId,
+    /// Even windows of creation time, each read by sys_id.
+    #[value(name = "sys_created_on")]
+    SysCreatedOn,
+}
+
 /// When to show export progress.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum Progress {
@@ -486,6 +497,11 @@ pub(crate) struct ExportArgs {
     /// split one holding more than N records (ranges are otherwise split while they are read).
     #[arg(long, value_name = "N")]
     pub(crate) split_ranges_above: Option<u64>,
+    /// How a parallel export cuts the table into ranges: even sys_id ranges, or even windows of
+    /// creation time (sys_created_on, as sndml3's partitioned loads), each read by sys_id. A
+    /// --resume needs the partitioning of its checkpoint.
+    #[arg(long, value_enum, default_value = "sys_id", value_name = "FIELD")]
+    pub(crate) partition_by: PartitionBy,
     /// Record after every page written where each range of the export stands (needs --output
     /// and a parallel export), so that --resume can continue after a crash.
     #[arg(long, value_name = "FILE")]

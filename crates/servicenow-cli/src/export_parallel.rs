@@ -18,7 +18,9 @@ use std::{
 };
 
 use serde::{Deserialize, Serialize};
-use servicenow::table::{EncodedQuery, ExportCheckpoint, ExportConfig, ReadOptions, Record};
+use servicenow::table::{
+    EncodedQuery, ExportCheckpoint, ExportConfig, Partition, ReadOptions, Record,
+};
 
 use crate::{
     cli::{ExportArgs, ExportFormat},
@@ -136,8 +138,18 @@ pub(crate) fn plan(args: &ExportArgs, query: Option<&EncodedQuery>) -> CliResult
     }
     if let Some(config) = config.as_mut() {
         config.split_ranges_above = args.split_ranges_above;
+        config.partition = match args.partition_by {
+            crate::cli::PartitionBy::SysId => Partition::SysId,
+            crate::cli::PartitionBy::SysCreatedOn => Partition::CreatedOn,
+        };
     }
     let Some(config) = config else {
+        if args.partition_by != crate::cli::PartitionBy::SysId {
+            return Err(CliError::local(
+                "--partition-by needs a parallel export (not --parallel off or --order-by)",
+                None,
+            ));
+        }
         if args.checkpoint.is_some() {
             return Err(CliError::local(
                 "--checkpoint needs a parallel export (not --parallel off or --order-by)",

@@ -1,7 +1,8 @@
 //! `sn export --display-values … --exclude-reference-link`: the exported file carries display
 //! values and references without their API links, in a parallel export and in an ordered one;
 //! without the flags the same export carries stored values and links. `--split-ranges-above`
-//! counts the ranges with the Aggregate API before reading them.
+//! counts the ranges with the Aggregate API before reading them; `--partition-by sys_created_on`
+//! reads windows of creation time.
 
 mod common;
 
@@ -109,6 +110,65 @@ async fn split_ranges_above_counts_the_ranges_and_still_exports_every_row_once()
     assert_eq!(split.len() as u64, ROWS);
     let counted = world.emulator.counters().aggregate_requests;
     assert!(counted > 4, "the ranges were counted and split: {counted}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partition_by_creation_time_exports_every_row_once_and_checkpoints_the_windows() {
+    let world = World::start(ROWS).await;
+    log_in(&world).await;
+    let checkpoint = world.directory.path().join("by-time.checkpoint");
+    let records = export(
+        &world,
+        "by-time.jsonl",
+        &[
+            "--parallel",
+            "4",
+            "--partition-by",
+            "sys_created_on",
+            "--checkpoint",
+            checkpoint.to_str().unwrap(),
+        ],
+    )
+    .await;
+    let numbers: std::collections::HashSet<&str> = records
+        .iter()
+        .map(|record| record["number"].as_str().unwrap())
+        .collect();
+    assert_eq!(numbers.len() as u64, ROWS, "every row once");
+    assert_eq!(records.len() as u64, ROWS);
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&checkpoint).unwrap()).unwrap();
+    let export = &saved["export"];
+    assert_eq!(export["partition"], "sys_created_on", "{saved}");
+    assert_eq!(export["version"], 2);
+    let windows = export["ranges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|range| range["created_below"].is_string())
+        .count();
+    assert!(windows >= 3, "four windows, the last open above: {saved}");
+
+    // An ordered export has no ranges to cut.
+    let output = world.directory.path().join("ordered.jsonl");
+    let run = world
+        .run(&[
+            "export",
+            "incident",
+            "--output",
+            output.to_str().unwrap(),
+            "--parallel",
+            "off",
+            "--partition-by",
+            "sys_created_on",
+        ])
+        .await;
+    assert!(!run.status.success());
+    assert!(
+        text(&run.stderr).contains("--partition-by needs a parallel export"),
+        "{}",
+        text(&run.stderr)
+    );
 }
 
 /// `sn export incident --fields … ARGS -o NAME`, parsed line by line.

@@ -68,6 +68,9 @@ fn export_help_shows_parallel_auto_and_the_checkpoint_flags() {
         "[default: auto]",
         "--checkpoint <FILE>",
         "--resume",
+        "--partition-by <FIELD>",
+        "[default: sys_id]",
+        "sys_created_on",
     ] {
         assert!(help.contains(flag), "{flag:?} missing from:\n{help}");
     }

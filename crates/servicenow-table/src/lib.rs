@@ -29,8 +29,9 @@
 //! - **stream**: [`TableClient::stream`] reads a whole table page by page (keyset paging unless
 //!   the caller orders it), every row that exists throughout exactly once, in memory bounded by
 //!   the page size;
-//! - **export**: [`TableClient::export`] reads a whole table unordered, in `sys_id` ranges at
-//!   once under adaptive concurrency, resumable from an [`ExportCheckpoint`];
+//! - **export**: [`TableClient::export`] reads a whole table unordered, in `sys_id` ranges (or
+//!   windows of `sys_created_on`, [`Partition`]) at once under adaptive concurrency, resumable
+//!   from an [`ExportCheckpoint`];
 //! - **attachments**: [`TableClient::attachments`] is the Attachment API
 //!   ([`attachment::AttachmentClient`]): list, metadata, delete, rename, and downloads and
 //!   uploads streamed in constant memory through the sender's streaming path
@@ -78,8 +79,8 @@ pub use crate::{
     client::TableClient,
     error::{ServiceNowMessage, TableError},
     export::{
-        Export, ExportBatch, ExportCheckpoint, ExportConfig, ExportStats, RangeCheckpoint,
-        Stopwatch,
+        Export, ExportBatch, ExportCheckpoint, ExportConfig, ExportStats, Partition,
+        RangeCheckpoint, Stopwatch,
     },
     names::{FieldName, SysId, TableName},
     options::{ApiVersion, CountMethod, DisplayValues, ReadOptions, View, WriteOptions},

@@ -113,31 +113,29 @@ impl EncodedQuery {
         lower: Option<SysIdBound<'_>>,
         upper: Option<&str>,
     ) -> Self {
+        self.restricted_by(&sys_id_range_terms(lower, upper), "ORDERBYsys_id")
+    }
+
+    /// The conditions of a query without order or with `ORDERBYsys_id` as its only order, with
+    /// `terms` (built by this crate from validated values, never server text) added to every
+    /// `^NQ` group, ordered by `order` (an `ORDERBY…` term).
+    pub(crate) fn restricted_by(&self, terms: &[String], order: &str) -> Self {
         let conditions = self
             .text
             .strip_suffix("ORDERBYsys_id")
             .unwrap_or(&self.text)
             .trim_end_matches('^');
-        let mut range = Vec::new();
-        match lower {
-            Some(SysIdBound::After(after)) => range.push(format!("sys_id>{after}")),
-            Some(SysIdBound::From(from)) => range.push(format!("sys_id>={from}")),
-            None => (),
-        }
-        if let Some(upper) = upper {
-            range.push(format!("sys_id<{upper}"));
-        }
-        let range = range.join("^");
+        let range = terms.join("^");
         let text = match (conditions.is_empty(), range.is_empty()) {
-            (true, true) => "ORDERBYsys_id".to_owned(),
-            (true, false) => format!("{range}^ORDERBYsys_id"),
-            (false, true) => format!("{conditions}^ORDERBYsys_id"),
+            (true, true) => order.to_owned(),
+            (true, false) => format!("{range}^{order}"),
+            (false, true) => format!("{conditions}^{order}"),
             (false, false) => {
                 let groups: Vec<String> = conditions
                     .split("^NQ")
                     .map(|group| format!("{group}^{range}"))
                     .collect();
-                format!("{}^ORDERBYsys_id", groups.join("^NQ"))
+                format!("{}^{order}", groups.join("^NQ"))
             }
         };
         Self {
@@ -161,6 +159,23 @@ impl EncodedQuery {
             ordered: true,
         }
     }
+}
+
+/// The conditions `sys_id>cursor` or `sys_id>=from`, and `sys_id<upper`, of a range.
+pub(crate) fn sys_id_range_terms(
+    lower: Option<SysIdBound<'_>>,
+    upper: Option<&str>,
+) -> Vec<String> {
+    let mut terms = Vec::new();
+    match lower {
+        Some(SysIdBound::After(after)) => terms.push(format!("sys_id>{after}")),
+        Some(SysIdBound::From(from)) => terms.push(format!("sys_id>={from}")),
+        None => (),
+    }
+    if let Some(upper) = upper {
+        terms.push(format!("sys_id<{upper}"));
+    }
+    terms
 }
 
 /// The lower end of a sys_id range.

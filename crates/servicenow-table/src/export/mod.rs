@@ -19,10 +19,13 @@
 //!   this crate, so the instance does not serialize them.
 //! - **Memory** is bounded by `(max_concurrency + 1) × page_size` rows: the pages in flight and
 //!   the batch being handed out.
+//! - **Partitioning by creation time** ([`ExportConfig::partition`], `partition.rs`): the ranges
+//!   are windows of `sys_created_on` instead, each read by `sys_id` keyset as above.
 //! - **Resuming**: [`Export::checkpoint`] after each batch the caller has stored records every
 //!   range's cursor; [`TableClient::resume_export`] continues from it.
 
 mod control;
+mod partition;
 mod ranges;
 
 use std::{convert::Infallible, fmt, sync::Arc, time::Duration};
@@ -31,10 +34,13 @@ use futures::{FutureExt, Stream, StreamExt, future::BoxFuture, stream::FuturesUn
 use serde::de::DeserializeOwned;
 use servicenow_http::RequestSender;
 
-pub use self::ranges::{ExportCheckpoint, RangeCheckpoint};
 use self::{
     control::Concurrency,
     ranges::{Range, initial_ranges, key_of, text_of},
+};
+pub use self::{
+    partition::Partition,
+    ranges::{ExportCheckpoint, RangeCheckpoint},
 };
 use crate::{
     EncodedQuery, ListParams, ReadOptions, TableClient, TableError, TableName,
@@ -74,6 +80,11 @@ pub struct ExportConfig {
     /// cursor while they are read). Where the instance refuses the Aggregate API, the ranges
     /// stay as they are.
     pub split_ranges_above: Option<u64>,
+    /// How the table is cut into ranges: even `sys_id` ranges (default) or even windows of
+    /// `sys_created_on`, each read by `sys_id` keyset (sndml3's partitioned loads,
+    /// `servicenow-api-more.md` §6). A checkpoint resumes only with the partitioning it was
+    /// taken with.
+    pub partition: Partition,
 }
 
 impl Default for ExportConfig {
@@ -84,6 +95,7 @@ impl Default for ExportConfig {
             initial_concurrency: 4,
             count: false,
             split_ranges_above: None,
+            partition: Partition::SysId,
         }
     }
 }
@@ -210,6 +222,7 @@ impl<S: RequestSender> TableClient<S> {
                 .clamp(1, config.max_concurrency.max(1)),
             count: config.count,
             split_ranges_above: config.split_ranges_above,
+            partition: config.partition,
         };
         Ok(Export {
             client: self,
@@ -249,8 +262,8 @@ impl<S: RequestSender> TableClient<S> {
             reason: format!("cannot resume: {reason}"),
         };
         let query_text = query.as_ref().map(EncodedQuery::as_str).unwrap_or_default();
-        if checkpoint.version != 1 {
-            return Err(refuse("the checkpoint's format is not version 1"));
+        if let Some(reason) = partition::resume_refusal(checkpoint, &config) {
+            return Err(refuse(&reason));
         }
         if checkpoint.table != table.as_str() || checkpoint.query != query_text {
             return Err(refuse(
@@ -263,7 +276,9 @@ impl<S: RequestSender> TableClient<S> {
             .map(Range::restore)
             .collect::<Option<Vec<_>>>()
             .filter(|ranges| !ranges.is_empty())
-            .ok_or_else(|| refuse("a range's bound or cursor is not 32 hexadecimal digits"))?;
+            .ok_or_else(|| {
+                refuse("a range's bound or cursor is not 32 hexadecimal digits, or a window's bound not a date-time")
+            })?;
         let mut export = self.export(table, query, options, config, stopwatch)?;
         let keys = ranges
             .iter()
@@ -273,6 +288,7 @@ impl<S: RequestSender> TableClient<S> {
         export.high = keys.max().unwrap_or(u128::MAX).max(export.low);
         export.stats.ranges = ranges.len();
         export.ranges = ranges;
+        partition::restore_spans(&mut export.ranges);
         export.started = true;
         Ok(export)
     }
@@ -298,10 +314,11 @@ impl<'a, S: RequestSender, R: DeserializeOwned + Send + 'a> Export<'a, S, R> {
     /// Where the export stands after the batches handed out so far.
     pub fn checkpoint(&self) -> ExportCheckpoint {
         ExportCheckpoint {
-            version: 1,
+            version: partition::checkpoint_version(self.config.partition),
             table: self.table.to_string(),
             query: self.conditions.as_str().to_owned(),
             ranges: self.ranges.iter().map(Range::checkpoint).collect(),
+            partition: self.config.partition,
         }
     }
 
@@ -437,6 +454,9 @@ impl<'a, S: RequestSender, R: DeserializeOwned + Send + 'a> Export<'a, S, R> {
             // An empty table (or one that changed between the probes): one open range.
             _ => vec![Range::new(None, None)],
         };
+        if self.config.partition == Partition::CreatedOn {
+            self.ranges = self.created_on_ranges().await?;
+        }
         if let Some(limit) = self.config.split_ranges_above {
             self.split_counted_ranges(limit).await;
         }
@@ -453,9 +473,12 @@ impl<'a, S: RequestSender, R: DeserializeOwned + Send + 'a> Export<'a, S, R> {
             let range = &self.ranges[index];
             let from = range.from.map(text_of);
             let below = range.below.map(text_of);
-            let query = self
-                .conditions
-                .within_sys_id_range(from.as_deref().map(SysIdBound::From), below.as_deref());
+            let query = partition::page_query(
+                &self.conditions,
+                range.window.as_ref(),
+                from.as_deref().map(SysIdBound::From),
+                below.as_deref(),
+            );
             let aggregate = crate::Aggregate::new().query(query).count();
             self.stats.ranges_counted += 1;
             let count = match self.client.aggregate(&self.table, &aggregate).await {
@@ -502,7 +525,12 @@ impl<'a, S: RequestSender, R: DeserializeOwned + Send + 'a> Export<'a, S, R> {
             (None, None) => None,
         };
         let below = range.below.map(text_of);
-        let query = self.conditions.within_sys_id_range(lower, below.as_deref());
+        let query = partition::page_query(
+            &self.conditions,
+            range.window.as_ref(),
+            lower,
+            below.as_deref(),
+        );
         let offset = range.offset_after_cursor;
         let params = ListParams {
             query: Some(query),

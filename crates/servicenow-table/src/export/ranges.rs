@@ -1,9 +1,11 @@
 //! The key space of an export: `sys_id` ranges as 128-bit numbers (a sys_id is 32 lowercase
 //! hexadecimal digits, whose text order is their numeric order), how a range is split, and the
-//! checkpoint that records each range's cursor.
+//! checkpoint that records each range's cursor. A range may also carry a creation-time window
+//! (`partition.rs`).
 
 use serde::{Deserialize, Serialize};
 
+use super::partition::{Partition, Window, parse_glide_date_time};
 use crate::SysId;
 
 /// A sys_id as a number (`None` for text that is not 32 hexadecimal digits).
@@ -29,6 +31,14 @@ pub struct RangeCheckpoint {
     pub cursor: Option<String>,
     /// Every row of the range has been delivered.
     pub done: bool,
+    /// Inclusive lower bound of the range's creation-time window (`YYYY-MM-DD HH:MM:SS`, UTC),
+    /// when the export is partitioned by `sys_created_on`; `None` is open (or no window).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_from: Option<String>,
+    /// Exclusive upper bound of the range's creation-time window; `None` is open (or no
+    /// window).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_below: Option<String>,
 }
 
 /// Where an export stands: enough to resume it without a repeated or missing row (every range
@@ -36,14 +46,18 @@ pub struct RangeCheckpoint {
 /// ([`Export::checkpoint`](crate::Export::checkpoint)).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExportCheckpoint {
-    /// The format of this record (1).
+    /// The format of this record: 1 for `sys_id` ranges, 2 for creation-time windows (so a
+    /// client that knows only version 1 refuses those instead of misreading them).
     pub version: u32,
     /// The table exported.
     pub table: String,
     /// The encoded query exported (empty for all rows).
     pub query: String,
-    /// Every range, in key order.
+    /// Every range, in creation order.
     pub ranges: Vec<RangeCheckpoint>,
+    /// How the ranges were cut; absent (the default, `sys_id`) in version 1.
+    #[serde(default, skip_serializing_if = "Partition::is_sys_id")]
+    pub partition: Partition,
 }
 
 /// A range while the export runs.
@@ -57,6 +71,8 @@ pub(crate) struct Range {
     pub(crate) rows: u64,
     pub(crate) busy: bool,
     pub(crate) done: bool,
+    /// The creation-time window the range is confined to, if the export is partitioned by it.
+    pub(crate) window: Option<Window>,
 }
 
 impl Range {
@@ -69,6 +85,15 @@ impl Range {
             rows: 0,
             busy: false,
             done: false,
+            window: None,
+        }
+    }
+
+    /// A range over every `sys_id` of one creation-time window.
+    pub(crate) fn within(window: Window) -> Self {
+        Self {
+            window: Some(window),
+            ..Self::new(None, None)
         }
     }
 
@@ -98,21 +123,41 @@ impl Range {
         left * self.rows as f64 / covered
     }
 
-    /// Splits off the upper half of what is left, at a key after the cursor; `None` when
-    /// fewer than two keys are left.
+    /// Splits off the upper half of what is left: in time while nobody has read the range's
+    /// window (`partition.rs`), otherwise at a key after the cursor (both halves keep the
+    /// window); `None` when fewer than two keys are left.
     pub(crate) fn split(&mut self, low: u128, high: u128) -> Option<Self> {
+        let unread = self.cursor.is_none() && !self.busy && self.offset_after_cursor == 0;
+        if let Some(later) = self
+            .window
+            .as_mut()
+            .filter(|_| unread)
+            .and_then(Window::split)
+        {
+            return Some(Self {
+                window: Some(later),
+                ..Self::new(self.from, self.below)
+            });
+        }
         let start = self.next_key(low);
         let end = self.below.unwrap_or(high);
         if end.saturating_sub(start) < 2 {
             return None;
         }
         let middle = start + (end - start) / 2;
-        let upper = Self::new(Some(middle), self.below);
+        let upper = Self {
+            window: self.window,
+            ..Self::new(Some(middle), self.below)
+        };
         self.below = Some(middle);
         Some(upper)
     }
 
     pub(crate) fn checkpoint(&self) -> RangeCheckpoint {
+        let (created_from, created_below) = self
+            .window
+            .map(|window| window.checkpoint())
+            .unwrap_or_default();
         RangeCheckpoint {
             from: self.from.map(text_of),
             below: self.below.map(text_of),
@@ -121,10 +166,13 @@ impl Range {
                 .as_ref()
                 .map(|cursor| cursor.as_str().to_owned()),
             done: self.done,
+            created_from,
+            created_below,
         }
     }
 
-    /// A range restored from a checkpoint; `None` when a bound or cursor is not a sys_id.
+    /// A range restored from a checkpoint; `None` when a bound or cursor is not a sys_id, or a
+    /// window bound not a date-time. A window's span is set by `partition::restore_spans`.
     pub(crate) fn restore(checkpoint: &RangeCheckpoint) -> Option<Self> {
         let bound = |text: &Option<String>| match text {
             None => Some(None),
@@ -137,9 +185,23 @@ impl Range {
                 Some(SysId::new(text.to_ascii_lowercase()).ok()?)
             }
         };
+        let time = |text: &Option<String>| match text {
+            None => Some(None),
+            Some(text) => parse_glide_date_time(text).map(Some),
+        };
+        let (created_from, created_below) = (
+            time(&checkpoint.created_from)?,
+            time(&checkpoint.created_below)?,
+        );
+        let window = (created_from.is_some() || created_below.is_some()).then_some(Window {
+            from: created_from,
+            below: created_below,
+            span: (0, 0),
+        });
         Some(Self {
             cursor,
             done: checkpoint.done,
+            window,
             ..Self::new(bound(&checkpoint.from)?, bound(&checkpoint.below)?)
         })
     }
@@ -168,7 +230,28 @@ pub(crate) fn initial_ranges(low: u128, high: u128, count: usize) -> Vec<Range> 
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::{super::partition::initial_windows, *};
+
+    #[test]
+    fn a_window_is_split_in_time_before_it_is_read_and_by_sys_id_once_it_is() {
+        let mut range = Range::within(initial_windows(0, 99, 1)[0]);
+        let later = range.split(0, u128::MAX).expect("unread: split in time");
+        let bounds = |range: &Range| range.window.map(|window| (window.from, window.below));
+        assert_eq!(bounds(&later), Some((Some(50), None)));
+        assert_eq!(bounds(&range), Some((None, Some(50))));
+        assert_eq!((later.from, later.below), (None, None), "every sys_id");
+        range.busy = true;
+        let upper = range.split(0, 1000).expect("being read: split by sys_id");
+        assert_eq!(
+            bounds(&upper),
+            bounds(&range),
+            "both halves keep the window"
+        );
+        assert_eq!((upper.from, range.below), (Some(500), Some(500)));
+        let restored = Range::restore(&upper.checkpoint()).expect("valid");
+        assert_eq!(bounds(&restored), bounds(&upper));
+        assert_eq!(restored.checkpoint(), upper.checkpoint());
+    }
 
     #[test]
     fn keys_order_like_sys_ids_and_round_trip() {
