@@ -8,6 +8,10 @@
 //!   share of the time line without a choice of interval). The first window is open below, the
 //!   last open above: rows created after the probes are read by the last window. (The `sys_id`
 //!   probes still run: their keys stand for the open ends of a `sys_id` split inside a window.)
+//!   sndml3 asks the Aggregate API for `min`/`max` instead; the probes are two list requests
+//!   that work wherever the Table API does, while the Aggregate API may be refused (its own
+//!   ACLs), and they cost the same round trip. Windows are read oldest first (sndml3 goes
+//!   newest first); with every window in flight at once the order hardly matters.
 //! - **Empty creation times.** A row whose `sys_created_on` is empty (NULL in the instance, which
 //!   no `<` or `>=` matches) is read by the first window, which asks for
 //!   `sys_created_on<B^ORsys_created_onISEMPTY` (`^OR` binds to the condition before it,
