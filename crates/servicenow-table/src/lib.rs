@@ -54,6 +54,7 @@ mod client;
 mod error;
 mod export;
 mod keyed_row;
+mod keys;
 mod keyset;
 mod names;
 mod options;

@@ -7,18 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::partition::{Partition, Window, parse_glide_date_time};
 use crate::SysId;
-
-/// A sys_id as a number (`None` for text that is not 32 hexadecimal digits).
-pub(crate) fn key_of(sys_id: &str) -> Option<u128> {
-    (sys_id.len() == 32)
-        .then(|| u128::from_str_radix(sys_id, 16).ok())
-        .flatten()
-}
-
-/// The 32-digit lowercase text of a key: a bound that compares like a sys_id.
-pub(crate) fn text_of(key: u128) -> String {
-    format!("{key:032x}")
-}
+pub(crate) use crate::keys::{key_of, text_of};
 
 /// One range of the export and how far it has been delivered.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -251,18 +240,6 @@ mod tests {
         let restored = Range::restore(&upper.checkpoint()).expect("valid");
         assert_eq!(bounds(&restored), bounds(&upper));
         assert_eq!(restored.checkpoint(), upper.checkpoint());
-    }
-
-    #[test]
-    fn keys_order_like_sys_ids_and_round_trip() {
-        let (small, large) = (
-            "0123456789abcdef0123456789abcdef",
-            "f0000000000000000000000000000000",
-        );
-        assert!(key_of(small) < key_of(large));
-        assert_eq!(text_of(key_of(small).unwrap()), small);
-        assert_eq!(key_of("xyz"), None);
-        assert_eq!(key_of("0123456789abcdef0123456789abcdeg"), None);
     }
 
     #[test]
