@@ -1,6 +1,6 @@
-//! Pagination as an async `Stream`: keyset paging (`keyset.rs`) for a query without an order of
-//! the caller's, offset paging with bounded prefetch otherwise or when asked for
-//! ([`Paging::Offset`]).
+//! Pagination as an async `Stream`: keyset paging (`keyset/`; with prefetch, by `sys_id`
+//! windows read ahead) for a query without an order of the caller's, offset paging with bounded
+//! prefetch otherwise or when asked for ([`Paging::Offset`]).
 //!
 //! How offset paging keeps rows from being lost or repeated:
 //!
@@ -41,7 +41,11 @@ pub enum Paging {
     /// Keyset paging (`sys_id>LAST^ORDERBYsys_id`) when the query has no order of the
     /// caller's (or orders by `sys_id` only), offset paging otherwise (the default): each page
     /// costs the instance the same, and a row that exists for the whole stream is delivered
-    /// exactly once whatever is written meanwhile. Prefetch is at most one page.
+    /// exactly once whatever is written meanwhile. With [`prefetch`](StreamConfig::prefetch),
+    /// the rows after the first page are read as consecutive `sys_id` ranges sized from the
+    /// first page to hold a bit less than a page each (`sys_id>=START^sys_id<END`), `prefetch`
+    /// of them requested ahead of the one being read; a range that holds more is continued
+    /// after its last row before the next one's rows are handed out.
     #[default]
     Keyset,
     /// `sysparm_offset` paging with [`prefetch`](StreamConfig::prefetch) pages in flight: the
@@ -60,8 +64,9 @@ pub struct StreamConfig {
     /// halves it and asks for the same window again (see [`MAX_PAGE_HALVINGS`]).
     pub page_size: u32,
     /// Pages requested ahead of the one being read (default 1): while the rows of page `k` are
-    /// handed out, pages `k + 1 ..= k + prefetch` are already on their way. 0 reads one page
-    /// at a time.
+    /// handed out, pages `k + 1 ..= k + prefetch` are already on their way (with keyset paging,
+    /// the `prefetch` key ranges after the one being read, see [`Paging::Keyset`]). 0 reads one
+    /// page at a time.
     pub prefetch: usize,
     /// Keyset (the default) or offset paging.
     pub paging: Paging,
@@ -143,7 +148,7 @@ impl<S: RequestSender> TableClient<S> {
                 query,
                 options,
                 config.page_size,
-                config.prefetch > 0,
+                config.prefetch,
             );
             let rows = futures::stream::unfold(pager, |mut pager| async move {
                 pager.next_row().await.map(|row| (row, pager))

@@ -6,6 +6,7 @@ use std::{
         Mutex,
         atomic::{AtomicUsize, Ordering},
     },
+    time::Duration,
 };
 
 use bytes::Bytes;
@@ -13,16 +14,24 @@ use servicenow_http::{HttpTransport, TransportError, async_trait};
 
 /// A scripted failure served instead of the next request's normal answer.
 #[derive(Debug)]
+#[allow(dead_code)] // Not every test binary scripts faults.
 pub(crate) enum Fault {
     Status(u16, Vec<(&'static str, String)>),
     Refused,
     Reset,
 }
 
-/// Rows `sys_id` = 32 hex digits of their index, sorted; some hidden by "ACLs" after the limit.
+/// Rows `sys_id` = 32 hex digits of their index (or of `key_of_row(index)`), sorted; some hidden
+/// by "ACLs" after the limit.
 #[derive(Debug, Default)]
 pub(crate) struct FakeTable {
     pub(crate) rows: usize,
+    /// The key of each row, increasing with the index (the index itself when `None`).
+    pub(crate) key_of_row: Option<fn(usize) -> u128>,
+    /// How long each request takes (a few yields when `None`).
+    pub(crate) latency: Option<Duration>,
+    /// Each row carries `"page"`: the number of the request that returned it (1 for the first).
+    pub(crate) tag_pages: bool,
     pub(crate) hidden: BTreeSet<usize>,
     pub(crate) send_link: bool,
     pub(crate) send_count: bool,
@@ -46,6 +55,14 @@ impl FakeTable {
         }
     }
 
+    /// The sys_id of row `index`.
+    pub(crate) fn sys_id_of(&self, index: usize) -> String {
+        match self.key_of_row {
+            Some(key_of_row) => format!("{:032x}", key_of_row(index)),
+            None => sys_id(index),
+        }
+    }
+
     pub(crate) fn requests(&self) -> Vec<String> {
         self.seen
             .lock()
@@ -53,7 +70,7 @@ impl FakeTable {
             .clone()
     }
 
-    fn answer(&self, request: &http::Request<Bytes>) -> http::Response<Bytes> {
+    fn answer(&self, request: &http::Request<Bytes>, number: usize) -> http::Response<Bytes> {
         let url = url::Url::parse(&request.uri().to_string()).expect("absolute url");
         let parameter = |name: &str| {
             url.query_pairs()
@@ -77,22 +94,25 @@ impl FakeTable {
             .and_then(|value| value.parse().ok())
             .unwrap_or(10_000);
         let query = parameter("sysparm_query").unwrap_or_default();
-        // Only what the stream sends: `[sys_id>A^][sys_id<B^]ORDERBYsys_id`.
+        // Only what the stream sends: `[sys_id>A^|sys_id>=A^][sys_id<B^]ORDERBYsys_id`.
         let mut after = None;
+        let mut from = None;
         let mut before = None;
         for part in query.split('^') {
-            if let Some(value) = part.strip_prefix("sys_id>") {
+            if let Some(value) = part.strip_prefix("sys_id>=") {
+                from = Some(value.to_owned());
+            } else if let Some(value) = part.strip_prefix("sys_id>") {
                 after = Some(value.to_owned());
             } else if let Some(value) = part.strip_prefix("sys_id<") {
                 before = Some(value.to_owned());
             }
         }
         let matching: Vec<usize> = (0..self.rows)
-            .filter(|index| after.as_ref().is_none_or(|after| sys_id(*index) > *after))
             .filter(|index| {
-                before
-                    .as_ref()
-                    .is_none_or(|before| sys_id(*index) < *before)
+                let sys_id = self.sys_id_of(*index);
+                after.as_ref().is_none_or(|after| sys_id > *after)
+                    && from.as_ref().is_none_or(|from| sys_id >= *from)
+                    && before.as_ref().is_none_or(|before| sys_id < *before)
             })
             .collect();
         let total = matching.len();
@@ -102,9 +122,13 @@ impl FakeTable {
             .take(limit)
             .filter(|index| !self.hidden.contains(index))
             .map(|index| {
+                let page = match self.tag_pages {
+                    true => format!(r#","page":"{number}""#),
+                    false => String::new(),
+                };
                 format!(
-                    r#"{{"sys_id":"{}","number":"INC{index:07}"}}"#,
-                    sys_id(*index)
+                    r#"{{"sys_id":"{}","number":"INC{index:07}"{page}}}"#,
+                    self.sys_id_of(*index)
                 )
             })
             .collect();
@@ -149,15 +173,24 @@ impl HttpTransport for FakeTable {
         &self,
         request: http::Request<Bytes>,
     ) -> Result<http::Response<Bytes>, TransportError> {
-        self.seen
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .push(format!("{} {}", request.method(), request.uri()));
+        let number = {
+            let mut seen = self
+                .seen
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            seen.push(format!("{} {}", request.method(), request.uri()));
+            seen.len()
+        };
         let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
         self.max_in_flight.fetch_max(now, Ordering::SeqCst);
         // Let other requests start, as a real server's latency would.
-        for _ in 0..3 {
-            tokio::task::yield_now().await;
+        match self.latency {
+            Some(latency) => tokio::time::sleep(latency).await,
+            None => {
+                for _ in 0..3 {
+                    tokio::task::yield_now().await;
+                }
+            }
         }
         self.in_flight.fetch_sub(1, Ordering::SeqCst);
         let fault = self
@@ -180,7 +213,7 @@ impl HttpTransport for FakeTable {
                 origin: "http://127.0.0.1:9".into(),
                 source: "reset".into(),
             }),
-            None => Ok(self.answer(&request)),
+            None => Ok(self.answer(&request, number)),
         }
     }
 }
