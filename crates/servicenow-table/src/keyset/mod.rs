@@ -135,7 +135,7 @@ impl<'a, S: RequestSender, R: DeserializeOwned + Send + 'a> KeysetPager<'a, S, R
             } else {
                 // More rows of this window follow: the next page after the cursor.
                 let limit = self.page_size;
-                let request = self.request(&self.window.clone(), self.cursor.clone(), limit);
+                let request = self.request(limit);
                 let page = self.ahead.alongside(request).await;
                 self.receive(page, limit)
             };
@@ -230,12 +230,12 @@ impl<'a, S: RequestSender, R: DeserializeOwned + Send + 'a> KeysetPager<'a, S, R
         }
     }
 
-    /// The request for `window`'s rows after `cursor` (and past the hidden rows after it).
-    fn request(&self, window: &Window, cursor: Option<SysId>, limit: u32) -> PageFuture<'a, S, R> {
+    /// The request for the window's rows after the cursor (and past the hidden rows after it).
+    fn request(&self, limit: u32) -> PageFuture<'a, S, R> {
         request_page(
             self.client,
             &self.table,
-            window.query(&self.conditions, cursor.as_ref()),
+            self.window.query(&self.conditions, self.cursor.as_ref()),
             &self.options,
             limit,
             self.offset_after_cursor,
