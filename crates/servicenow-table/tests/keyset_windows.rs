@@ -1,7 +1,8 @@
 //! The keyset stream's windows against an in-memory Table API: with prefetch, window requests
 //! overlap (two in flight at once with the default prefetch of 1, never more than one without
 //! prefetch), at most `prefetch + 1` pages are requested or held at once, and every row comes
-//! once in `sys_id` order through dense stretches, sparse ones, hidden rows and either end rule.
+//! once in `sys_id` order through dense stretches, sparse ones, hidden rows, either end rule and
+//! a window the instance cancels.
 
 mod support;
 
@@ -56,6 +57,20 @@ fn queries(table: &FakeTable) -> Vec<String> {
             url.query_pairs()
                 .find(|(name, _)| name == "sysparm_query")
                 .map(|(_, query)| query.into_owned())
+        })
+        .collect()
+}
+
+/// The `sysparm_limit` of each request sent.
+fn limits(table: &FakeTable) -> Vec<u32> {
+    table
+        .requests()
+        .iter()
+        .filter_map(|request| {
+            let url = url::Url::parse(request.split_once(' ')?.1).ok()?;
+            url.query_pairs()
+                .find(|(name, _)| name == "sysparm_limit")
+                .and_then(|(_, limit)| limit.parse().ok())
         })
         .collect()
 }
@@ -330,4 +345,47 @@ async fn rows_hidden_by_acls_inside_windows_do_not_end_them() {
         .map(support::sys_id)
         .collect();
     assert_eq!(rows, expected);
+}
+
+#[tokio::test]
+async fn a_cancelled_window_is_asked_again_with_half_the_page_and_the_windows_after_it_replanned() {
+    let mut table = FakeTable::new(200);
+    // The first page, then the first window: cancelled (the second window is on its way).
+    table.cancelled_requests = [2].into_iter().collect();
+    let client = client(table);
+    let rows = sys_ids(&client, keyset(20, 1)).await;
+    let expected: Vec<String> = (0..200).map(support::sys_id).collect();
+    assert_eq!(rows, expected, "every row once, in order");
+    let (queries, limits) = (
+        queries(&client.sender().table),
+        limits(&client.sender().table),
+    );
+    assert!(
+        queries[1].contains("sys_id<"),
+        "request 2 is a window: {queries:#?}"
+    );
+    assert_eq!(
+        queries[3], queries[1],
+        "after the window requested ahead of it, the cancelled window is asked again"
+    );
+    assert_eq!(&limits[..4], &[20, 20, 20, 10], "{limits:?}");
+    let lower = |query: &str| {
+        query
+            .split('^')
+            .find(|part| part.starts_with("sys_id>="))
+            .map(str::to_owned)
+    };
+    assert_eq!(
+        lower(&queries[4]),
+        lower(&queries[2]),
+        "the window after the cancelled one starts where it did"
+    );
+    assert_ne!(
+        queries[4], queries[2],
+        "but is planned again, for the smaller page"
+    );
+    assert!(
+        limits[4..].iter().all(|limit| *limit == 10),
+        "the smaller page stays, for the windows planned after it too: {limits:?}"
+    );
 }

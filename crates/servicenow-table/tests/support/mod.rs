@@ -33,6 +33,8 @@ pub(crate) struct FakeTable {
     /// Each row carries `"page"`: the number of the request that returned it (1 for the first).
     pub(crate) tag_pages: bool,
     pub(crate) hidden: BTreeSet<usize>,
+    /// Requests (by number, 1 for the first) the instance cancels for taking too long.
+    pub(crate) cancelled_requests: BTreeSet<usize>,
     pub(crate) send_link: bool,
     pub(crate) send_count: bool,
     pub(crate) link_origin: Option<String>,
@@ -193,6 +195,13 @@ impl HttpTransport for FakeTable {
             }
         }
         self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        if self.cancelled_requests.contains(&number) {
+            return Ok(respond(
+                400,
+                &[],
+                r#"{"error":{"message":"Transaction cancelled: maximum execution time exceeded","detail":null},"status":"failure"}"#.into(),
+            ));
+        }
         let fault = self
             .faults
             .lock()
