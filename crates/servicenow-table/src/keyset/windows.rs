@@ -8,8 +8,8 @@
 //!   half of the first page (robust to a few outlying sys_ids), then the rows seen over the
 //!   keys they cover up to the end of the last window read (an empty window counts as
 //!   covered). After `n` empty windows in a row the next is `2ⁿ` times
-//!   larger, so a gap in the key space (or the empty keys above the table) is crossed in a
-//!   few dozen requests at most.
+//!   larger (and the keys it covered lower the density), so a gap in the key space, or the
+//!   empty keys above the table when no count was sent, is crossed in at most 128 windows.
 //! - **End.** The last window is open above. It is planned once the rows the instance counted
 //!   (`X-Total-Count` of the page windows started after) less the rows read since and the
 //!   windows already requested leave at most one window's rows, or once the next end would pass
