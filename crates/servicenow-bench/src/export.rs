@@ -43,12 +43,25 @@ pub(crate) async fn child(instance: &str) -> anyhow::Result<()> {
     let client = crate::client(instance, Arc::new(servicenow::SystemClock)).await?;
     let incidents = client.table::<Incident>("incident")?;
     let started = Instant::now();
-    let mut export = incidents.export(None, ReadOptions::default(), ExportConfig::default())?;
+    let mut export = incidents.export(None, ReadOptions::default(), config_from_env()?)?;
     let mut rows = 0;
     let mut timeline = Vec::new();
+    // `SN_BENCH_TRACE=1`: one line per batch on stderr (time, rows, the export's stats), for
+    // working on the export's scheduling.
+    let trace = std::env::var_os("SN_BENCH_TRACE").is_some();
     while let Some(batch) = export.next_batch().await {
-        rows += batch.context("exporting incidents")?.rows.len();
+        let batch = batch.context("exporting incidents")?;
+        rows += batch.rows.len();
         timeline.push((started.elapsed().as_secs_f64(), rows));
+        if trace {
+            eprintln!(
+                "{:.3} s range {} +{} = {rows} {:?}",
+                started.elapsed().as_secs_f64(),
+                batch.range,
+                batch.rows.len(),
+                export.stats()
+            );
+        }
     }
     let seconds = started.elapsed().as_secs_f64();
     let stats = export.stats();
@@ -65,6 +78,28 @@ pub(crate) async fn child(instance: &str) -> anyhow::Result<()> {
         })
     );
     Ok(())
+}
+
+/// `ExportConfig::default()`, or with `SN_BENCH_EXPORT="page_size=N max_concurrency=N
+/// initial_concurrency=N"` (any of them) for trying other settings by hand; the suite never
+/// sets it.
+fn config_from_env() -> anyhow::Result<ExportConfig> {
+    let mut config = ExportConfig::default();
+    let Ok(settings) = std::env::var("SN_BENCH_EXPORT") else {
+        return Ok(config);
+    };
+    for setting in settings.split_whitespace() {
+        let (name, value) = setting
+            .split_once('=')
+            .with_context(|| format!("SN_BENCH_EXPORT: {setting} is not NAME=VALUE"))?;
+        match name {
+            "page_size" => config.page_size = value.parse()?,
+            "max_concurrency" => config.max_concurrency = value.parse()?,
+            "initial_concurrency" => config.initial_concurrency = value.parse()?,
+            _ => anyhow::bail!("SN_BENCH_EXPORT: {name} is not a setting it knows"),
+        }
+    }
+    Ok(config)
 }
 
 async fn run_child(instance: &str) -> anyhow::Result<ExportRun> {

@@ -108,7 +108,10 @@ async fn an_export_delivers_every_row_once_while_rows_are_written() {
         );
     }
     let stats = export.stats();
-    assert!(stats.ranges >= 16, "{stats:?}");
+    assert!(
+        stats.ranges > 8,
+        "ranges were split as request slots came free: {stats:?}"
+    );
     assert!(stats.peak_in_flight > 1, "{stats:?}");
 }
 

@@ -2,19 +2,22 @@
 //! paging, several pages at once under adaptive concurrency, unordered.
 //!
 //! - **Ranges.** Two one-row probes find the smallest and largest `sys_id`; the keys between
-//!   are split into [`ExportConfig::max_concurrency`] even ranges (the first open below, the last
-//!   open above). When a request slot is free and no range is idle, the range with the most
-//!   rows left (estimated from the density seen so far) is split in two after its cursor:
-//!   a range that turns out large is shared out, whatever the key distribution. With
-//!   [`ExportConfig::split_ranges_above`], each starting range is first counted with the
-//!   Aggregate API and split in two while it holds more rows than that (where the instance
-//!   refuses the Aggregate API, the ranges stay as they are).
+//!   are split into [`ExportConfig::initial_concurrency`] even ranges (the first open below,
+//!   the last open above). When a request slot is free and no range is idle, the range with the
+//!   most rows not yet asked for (estimated from the density seen so far) is split in two
+//!   after its cursor and after the keys its page in flight is expected to cover: a range that
+//!   turns out large is shared out, whatever the key distribution, and near the end the last
+//!   rows are shared among the free slots in smaller pages instead of being read one page after
+//!   another. With [`ExportConfig::split_ranges_above`], each starting range is first counted
+//!   with the Aggregate API and split in two while it holds more rows than that (where the
+//!   instance refuses the Aggregate API, the ranges stay as they are).
 //! - **Pages.** Each range pages with `<conditions>^sys_id>CURSOR^sys_id<BELOW^ORDERBYsys_id`
 //!   (`sysparm_no_count=true` unless [`ExportConfig::count`]), the cursor validated. Rows at or
 //!   past a range's end (after a split) are left to the range above. Every row that exists for
 //!   the whole export is delivered exactly once.
-//! - **Concurrency** (`control.rs`): grows while a full page's latency holds, shrinks when it
-//!   grows (queueing) and on 429, waits out `Retry-After`, capped by
+//! - **Concurrency** (`control.rs`): grows by half per round while no request waits in the
+//!   instance's queue, then keeps one to three waiting (estimated once per round from the mean
+//!   latency against the best), halves on 429 and waits out `Retry-After`, capped by
 //!   [`ExportConfig::max_concurrency`]. Each request is its own: no session cookie is kept by
 //!   this crate, so the instance does not serialize them.
 //! - **Memory** is bounded by `(max_concurrency + 1) × page_size` rows: the pages in flight and
@@ -51,6 +54,11 @@ use crate::{
     stream::{FetchedPage, fetch_page, fetch_page_with, halved_page_size, with_sys_id_field},
 };
 
+/// A range is split only while it has more rows left than this share of a page (not counting
+/// the page in flight): smaller pages cost a request's fixed time each, so splitting stops
+/// where sharing the rest among idle threads no longer pays for it.
+const MIN_SPLIT_PAGES: f64 = 0.125;
+
 /// Time since some fixed start, for measuring latency: the export's concurrency control reads
 /// it. This crate reads no clock itself; the `servicenow` facade passes its own.
 pub trait Stopwatch: Send + Sync + fmt::Debug {
@@ -65,10 +73,12 @@ pub struct ExportConfig {
     /// `sysparm_limit` of each page (default 2,000: the per-request cost is a smaller share of
     /// a bigger page; community guidance is 500–2,000, `servicenow-api-more.md` §6).
     pub page_size: u32,
-    /// The most requests in flight (default 16), and the number of ranges at the start.
+    /// The most requests in flight (default 16).
     pub max_concurrency: usize,
-    /// Requests in flight at the start (default 4: one node's `API_INT` threads, the smallest
-    /// instance's capacity, `servicenow-api-more.md` §6); the control grows it from there.
+    /// Requests in flight at the start, and the number of ranges at the start (default 8: two
+    /// nodes' `API_INT` threads, a production instance's typical capacity,
+    /// `servicenow-api-more.md` §6; on a one-node instance the other four wait in its queue of
+    /// 50); the control grows or shrinks it from there.
     pub initial_concurrency: usize,
     /// Ask for `X-Total-Count` on every page (default `false`: `sysparm_no_count=true`, so the
     /// instance does not count the query again for every page).
@@ -92,7 +102,7 @@ impl Default for ExportConfig {
         Self {
             page_size: 2_000,
             max_concurrency: 16,
-            initial_concurrency: 4,
+            initial_concurrency: 8,
             count: false,
             split_ranges_above: None,
             partition: Partition::SysId,
@@ -134,6 +144,8 @@ pub struct ExportStats {
     pub ranges: usize,
     /// Requests allowed in flight now.
     pub concurrency: usize,
+    /// Requests in flight now.
+    pub in_flight: usize,
     /// The most requests that were in flight at once.
     pub peak_in_flight: usize,
     /// The page size asked for now: the configured one, halved after each page the instance
@@ -326,6 +338,7 @@ impl<'a, S: RequestSender, R: DeserializeOwned + Send + 'a> Export<'a, S, R> {
     pub fn stats(&self) -> ExportStats {
         ExportStats {
             concurrency: self.control.limit(),
+            in_flight: self.in_flight.len(),
             throttled: self.control.throttled,
             ranges: self.ranges.len(),
             ..self.stats
@@ -449,7 +462,7 @@ impl<'a, S: RequestSender, R: DeserializeOwned + Send + 'a> Export<'a, S, R> {
         self.ranges = match (low, high) {
             (Some(low), Some(high)) if low <= high => {
                 (self.low, self.high) = (low, high);
-                initial_ranges(low, high, self.config.max_concurrency)
+                initial_ranges(low, high, self.config.initial_concurrency)
             }
             // An empty table (or one that changed between the probes): one open range.
             _ => vec![Range::new(None, None)],
@@ -492,7 +505,7 @@ impl<'a, S: RequestSender, R: DeserializeOwned + Send + 'a> Export<'a, S, R> {
                 continue;
             }
             let (low, high) = (self.low, self.high);
-            if let Some(upper) = self.ranges[index].split(low, high) {
+            if let Some(upper) = self.ranges[index].split(low, high, 0) {
                 self.ranges.push(upper);
                 self.stats.ranges_split_by_count += 1;
                 to_count.push(index);
@@ -553,22 +566,45 @@ impl<'a, S: RequestSender, R: DeserializeOwned + Send + 'a> Export<'a, S, R> {
         true
     }
 
-    /// Splits the busy range with the most rows left, if it has more than two pages left;
-    /// returns the new (idle) range.
+    /// Splits the range with the most rows not yet asked for, if that is more than
+    /// [`MIN_SPLIT_PAGES`] of a page; returns the new (idle) range. A busy range is split after
+    /// the keys its page in flight is expected to cover, so that page reads no row of the new
+    /// range. Near the end this shares the last rows out among the free request slots (smaller
+    /// pages, each on its own thread of the instance) instead of leaving the slots idle.
     fn split_fullest(&mut self) -> Option<usize> {
         let (low, high) = (self.low, self.high);
-        let threshold = 2.0 * f64::from(self.config.page_size);
+        let page = f64::from(self.config.page_size);
+        let density = self.density();
         let (index, _) = self
             .ranges
             .iter()
             .enumerate()
             .filter(|(_, range)| !range.done)
-            .map(|(index, range)| (index, range.rows_left(low, high)))
-            .filter(|(_, rows)| *rows > threshold)
+            .map(|(index, range)| {
+                let asked = if range.busy { page } else { 0.0 };
+                (index, range.rows_left(low, high, density) - asked)
+            })
+            .filter(|(_, rows)| *rows > MIN_SPLIT_PAGES * page)
             .max_by(|left, right| left.1.total_cmp(&right.1))?;
-        let upper = self.ranges[index].split(low, high)?;
+        let range = &self.ranges[index];
+        let skip = match (range.busy, range.density(low).or(density)) {
+            (true, Some(density)) => (page / density).min(u128::MAX as f64) as u128,
+            _ => 0,
+        };
+        let upper = self.ranges[index].split(low, high, skip)?;
         self.ranges.push(upper);
         Some(self.ranges.len() - 1)
+    }
+
+    /// Rows per key over every range read so far; `None` before the first row.
+    fn density(&self) -> Option<f64> {
+        let (rows, keys) = self.ranges.iter().fold((0.0, 0.0), |(rows, keys), range| {
+            let covered = range
+                .next_key(self.low)
+                .saturating_sub(range.from.unwrap_or(self.low));
+            (rows + range.rows as f64, keys + covered as f64)
+        });
+        (rows > 0.0 && keys >= 1.0).then(|| rows / keys)
     }
 
     /// Takes the rows of a page that belong to its range; `None` when there are none to hand

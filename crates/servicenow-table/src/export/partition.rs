@@ -3,8 +3,8 @@
 //!
 //! - **Windows.** Two one-row probes (`sys_created_onISNOTEMPTY^ORDERBYsys_created_on`, and
 //!   the same `ORDERBYDESC`) find the earliest and latest creation time; the span between them
-//!   is split **evenly** into [`ExportConfig::max_concurrency`] windows `[from, below)` (sndml3
-//!   splits by calendar interval, a year to a minute; an even split gives every window the same
+//!   is split **evenly** into [`ExportConfig::initial_concurrency`] windows `[from, below)`
+//!   (sndml3 splits by calendar interval, a year to a minute; an even split gives every window the same
 //!   share of the time line without a choice of interval). The first window is open below, the
 //!   last open above: rows created after the probes are read by the last window. (The `sys_id`
 //!   probes still run: their keys stand for the open ends of a `sys_id` split inside a window.)
@@ -286,7 +286,7 @@ impl<'a, S: RequestSender, R> Export<'a, S, R> {
         let latest = created_on_of(self.table.as_str(), latest?)?;
         Ok(match (earliest, latest) {
             (Some(earliest), Some(latest)) if earliest <= latest => {
-                initial_windows(earliest, latest, self.config.max_concurrency)
+                initial_windows(earliest, latest, self.config.initial_concurrency)
                     .into_iter()
                     .map(Range::within)
                     .collect()

@@ -101,21 +101,27 @@ impl Range {
             .saturating_sub(self.next_key(low))
     }
 
-    /// An estimate of the rows left: the density seen so far times the keys left, or the keys
-    /// left when nothing has been seen (unknown: worth splitting).
-    pub(crate) fn rows_left(&self, low: u128, high: u128) -> f64 {
-        let left = self.keys_left(low, high) as f64;
+    /// Rows per key seen in this range so far; `None` before its first row.
+    pub(crate) fn density(&self, low: u128) -> Option<f64> {
         let covered = self.next_key(low).saturating_sub(self.from.unwrap_or(low)) as f64;
-        if self.rows == 0 || covered < 1.0 {
-            return f64::INFINITY;
+        (self.rows > 0 && covered >= 1.0).then(|| self.rows as f64 / covered)
+    }
+
+    /// An estimate of the rows left: `density` (this range's own once it has rows, else the
+    /// export's) times the keys left; infinite when no density is known (worth splitting).
+    pub(crate) fn rows_left(&self, low: u128, high: u128, density: Option<f64>) -> f64 {
+        match self.density(low).or(density) {
+            Some(density) => self.keys_left(low, high) as f64 * density,
+            None => f64::INFINITY,
         }
-        left * self.rows as f64 / covered
     }
 
     /// Splits off the upper half of what is left: in time while nobody has read the range's
-    /// window (`partition.rs`), otherwise at a key after the cursor (both halves keep the
-    /// window); `None` when fewer than two keys are left.
-    pub(crate) fn split(&mut self, low: u128, high: u128) -> Option<Self> {
+    /// window (`partition.rs`), otherwise at a key after the cursor and after the next `skip`
+    /// keys (those the page in flight is expected to cover, so that it reads no row the new
+    /// range will read again; both halves keep the window); `None` when fewer than two keys are
+    /// left after them.
+    pub(crate) fn split(&mut self, low: u128, high: u128, skip: u128) -> Option<Self> {
         let unread = self.cursor.is_none() && !self.busy && self.offset_after_cursor == 0;
         if let Some(later) = self
             .window
@@ -128,7 +134,7 @@ impl Range {
                 ..Self::new(self.from, self.below)
             });
         }
-        let start = self.next_key(low);
+        let start = self.next_key(low).saturating_add(skip);
         let end = self.below.unwrap_or(high);
         if end.saturating_sub(start) < 2 {
             return None;
@@ -224,13 +230,15 @@ mod tests {
     #[test]
     fn a_window_is_split_in_time_before_it_is_read_and_by_sys_id_once_it_is() {
         let mut range = Range::within(initial_windows(0, 99, 1)[0]);
-        let later = range.split(0, u128::MAX).expect("unread: split in time");
+        let later = range.split(0, u128::MAX, 0).expect("unread: split in time");
         let bounds = |range: &Range| range.window.map(|window| (window.from, window.below));
         assert_eq!(bounds(&later), Some((Some(50), None)));
         assert_eq!(bounds(&range), Some((None, Some(50))));
         assert_eq!((later.from, later.below), (None, None), "every sys_id");
         range.busy = true;
-        let upper = range.split(0, 1000).expect("being read: split by sys_id");
+        let upper = range
+            .split(0, 1000, 0)
+            .expect("being read: split by sys_id");
         assert_eq!(
             bounds(&upper),
             bounds(&range),
@@ -258,13 +266,27 @@ mod tests {
     fn a_split_leaves_the_delivered_part_below_and_round_trips_through_a_checkpoint() {
         let mut range = Range::new(Some(0), Some(100));
         range.cursor = Some(SysId::new(text_of(10)).unwrap());
-        let upper = range.split(0, u128::MAX).expect("room to split");
+        let upper = range.split(0, u128::MAX, 0).expect("room to split");
         assert_eq!((upper.from, upper.below), (Some(55), Some(100)));
         assert_eq!(range.below, Some(55));
         let restored = Range::restore(&range.checkpoint()).expect("valid");
         assert_eq!(restored.checkpoint(), range.checkpoint());
         let mut tiny = Range::new(Some(0), Some(12));
         tiny.cursor = Some(SysId::new(text_of(10)).unwrap());
-        assert!(tiny.split(0, u128::MAX).is_none());
+        assert!(tiny.split(0, u128::MAX, 0).is_none());
+        let mut busy = Range::new(Some(0), Some(100));
+        let upper = busy
+            .split(0, u128::MAX, 50)
+            .expect("room after the page in flight");
+        assert_eq!(
+            (busy.below, upper.from),
+            (Some(75), Some(75)),
+            "the page in flight keeps its keys"
+        );
+        assert!(
+            Range::new(Some(0), Some(100))
+                .split(0, u128::MAX, 99)
+                .is_none()
+        );
     }
 }
