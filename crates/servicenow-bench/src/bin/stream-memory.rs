@@ -1,8 +1,9 @@
 //! What one stream holds: streams ROWS incidents from INSTANCE with the defaults (page 1000) and prints its peak RSS and its peak live heap, counted by an instrumented allocator (a process of its own, so the count sees nothing else).
 //!
 //! `stream-memory INSTANCE ROWS` prints one JSON object: `rows`, `peak_rss_kb` (`VmHWM`) and
-//! `peak_heap_bytes` (the most bytes allocated and not yet freed, sampled after every row: the
-//! stream's pages, the response in flight, the client).
+//! `peak_heap_bytes` (the most bytes allocated and not yet freed at any moment of the process,
+//! kept by the allocator itself on every allocation, not sampled: the stream's pages, the
+//! response in flight, the client).
 //! Their difference is what the allocator keeps mapped beyond what the program holds.
 
 #![allow(
@@ -20,23 +21,18 @@ use std::{alloc::System, sync::Arc};
 
 use anyhow::Context as _;
 use futures::StreamExt as _;
+use peakmem_alloc::{INSTRUMENTED_SYSTEM, PeakMemAlloc, PeakMemAllocTrait as _};
 use servicenow::{
     Servicenow,
     oauth::{ClientId, ClientSecret, InstanceUrl, OAuthClient},
     table::{ReadOptions, StreamConfig},
 };
 use servicenow_emulator::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET};
-use stats_alloc::{INSTRUMENTED_SYSTEM, StatsAlloc};
 
+/// Counts live bytes on every allocation and keeps their high-water mark (a reallocation counts
+/// its growth or shrinking), so the peak cannot fall between two samples.
 #[global_allocator]
-static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
-
-/// Bytes allocated and not yet freed now (`stats_alloc` already counts a reallocation's growth
-/// in `bytes_allocated` and its shrinking in `bytes_deallocated`).
-fn live_bytes() -> i128 {
-    let stats = GLOBAL.stats();
-    stats.bytes_allocated as i128 - stats.bytes_deallocated as i128
-}
+static GLOBAL: &PeakMemAlloc<System> = &INSTRUMENTED_SYSTEM;
 
 // One thread, as a command-line export would run.
 #[tokio::main(flavor = "current_thread")]
@@ -62,12 +58,11 @@ async fn main() -> anyhow::Result<()> {
             .take(rows)
     );
     let mut count = 0;
-    let mut peak_heap = live_bytes();
     while let Some(row) = stream.next().await {
         row.context("streaming incidents")?;
         count += 1;
-        peak_heap = peak_heap.max(live_bytes());
     }
+    let peak_heap = GLOBAL.get_peak_memory();
     anyhow::ensure!(count == rows, "the stream gave {count} rows, not {rows}");
     let peak_rss_kb = rss::peak_rss_kb()?;
     println!(
