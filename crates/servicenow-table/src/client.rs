@@ -5,7 +5,9 @@ use std::{convert::Infallible, sync::Arc};
 use bytes::Bytes;
 use http::{Request, Response};
 use serde::{Serialize, de::DeserializeOwned};
-use servicenow_http::{RequestSender, SenderError};
+use servicenow_http::{
+    RequestBody, RequestSender, ResponseBody, SenderError, StreamLimits, TransportError,
+};
 use servicenow_oauth::InstanceUrl;
 
 use crate::{
@@ -387,12 +389,63 @@ impl<S: RequestSender> TableClient<S> {
         parse: impl Fn(&Response<Bytes>) -> Result<O, TableError<Infallible>>,
         rate_limits: RateLimits,
     ) -> Result<O, TableError<S::Error>> {
+        let send =
+            |request| async move { self.sender.send_request(request).await.map(|r| (r, ())) };
+        self.execute_via(request, operation, parse, rate_limits, send)
+            .await
+    }
+
+    /// [`execute_with`](Self::execute_with) through the streaming exchange, reading and parsing
+    /// the body only while holding one of `bodies`' permits: the pages of an export that arrive
+    /// together are read a few at a time, while the others wait with their bodies unread
+    /// (in the connection's buffer and the kernel's), so memory holds a few page bodies, not
+    /// one per request in flight. The exchange's limits are `limits` (the size cap and the
+    /// idle timeout of a page).
+    pub(crate) async fn execute_gated<O>(
+        &self,
+        request: Request<Bytes>,
+        operation: &str,
+        parse: impl Fn(&Response<Bytes>) -> Result<O, TableError<Infallible>>,
+        rate_limits: RateLimits,
+        bodies: &tokio::sync::Semaphore,
+        limits: StreamLimits,
+    ) -> Result<O, TableError<S::Error>> {
+        let send = |request: Request<Bytes>| async move {
+            let response = self
+                .sender
+                .send_request_streaming(request.map(RequestBody::from_bytes), limits)
+                .await?;
+            // The semaphore is never closed; were it, the body is read without a permit.
+            let permit = bodies.acquire().await.ok();
+            let (parts, body) = response.into_parts();
+            let body = collect_sized(&parts, body, limits.max_body)
+                .await
+                .map_err(S::Error::from)?;
+            Ok((Response::from_parts(parts, body), permit))
+        };
+        self.execute_via(request, operation, parse, rate_limits, send)
+            .await
+    }
+
+    /// The retry loop of [`execute_with`](Self::execute_with) around `send`, whose guard (a
+    /// body permit) is held until the response is parsed.
+    async fn execute_via<O, G, Sent>(
+        &self,
+        request: Request<Bytes>,
+        operation: &str,
+        parse: impl Fn(&Response<Bytes>) -> Result<O, TableError<Infallible>>,
+        rate_limits: RateLimits,
+        send: impl Fn(Request<Bytes>) -> Sent,
+    ) -> Result<O, TableError<S::Error>>
+    where
+        Sent: Future<Output = Result<(Response<Bytes>, G), S::Error>>,
+    {
         let method = request.method().clone();
         let mut retry = 0;
         loop {
-            let outcome = self.sender.send_request(request.clone()).await;
+            let outcome = send(request.clone()).await;
             let (error, delay) = match outcome {
-                Ok(response) => match parse(&response) {
+                Ok((response, _guard)) => match parse(&response) {
                     Ok(value) => return Ok(value),
                     // The same request would run into the same quota again: a stream or an
                     // export asks again with a smaller page instead, a caller decides.
@@ -445,4 +498,31 @@ impl<S: RequestSender> TableClient<S> {
         self.jitter
             .with(|rng| self.retry.delay_after(method, retry, outcome, rng))
     }
+}
+
+/// Reads a streamed body into one buffer sized once from its `Content-Length` (as the buffered
+/// transports do), so that a page is not regrown, and copied, as it arrives; at most 16 MiB is
+/// reserved before the bytes arrive, and `limit` is enforced on what arrives.
+async fn collect_sized(
+    parts: &http::response::Parts,
+    mut body: ResponseBody,
+    limit: usize,
+) -> Result<Bytes, TransportError> {
+    const MAX_RESERVED_UP_FRONT: usize = 16 * 1024 * 1024;
+    let declared = parts
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<usize>().ok())
+        .unwrap_or(0);
+    let mut collected =
+        bytes::BytesMut::with_capacity(declared.min(limit).min(MAX_RESERVED_UP_FRONT));
+    while let Some(piece) = futures::StreamExt::next(&mut body).await {
+        let piece = piece?;
+        if collected.len() + piece.len() > limit {
+            return Err(TransportError::BodyTooLarge { limit });
+        }
+        collected.extend_from_slice(&piece);
+    }
+    Ok(collected.freeze())
 }

@@ -80,8 +80,8 @@ pub use crate::{
     client::TableClient,
     error::{ServiceNowMessage, TableError},
     export::{
-        Export, ExportBatch, ExportCheckpoint, ExportConfig, ExportStats, Partition,
-        RangeCheckpoint, Stopwatch,
+        DEFAULT_EXPORT_PAGE_LIMITS, Export, ExportBatch, ExportCheckpoint, ExportConfig,
+        ExportStats, Partition, RangeCheckpoint, Stopwatch,
     },
     names::{FieldName, SysId, TableName},
     options::{ApiVersion, CountMethod, DisplayValues, ReadOptions, View, WriteOptions},

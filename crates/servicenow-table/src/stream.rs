@@ -21,11 +21,11 @@
 //! miss them); the caller's own `ORDERBY` (then followed by `sys_id`) disables the
 //! exactly-once filter. Every sys_id that enters a query is validated first.
 
-use std::collections::VecDeque;
+use std::{collections::VecDeque, sync::Arc};
 
 use futures::{FutureExt, Stream, StreamExt, future::BoxFuture, stream::FuturesOrdered};
 use serde::de::DeserializeOwned;
-use servicenow_http::RequestSender;
+use servicenow_http::{RequestSender, StreamLimits};
 
 use crate::{
     EncodedQuery, FieldName, ListParams, ReadOptions, SysId, TableClient, TableError, TableName,
@@ -399,16 +399,29 @@ pub(crate) fn fetch_page<'a, S: RequestSender, R: DeserializeOwned + Send + 'a>(
     params: ListParams,
     offset: u64,
 ) -> PageFuture<'a, S, R> {
-    fetch_page_with(client, table, params, offset, RateLimits::Retry)
+    fetch_page_with(client, table, params, offset, Reading::Buffered)
 }
 
-/// [`fetch_page`], with 429s retried or returned.
+/// How a page's response is read.
+#[derive(Debug, Clone)]
+pub(crate) enum Reading {
+    /// Buffered by the sender, 429s retried by the policy.
+    Buffered,
+    /// The export's: 429s returned to the caller, the body read through the streaming exchange
+    /// while holding a permit of `bodies` ([`TableClient::execute_gated`]).
+    Gated {
+        bodies: Arc<tokio::sync::Semaphore>,
+        limits: StreamLimits,
+    },
+}
+
+/// [`fetch_page`], read as `reading` says.
 pub(crate) fn fetch_page_with<'a, S: RequestSender, R: DeserializeOwned + Send + 'a>(
     client: &'a TableClient<S>,
     table: TableName,
     params: ListParams,
     offset: u64,
-    rate_limits: RateLimits,
+    reading: Reading,
 ) -> PageFuture<'a, S, R> {
     async move {
         let operation = format!("stream {table}");
@@ -417,14 +430,28 @@ pub(crate) fn fetch_page_with<'a, S: RequestSender, R: DeserializeOwned + Send +
             .list_request(&table, &params)
             .map_err(TableError::widen)?;
         // One pass over the body gives each row as `R` and its sys_id (see `keyed_row.rs`).
-        let page = client
-            .execute_with(
-                request,
-                &operation,
-                |response| client.api().parse_page::<KeyedRow<R>>(response, &operation),
-                rate_limits,
-            )
-            .await?;
+        let parse = |response: &http::Response<bytes::Bytes>| {
+            client.api().parse_page::<KeyedRow<R>>(response, &operation)
+        };
+        let page = match reading {
+            Reading::Buffered => {
+                client
+                    .execute_with(request, &operation, parse, RateLimits::Retry)
+                    .await?
+            }
+            Reading::Gated { bodies, limits } => {
+                client
+                    .execute_gated(
+                        request,
+                        &operation,
+                        parse,
+                        RateLimits::Return,
+                        &bodies,
+                        limits,
+                    )
+                    .await?
+            }
+        };
         Ok(FetchedPage {
             offset,
             rows: page.records,

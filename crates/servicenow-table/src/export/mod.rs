@@ -21,7 +21,9 @@
 //!   [`ExportConfig::max_concurrency`]. Each request is its own: no session cookie is kept by
 //!   this crate, so the instance does not serialize them.
 //! - **Memory** is bounded by `(max_concurrency + 1) × page_size` rows: the pages in flight and
-//!   the batch being handed out.
+//!   the batch being handed out. Page bodies are read through the streaming exchange and only
+//!   [`ExportConfig::bodies_at_once`] at a time (each into one buffer sized from its
+//!   `Content-Length`), so pages that arrive together do not each hold their raw body at once.
 //! - **Partitioning by creation time** ([`ExportConfig::partition`], `partition.rs`): the ranges
 //!   are windows of `sys_created_on` instead, each read by `sys_id` keyset as above.
 //! - **Resuming**: [`Export::checkpoint`] after each batch the caller has stored records every
@@ -35,7 +37,7 @@ use std::{convert::Infallible, fmt, sync::Arc, time::Duration};
 
 use futures::{FutureExt, Stream, StreamExt, future::BoxFuture, stream::FuturesUnordered};
 use serde::de::DeserializeOwned;
-use servicenow_http::RequestSender;
+use servicenow_http::{RequestSender, StreamLimits};
 
 use self::{
     control::Concurrency,
@@ -47,11 +49,12 @@ pub use self::{
 };
 use crate::{
     EncodedQuery, ListParams, ReadOptions, TableClient, TableError, TableName,
-    client::RateLimits,
     keyed_row::KeyedRow,
     keyset::checked_sys_id,
     query::SysIdBound,
-    stream::{FetchedPage, fetch_page, fetch_page_with, halved_page_size, with_sys_id_field},
+    stream::{
+        FetchedPage, Reading, fetch_page, fetch_page_with, halved_page_size, with_sys_id_field,
+    },
 };
 
 /// A range is split only while it has more rows left than this share of a page (not counting
@@ -95,7 +98,24 @@ pub struct ExportConfig {
     /// `servicenow-api-more.md` §6). A checkpoint resumes only with the partitioning it was
     /// taken with.
     pub partition: Partition,
+    /// Page bodies read and parsed at once (default 2). Pages of several ranges often arrive
+    /// together; the others wait with their bodies unread (in the connection's and the kernel's
+    /// buffers) until a permit is free, so the export holds about this many page bodies rather
+    /// than one per request in flight. Parsing takes milliseconds against a page's hundreds on
+    /// the instance, so the wait costs next to nothing.
+    pub bodies_at_once: usize,
+    /// The limits of each page's exchange: pages are read through the streaming exchange (so
+    /// that their bodies can wait), which takes its size cap and idle timeout from here
+    /// rather than from the transport's configuration (default: 64 MiB, as the transports'
+    /// default cap, and 120 s without progress, as their default total deadline).
+    pub page_limits: StreamLimits,
 }
+
+/// The default [`ExportConfig::page_limits`].
+pub const DEFAULT_EXPORT_PAGE_LIMITS: StreamLimits = StreamLimits {
+    max_body: 64 * 1024 * 1024,
+    idle_timeout: Duration::from_secs(120),
+};
 
 impl Default for ExportConfig {
     fn default() -> Self {
@@ -106,6 +126,8 @@ impl Default for ExportConfig {
             count: false,
             split_ranges_above: None,
             partition: Partition::SysId,
+            bodies_at_once: 2,
+            page_limits: DEFAULT_EXPORT_PAGE_LIMITS,
         }
     }
 }
@@ -185,6 +207,8 @@ pub struct Export<'a, S: RequestSender, R> {
     started: bool,
     in_flight: FuturesUnordered<InFlight<'a, S, R>>,
     control: Concurrency,
+    /// Permits to read a page body ([`ExportConfig::bodies_at_once`]).
+    bodies: Arc<tokio::sync::Semaphore>,
     stats: ExportStats,
     /// Page-size halvings since the last page of the current size arrived.
     halvings_in_a_row: u32,
@@ -235,8 +259,11 @@ impl<S: RequestSender> TableClient<S> {
             count: config.count,
             split_ranges_above: config.split_ranges_above,
             partition: config.partition,
+            bodies_at_once: config.bodies_at_once.max(1),
+            page_limits: config.page_limits,
         };
         Ok(Export {
+            bodies: Arc::new(tokio::sync::Semaphore::new(config.bodies_at_once)),
             client: self,
             table: table.clone(),
             conditions,
@@ -559,7 +586,10 @@ impl<'a, S: RequestSender, R: DeserializeOwned + Send + 'a> Export<'a, S, R> {
             self.table.clone(),
             params,
             offset,
-            RateLimits::Return,
+            Reading::Gated {
+                bodies: Arc::clone(&self.bodies),
+                limits: self.config.page_limits,
+            },
         );
         self.in_flight
             .push(page.map(move |result| (index, limit, sent, result)).boxed());
