@@ -209,8 +209,20 @@ impl TokenManager {
     ///
     /// The snapshot is checked when this is called, and the future is small and ready at once
     /// on the hot path; only a refresh allocates (a boxed future that joins the one refresh).
+    #[inline]
     pub fn bearer(&self) -> BearerFuture<'_> {
         match self.snapshot_check() {
+            SnapshotCheck::Valid(bearer) => BearerFuture::Ready(Some(bearer)),
+            other => self.bearer_after_check(other),
+        }
+    }
+
+    /// The rest of [`bearer`](Self::bearer), out of line so that the hot path (a valid
+    /// snapshot) inlines into its caller without the refresh's code.
+    #[cold]
+    #[inline(never)]
+    fn bearer_after_check(&self, check: SnapshotCheck) -> BearerFuture<'_> {
+        match check {
             SnapshotCheck::Valid(bearer) => BearerFuture::Ready(Some(bearer)),
             SnapshotCheck::RefreshDue(bearer) => {
                 self.start_background_refresh();
