@@ -42,8 +42,8 @@ pub enum Paging {
     /// caller's (or orders by `sys_id` only), offset paging otherwise (the default): each page
     /// costs the instance the same, and a row that exists for the whole stream is delivered
     /// exactly once whatever is written meanwhile. With [`prefetch`](StreamConfig::prefetch),
-    /// the rows after the first page are read as consecutive `sys_id` ranges sized from the
-    /// first page to hold a bit less than a page each (`sys_id>=START^sys_id<END`), `prefetch`
+    /// the rows after a first page of an eighth of the page size (at least 100 rows) are read
+    /// as consecutive `sys_id` ranges sized from it to hold a bit less than a page each (`sys_id>=START^sys_id<END`), `prefetch`
     /// of them requested ahead of the one being read; a range that holds more is continued
     /// after its last row before the next one's rows are handed out.
     #[default]

@@ -11,8 +11,9 @@
 //!   inserted after the cursor is delivered, one inserted before it is not).
 //!
 //! **Prefetch by windows.** Page `k + 1` needs page `k`'s last `sys_id`, so one cursor cannot
-//! have two requests in flight. With prefetch `p > 0` the stream therefore reads the first page
-//! as above, estimates from it how densely rows fill the key space (a sys_id is a 128-bit
+//! have two requests in flight. With prefetch `p > 0` the stream therefore reads a first page
+//! of an eighth of the page size (at least 100 rows: it only measures the density, and the
+//! sooner it arrives the sooner the windows overlap), estimates from it how densely rows fill the key space (a sys_id is a 128-bit
 //! number, `keys.rs`), and reads the rest as consecutive `sys_id` ranges `[start, end)`, the
 //! **windows** (`windows.rs`), each sized to hold a bit less than a page:
 //! `<conditions>^sys_id>=START^sys_id<END^ORDERBYsys_id`, the last one open above. While
@@ -134,7 +135,10 @@ impl<'a, S: RequestSender, R: DeserializeOwned + Send + 'a> KeysetPager<'a, S, R
                 }
             } else {
                 // More rows of this window follow: the next page after the cursor.
-                let limit = self.page_size;
+                let limit = match (&self.planner, &self.cursor) {
+                    (None, None) if self.prefetch > 0 => first_page_size(self.page_size),
+                    _ => self.page_size,
+                };
                 let request = self.request(limit);
                 let page = self.ahead.alongside(request).await;
                 self.receive(page, limit)
@@ -278,6 +282,13 @@ impl<'a, S: RequestSender, R: DeserializeOwned + Send + 'a> KeysetPager<'a, S, R
     }
 }
 
+/// The size of the first page of a stream with prefetch: an eighth of the page (at least 100
+/// rows, or the page when smaller). It only measures how densely the keys lie, and the sooner
+/// it arrives, the sooner the windows after it overlap; the rows it leaves are read by them.
+pub(crate) fn first_page_size(page_size: u32) -> u32 {
+    (page_size / 8).max(page_size.min(100)).max(1)
+}
+
 /// Windows after `page` (asked with `limit`), when it gives a density: valid sys_ids, at least
 /// two keys apart.
 fn start_windows<R>(page: &FetchedPage<R>, limit: u32) -> Option<Planner> {
@@ -317,4 +328,18 @@ pub(crate) fn checked_sys_id(
         status: http::StatusCode::OK,
         reason: "a row's sys_id is not 32 hexadecimal digits, so it cannot page on".to_owned(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::first_page_size;
+
+    #[test]
+    fn the_first_page_of_a_stream_with_prefetch_is_an_eighth_of_a_page_and_at_least_100_rows() {
+        assert_eq!(first_page_size(10_000), 1_250);
+        assert_eq!(first_page_size(1_000), 125);
+        assert_eq!(first_page_size(400), 100);
+        assert_eq!(first_page_size(60), 60, "never more than a page");
+        assert_eq!(first_page_size(0), 1);
+    }
 }
