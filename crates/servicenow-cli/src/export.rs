@@ -96,7 +96,7 @@ pub(crate) async fn run(global: &GlobalArgs, args: &ExportArgs) -> CliResult<()>
         }
         Plan::Parallel { config, resume } => {
             let mut export =
-                export_parallel::start(&table, query, options, config, resume.as_ref())?;
+                export_parallel::start(&table, query, options, *config, resume.as_ref())?;
             while let Some(batch) = export.next_batch().await {
                 let batch = match batch {
                     Ok(batch) => batch,

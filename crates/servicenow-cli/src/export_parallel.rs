@@ -112,7 +112,8 @@ pub(crate) enum Plan {
     Ordered,
     /// The partitioned export, maybe checkpointed, maybe resumed.
     Parallel {
-        config: ExportConfig,
+        /// Boxed: the settings are most of the plan's size, and `Ordered` carries nothing.
+        config: Box<ExportConfig>,
         resume: Option<CheckpointFile>,
     },
 }
@@ -187,7 +188,10 @@ pub(crate) fn plan(args: &ExportArgs, query: Option<&EncodedQuery>) -> CliResult
             Some(file)
         }
     };
-    Ok(Plan::Parallel { config, resume })
+    Ok(Plan::Parallel {
+        config: Box::new(config),
+        resume,
+    })
 }
 
 /// The output file of a resumed export, cut back to what the checkpoint covers and positioned
