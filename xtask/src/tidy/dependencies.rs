@@ -118,7 +118,7 @@ pub(super) const ALLOWED_DEPENDENCIES: &[(&str, &[&str])] = &[
         &[
             "servicenow", "servicenow-emulator", "servicenow-http", "servicenow-oauth",
             "servicenow-table", "anyhow", "bytes", "futures", "http", "reqwest", "serde",
-            "serde_json", "tokio", "async-trait", "stats_alloc", "plotters",
+            "serde_json", "tokio", "async-trait", "stats_alloc", "peakmem-alloc", "plotters",
         ],
     ),
     (
