@@ -116,16 +116,10 @@ impl ReqwestTransport {
             *headers = std::mem::take(response.headers_mut());
         }
         // Sized once from the declared length (within the limit, checked above) so that a large
-        // page is copied once rather than regrown as it arrives. The declared length is only a
-        // hint: at most 16 MiB is reserved before the bytes arrive (a server announcing 64 MiB
-        // and sending nothing costs nothing more), and the limit is enforced on what arrives.
-        const MAX_RESERVED_UP_FRONT: usize = 16 * 1024 * 1024;
-        let mut body = BytesMut::with_capacity(declared_length.map_or(0, |length| {
-            usize::try_from(length)
-                .unwrap_or(limit)
-                .min(limit)
-                .min(MAX_RESERVED_UP_FRONT)
-        }));
+        // page is copied once rather than regrown as it arrives; the limit is enforced on what
+        // arrives.
+        let mut body =
+            BytesMut::with_capacity(crate::streaming::reserved_up_front(declared_length, limit));
         while let Some(chunk) = response
             .chunk()
             .await

@@ -216,8 +216,24 @@ impl ResponseBody {
     /// # Errors
     ///
     /// [`TransportError::BodyTooLarge`] past `limit`, or the error that ended the stream.
-    pub async fn collect(mut self, limit: usize) -> Result<Bytes, TransportError> {
-        let mut collected = BytesMut::new();
+    pub async fn collect(self, limit: usize) -> Result<Bytes, TransportError> {
+        self.collect_sized(limit, None).await
+    }
+
+    /// [`collect`](Self::collect) into one buffer sized once from the length the response
+    /// declared (`Content-Length`), so that a large body is not regrown, and copied, as it
+    /// arrives. The declared length is only a hint: at most 16 MiB is
+    /// reserved before the bytes arrive, and `limit` is enforced on what arrives.
+    ///
+    /// # Errors
+    ///
+    /// [`TransportError::BodyTooLarge`] past `limit`, or the error that ended the stream.
+    pub async fn collect_sized(
+        mut self,
+        limit: usize,
+        declared_length: Option<u64>,
+    ) -> Result<Bytes, TransportError> {
+        let mut collected = BytesMut::with_capacity(reserved_up_front(declared_length, limit));
         while let Some(piece) = self.inner.next().await {
             let piece = piece?;
             if collected.len() + piece.len() > limit {
@@ -241,6 +257,20 @@ impl fmt::Debug for ResponseBody {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ResponseBody").finish_non_exhaustive()
     }
+}
+
+/// The most a body buffer reserves before its bytes arrive (16 MiB): a server announcing 64 MiB
+/// and sending nothing costs nothing more.
+const MAX_RESERVED_UP_FRONT: usize = 16 * 1024 * 1024;
+
+/// The capacity to reserve for a body that declared `declared_length` bytes, within `limit`.
+pub(crate) fn reserved_up_front(declared_length: Option<u64>, limit: usize) -> usize {
+    declared_length.map_or(0, |length| {
+        usize::try_from(length)
+            .unwrap_or(limit)
+            .min(limit)
+            .min(MAX_RESERVED_UP_FRONT)
+    })
 }
 
 /// The limits of one streaming exchange, set by the caller (a download's size is the caller's

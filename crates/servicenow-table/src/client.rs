@@ -5,9 +5,7 @@ use std::{convert::Infallible, sync::Arc};
 use bytes::Bytes;
 use http::{Request, Response};
 use serde::{Serialize, de::DeserializeOwned};
-use servicenow_http::{
-    RequestBody, RequestSender, ResponseBody, SenderError, StreamLimits, TransportError,
-};
+use servicenow_http::{RequestBody, RequestSender, SenderError, StreamLimits};
 use servicenow_oauth::InstanceUrl;
 
 use crate::{
@@ -418,7 +416,12 @@ impl<S: RequestSender> TableClient<S> {
             // The semaphore is never closed; were it, the body is read without a permit.
             let permit = bodies.acquire().await.ok();
             let (parts, body) = response.into_parts();
-            let body = collect_sized(&parts, body, limits.max_body)
+            let declared_length = parts
+                .headers
+                .get(http::header::CONTENT_LENGTH)
+                .and_then(|value| value.to_str().ok()?.parse().ok());
+            let body = body
+                .collect_sized(limits.max_body, declared_length)
                 .await
                 .map_err(S::Error::from)?;
             Ok((Response::from_parts(parts, body), permit))
@@ -498,31 +501,4 @@ impl<S: RequestSender> TableClient<S> {
         self.jitter
             .with(|rng| self.retry.delay_after(method, retry, outcome, rng))
     }
-}
-
-/// Reads a streamed body into one buffer sized once from its `Content-Length` (as the buffered
-/// transports do), so that a page is not regrown, and copied, as it arrives; at most 16 MiB is
-/// reserved before the bytes arrive, and `limit` is enforced on what arrives.
-async fn collect_sized(
-    parts: &http::response::Parts,
-    mut body: ResponseBody,
-    limit: usize,
-) -> Result<Bytes, TransportError> {
-    const MAX_RESERVED_UP_FRONT: usize = 16 * 1024 * 1024;
-    let declared = parts
-        .headers
-        .get(http::header::CONTENT_LENGTH)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.parse::<usize>().ok())
-        .unwrap_or(0);
-    let mut collected =
-        bytes::BytesMut::with_capacity(declared.min(limit).min(MAX_RESERVED_UP_FRONT));
-    while let Some(piece) = futures::StreamExt::next(&mut body).await {
-        let piece = piece?;
-        if collected.len() + piece.len() > limit {
-            return Err(TransportError::BodyTooLarge { limit });
-        }
-        collected.extend_from_slice(&piece);
-    }
-    Ok(collected.freeze())
 }

@@ -53,7 +53,8 @@ use crate::{
     keyset::checked_sys_id,
     query::SysIdBound,
     stream::{
-        FetchedPage, Reading, fetch_page, fetch_page_with, halved_page_size, with_sys_id_field,
+        FetchedPage, PageFuture, Reading, fetch_page, fetch_page_with, halved_page_size,
+        with_sys_id_field,
     },
 };
 
@@ -457,20 +458,7 @@ impl<'a, S: RequestSender, R: DeserializeOwned + Send + 'a> Export<'a, S, R> {
     /// Finds the smallest and largest keys and splits the space between them into ranges.
     async fn start(&mut self) -> Result<(), TableError<S::Error>> {
         self.started = true;
-        let probe = |query: EncodedQuery| {
-            let mut options = self.options.clone();
-            if let Ok(sys_id) = crate::FieldName::new("sys_id") {
-                options.fields = vec![sys_id];
-            }
-            options.no_count = true;
-            let params = ListParams {
-                query: Some(query),
-                options,
-                limit: Some(1),
-                offset: None,
-            };
-            fetch_page::<S, crate::Record>(self.client, self.table.clone(), params, 0)
-        };
+        let probe = |query| probe(self.client, &self.table, &self.options, query, &["sys_id"]);
         let (lowest, highest) = futures::join!(
             probe(self.conditions.within_sys_id_range(None, None)),
             probe(self.conditions.descending_by_sys_id()),
@@ -691,4 +679,30 @@ impl<'a, S: RequestSender, R: DeserializeOwned + Send + 'a> Export<'a, S, R> {
         range.done = is_last || past_end;
         Ok((!rows.is_empty()).then_some(ExportBatch { rows, range: index }))
     }
+}
+
+/// A one-row page of `query` with only `fields`, stored values and no count: the export's
+/// probes of the smallest and largest key or creation time. A function of what it needs rather
+/// than a method, so that its future does not hold the export (which is not `Sync`).
+pub(super) fn probe<'a, S: RequestSender>(
+    client: &'a TableClient<S>,
+    table: &TableName,
+    options: &ReadOptions,
+    query: EncodedQuery,
+    fields: &[&str],
+) -> PageFuture<'a, S, crate::Record> {
+    let mut options = options.clone();
+    options.fields = fields
+        .iter()
+        .filter_map(|name| crate::FieldName::new(*name).ok())
+        .collect();
+    options.display_values = crate::DisplayValues::Stored;
+    options.no_count = true;
+    let params = ListParams {
+        query: Some(query),
+        options,
+        limit: Some(1),
+        offset: None,
+    };
+    fetch_page::<S, crate::Record>(client, table.clone(), params, 0)
 }

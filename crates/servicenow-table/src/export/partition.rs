@@ -45,11 +45,7 @@ use serde::{Deserialize, Serialize};
 use servicenow_http::RequestSender;
 
 use super::{Export, ExportCheckpoint, ExportConfig, ranges::Range};
-use crate::{
-    DisplayValues, EncodedQuery, FieldName, GlideDateTime, ListParams, TableError,
-    query::SysIdBound,
-    stream::{FetchedPage, fetch_page},
-};
+use crate::{EncodedQuery, GlideDateTime, TableError, query::SysIdBound, stream::FetchedPage};
 
 /// How an export splits the table into ranges read in parallel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
@@ -257,25 +253,17 @@ impl<'a, S: RequestSender, R> Export<'a, S, R> {
     /// The starting ranges by creation time: one per window, each over every `sys_id`; one open
     /// range when no row has a creation time.
     pub(super) async fn created_on_ranges(&mut self) -> Result<Vec<Range>, TableError<S::Error>> {
-        // A closure over the fields it needs (not `&self`, which is not `Sync`), as `start`'s.
         let probe = |order: &str| {
-            let mut options = self.options.clone();
-            options.fields = ["sys_id", "sys_created_on"]
-                .into_iter()
-                .filter_map(|name| FieldName::new(name).ok())
-                .collect();
-            options.display_values = DisplayValues::Stored;
-            options.no_count = true;
             let query = self
                 .conditions
                 .restricted_by(&["sys_created_onISNOTEMPTY".to_owned()], order);
-            let params = ListParams {
-                query: Some(query),
-                options,
-                limit: Some(1),
-                offset: None,
-            };
-            fetch_page::<S, crate::Record>(self.client, self.table.clone(), params, 0)
+            super::probe(
+                self.client,
+                &self.table,
+                &self.options,
+                query,
+                &["sys_id", "sys_created_on"],
+            )
         };
         let (earliest, latest) = futures::join!(
             probe("ORDERBYsys_created_on"),
